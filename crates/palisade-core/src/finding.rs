@@ -1,0 +1,118 @@
+//! Findings: diagnostics with a stable rule ID, a severity, the object, the field and a fix hint.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// How bad a finding is. Ordered, so `--fail-on high` can compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown severity {s:?}: expected one of low, medium, high, critical"))
+    }
+}
+
+/// The object a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    pub file: Arc<str>,
+    /// Line of the object's first field.
+    #[serde(rename = "objectLine")]
+    pub line: u32,
+    pub document: usize,
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn from_object(object: &crate::Object) -> Self {
+        Self {
+            file: object.source.file.clone(),
+            line: object.source.line,
+            document: object.source.document,
+            api_version: object.api_version.clone(),
+            kind: object.kind.clone(),
+            namespace: object.metadata.namespace.clone(),
+            name: object.metadata.name.clone(),
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        match (self.namespace.as_str(), self.name.as_str()) {
+            (_, "") => self.kind.clone(),
+            ("", name) => format!("{} {name}", self.kind),
+            (ns, name) => format!("{} {ns}/{name}", self.kind),
+        }
+    }
+}
+
+/// One violation at one place. The JSON form is palisade's stable output schema (see
+/// `docs/output.md`): fields are only ever added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Stable rule identifier, e.g. `pss/runAsNonRoot`.
+    pub rule_id: String,
+    /// The upstream check ID, e.g. `runAsNonRoot`.
+    pub check: String,
+    pub severity: Severity,
+    #[serde(flatten)]
+    pub object: ObjectRef,
+    /// Line of the offending field (or of the nearest enclosing field that exists).
+    pub line: u32,
+    /// For objects with several pod specs (KServe components): which one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// The container the finding is about, where one applies.
+    pub container: Option<String>,
+    /// Path of the offending field in the object, in Kubernetes notation.
+    pub field: String,
+    /// Policy level and version the object was evaluated at.
+    pub level: String,
+    pub version: String,
+    /// Upstream's reason for this check (`allowPrivilegeEscalation != false`).
+    pub reason: String,
+    /// Upstream's detail for this check.
+    pub detail: String,
+    /// The object's whole PodSecurity message, as the API server would word it.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}

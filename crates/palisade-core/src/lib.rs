@@ -1,0 +1,20 @@
+//! palisade-core: Kubernetes objects as read from YAML and JSON (with file and line), pod-spec
+//! extraction from every workload kind, findings and report formats.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod finding;
+pub mod node;
+pub mod object;
+pub mod path;
+pub mod pod;
+pub mod report;
+pub mod workload;
+pub mod yaml;
+
+pub use error::InputError;
+pub use finding::{Finding, ObjectRef, Severity};
+pub use node::Node;
+pub use object::{Object, SourceRef};
+pub use path::FieldPath;
+pub use workload::{pod_templates, PodTemplate, Workload};

@@ -1,0 +1,177 @@
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use serde_json::json;
+
+use super::{ObjectReport, Reporter, RuleMeta, Summary};
+use crate::error::InputError;
+use crate::finding::{Finding, Severity};
+
+/// SARIF 2.1.0, as GitHub code scanning accepts it: rule metadata with `security-severity`,
+/// results with file and line, fingerprints stable across runs, input errors as notifications.
+#[derive(Debug)]
+pub struct SarifReporter<W: Write> {
+    out: W,
+    tool_version: String,
+    rules: Vec<RuleMeta>,
+    rule_index: HashMap<String, usize>,
+    started: bool,
+    first_result: bool,
+    errors: Vec<InputError>,
+}
+
+impl<W: Write> SarifReporter<W> {
+    pub fn new(out: W, tool_version: &str, rules: Vec<RuleMeta>) -> Self {
+        let rule_index = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        Self { out, tool_version: tool_version.to_owned(), rules, rule_index, started: false, first_result: true, errors: Vec::new() }
+    }
+
+    fn start(&mut self) -> io::Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        let rules: Vec<serde_json::Value> = self
+            .rules
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "name": r.name,
+                    "shortDescription": {"text": r.short_description},
+                    "fullDescription": {"text": r.full_description},
+                    "help": {"text": r.help},
+                    "helpUri": r.help_uri,
+                    "defaultConfiguration": {"level": sarif_level(r.severity)},
+                    "properties": {
+                        "tags": ["security", "kubernetes", "pod-security"],
+                        "security-severity": security_severity(r.severity),
+                        "precision": "very-high",
+                    }
+                })
+            })
+            .collect();
+        let driver = json!({
+            "name": "palisade",
+            "version": self.tool_version,
+            "semanticVersion": self.tool_version,
+            "informationUri": "https://kubernetes.io/docs/concepts/security/pod-security-standards/",
+            "rules": rules,
+        });
+        write!(
+            self.out,
+            "{{\n\"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n\"version\": \"2.1.0\",\n\"runs\": [{{\n\"tool\": {{\"driver\": {}}},\n\"columnKind\": \"unicodeCodePoints\",\n\"results\": [",
+            serde_json::to_string(&driver)?
+        )
+    }
+
+    fn result(&self, finding: &Finding) -> serde_json::Value {
+        let object = &finding.object;
+        let logical = format!("{}/{}/{}", object.kind, if object.namespace.is_empty() { "-" } else { &object.namespace }, object.name);
+        let mut result = json!({
+            "ruleId": finding.rule_id,
+            "level": sarif_level(finding.severity),
+            "message": {"text": format!("{}: {} ({}). Fix: {}", object.display_name(), finding.reason, finding.detail, finding.hint)},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": artifact_uri(&object.file)},
+                    "region": {"startLine": finding.line.max(1)}
+                },
+                "logicalLocations": [{"fullyQualifiedName": format!("{logical}/{}", finding.field), "kind": "object"}]
+            }],
+            "partialFingerprints": {
+                "palisadeFinding/v1": fingerprint(&[&finding.rule_id, &object.kind, &object.namespace, &object.name, &finding.field]),
+            },
+            "properties": {"policy": format!("{}:{}", finding.level, finding.version), "podSecurityMessage": finding.message},
+        });
+        if let Some(index) = self.rule_index.get(&finding.rule_id) {
+            result["ruleIndex"] = json!(index);
+        }
+        result
+    }
+}
+
+impl<W: Write> Reporter for SarifReporter<W> {
+    fn object(&mut self, report: &ObjectReport) -> io::Result<()> {
+        self.start()?;
+        for finding in &report.findings {
+            let sep = if self.first_result { "\n  " } else { ",\n  " };
+            self.first_result = false;
+            let result = self.result(finding);
+            self.out.write_all(sep.as_bytes())?;
+            serde_json::to_writer(&mut self.out, &result)?;
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, error: &InputError) -> io::Result<()> {
+        self.errors.push(error.clone());
+        Ok(())
+    }
+
+    fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
+        self.start()?;
+        let notifications: Vec<serde_json::Value> = self
+            .errors
+            .iter()
+            .map(|e| {
+                let mut location = json!({"physicalLocation": {"artifactLocation": {"uri": artifact_uri(&e.file)}}});
+                if let Some(line) = e.line {
+                    location["physicalLocation"]["region"] = json!({"startLine": line.max(1)});
+                }
+                json!({"level": "error", "message": {"text": e.message}, "locations": [location]})
+            })
+            .collect();
+        let invocation = json!({"executionSuccessful": self.errors.is_empty(), "toolExecutionNotifications": notifications});
+        write!(self.out, "\n],\n\"invocations\": [{}]\n}}]\n}}\n", serde_json::to_string(&invocation)?)?;
+        self.out.flush()
+    }
+}
+
+fn sarif_level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    }
+}
+
+/// GitHub's numeric severity scale (CVSS-like) for security rules.
+fn security_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+    }
+}
+
+/// SARIF wants URIs: relative paths stay relative (GitHub resolves them against the repository).
+fn artifact_uri(file: &str) -> String {
+    let file = file.strip_prefix("./").unwrap_or(file);
+    if file == "-" {
+        return "stdin".to_owned();
+    }
+    file.chars()
+        .map(|c| match c {
+            ' ' => "%20".to_owned(),
+            '%' => "%25".to_owned(),
+            '#' => "%23".to_owned(),
+            '?' => "%3F".to_owned(),
+            '\\' => "/".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// FNV-1a over the parts: stable across runs and platforms, unlike `DefaultHasher`.
+fn fingerprint(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
