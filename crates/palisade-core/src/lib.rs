@@ -9,6 +9,7 @@ pub mod object;
 pub mod path;
 pub mod pod;
 pub mod report;
+pub mod source;
 pub mod workload;
 pub mod yaml;
 

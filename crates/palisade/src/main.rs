@@ -1,1 +1,35 @@
-fn main() {}
+//! palisade: defense in depth for machine-learning model serving on Kubernetes.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod input;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 error.
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(&cli.log) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let result = match cli.command {
+        Command::Audit(args) => commands::audit::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

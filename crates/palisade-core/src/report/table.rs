@@ -69,18 +69,25 @@ impl<W: Write> Reporter for TableReporter<W> {
             self.paint(DIM, &location),
         );
         writeln!(self.out, "{header}  {} {}", count, if count == 1 { "finding" } else { "findings" })?;
-        for finding in &report.findings {
-            let severity = self.paint(Self::severity_style(finding.severity), &format!("{:<8}", finding.severity.as_str().to_uppercase()));
-            let mut subject = String::new();
-            if let Some(component) = &finding.component {
-                subject.push_str(&format!("{component} "));
+        // Findings come grouped by check; print each check once, then every place it applies.
+        let mut i = 0;
+        while i < report.findings.len() {
+            let first = &report.findings[i];
+            let same_check = report.findings[i..].iter().take_while(|f| f.rule_id == first.rule_id && f.component == first.component).count();
+            let severity = self.paint(Self::severity_style(first.severity), &format!("{:<8}", first.severity.as_str().to_uppercase()));
+            writeln!(self.out, "  {severity} {}  {} ({})", self.paint(BOLD, &first.check), first.reason, first.detail)?;
+            for finding in &report.findings[i..i + same_check] {
+                let mut subject = String::new();
+                if let Some(component) = &finding.component {
+                    subject.push_str(&format!("{component} "));
+                }
+                if let Some(container) = &finding.container {
+                    subject.push_str(&format!("container {container:?} "));
+                }
+                writeln!(self.out, "           at {subject}{}", self.paint(DIM, &format!("{} (line {})", finding.field, finding.line)))?;
             }
-            if let Some(container) = &finding.container {
-                subject.push_str(&format!("container {container:?} "));
-            }
-            writeln!(self.out, "  {severity} {:<27} {}{}", finding.check, subject, self.paint(DIM, &format!("{} (line {})", finding.field, finding.line)))?;
-            writeln!(self.out, "           {} ({})", finding.reason, finding.detail)?;
-            writeln!(self.out, "           {} {}", self.paint(GREEN, "fix:"), finding.hint)?;
+            writeln!(self.out, "           {} {}", self.paint(GREEN, "fix:"), first.hint)?;
+            i += same_check;
         }
         if let Some(first) = report.findings.first() {
             writeln!(self.out, "  {}", self.paint(DIM, &first.message))?;

@@ -1,0 +1,183 @@
+//! The audit engine: objects in, reports out. The CLI's `audit` and (later) the admission webhook
+//! both call this, so CI and the cluster reach the same verdict.
+
+use std::collections::HashMap;
+
+use palisade_core::path::FieldPath;
+use palisade_core::report::{ObjectReport, Outcome};
+use palisade_core::{pod_templates, Finding, InputError, Object, ObjectRef, PodTemplate, Workload};
+use palisade_pss::{evaluate, Evaluation, LevelVersion, Location, Subject};
+
+use crate::config::{Config, Exemptions};
+use crate::namespace::NamespacePolicy;
+
+/// What auditing one object gave.
+#[derive(Debug)]
+pub enum AuditOutcome {
+    /// The object's kind runs no pods.
+    Skipped { kind: String },
+    /// A workload (or a Namespace, which is recorded and reported like one with nothing to check).
+    Report(ObjectReport),
+}
+
+/// Evaluates objects against the Pod Security Standards at their namespace's level.
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    defaults: LevelVersion,
+    exemptions: Exemptions,
+    namespaces: HashMap<String, NamespacePolicy>,
+}
+
+impl Auditor {
+    /// `defaults` applies to objects whose namespace sets no level (or is not in the input).
+    pub fn new(config: &Config, defaults: LevelVersion) -> Self {
+        Self { defaults, exemptions: config.pod_security.exemptions.clone(), namespaces: HashMap::new() }
+    }
+
+    pub fn defaults(&self) -> LevelVersion {
+        self.defaults
+    }
+
+    /// Records a `Namespace` object's labels. Returns true when `object` is a Namespace.
+    pub fn learn_namespace(&mut self, object: &Object) -> bool {
+        if !is_namespace(object) {
+            return false;
+        }
+        let policy = NamespacePolicy::from_labels(&object.metadata.labels, self.defaults);
+        self.namespaces.insert(object.metadata.name.clone(), policy);
+        true
+    }
+
+    /// The policy for objects in `namespace`.
+    pub fn policy_for(&self, namespace: &str) -> LevelVersion {
+        self.namespaces.get(namespace).map(|p| p.enforce).unwrap_or(self.defaults)
+    }
+
+    /// Problems with a namespace's labels, for warnings.
+    pub fn namespace_label_errors(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.namespaces.iter().flat_map(|(ns, p)| p.label_errors.iter().map(move |e| (ns.as_str(), e.as_str())))
+    }
+
+    /// Audits one object.
+    pub fn audit(&self, object: &Object) -> Result<AuditOutcome, InputError> {
+        let templates = match pod_templates(object)? {
+            Workload::NotAWorkload => return Ok(AuditOutcome::Skipped { kind: object.kind.clone() }),
+            Workload::Pods(templates) => templates,
+        };
+        let namespace = object.metadata.namespace.as_str();
+        let lv = self.policy_for(namespace);
+        let object_ref = ObjectRef::from_object(object);
+        let report = |outcome, findings| ObjectReport { object: object_ref.clone(), policy: lv.to_string(), outcome, findings };
+        if self.exemptions.namespaces.iter().any(|n| n == namespace) {
+            return Ok(AuditOutcome::Report(report(Outcome::Exempt(format!("namespace {namespace:?} is exempt")), Vec::new())));
+        }
+        let mut findings = Vec::new();
+        let mut exempt_classes = Vec::new();
+        for mut template in templates {
+            if let Some(class) = template.spec.runtime_class_name.as_deref() {
+                if self.exemptions.runtime_classes.iter().any(|c| c == class) {
+                    exempt_classes.push(class.to_owned());
+                    continue;
+                }
+            }
+            template.spec.apply_api_server_defaults();
+            let evaluation = evaluate(lv, &template.metadata, &template.spec);
+            findings.extend(findings_for(object, &object_ref, &template, &evaluation));
+        }
+        let outcome = if !findings.is_empty() {
+            Outcome::Violations
+        } else if !exempt_classes.is_empty() {
+            Outcome::Exempt(format!("runtime class {:?} is exempt", exempt_classes[0]))
+        } else {
+            Outcome::Pass
+        };
+        Ok(AuditOutcome::Report(report(outcome, findings)))
+    }
+}
+
+/// The audit of one input stream (a file, or standard input).
+#[derive(Debug, Default)]
+pub struct StreamAudit {
+    pub documents: usize,
+    pub objects: usize,
+    /// Reports for workloads, in stream order.
+    pub reports: Vec<ObjectReport>,
+    /// Kinds of the objects that run no pods, one entry per object.
+    pub skipped: Vec<String>,
+    pub errors: Vec<InputError>,
+}
+
+impl Auditor {
+    /// Records the Namespace objects of a stream. Streams with no Namespace are not parsed: most
+    /// inputs have none, and this pass runs before any object is audited so that a Namespace can
+    /// come after (or in another file than) the workloads it governs.
+    pub fn learn_namespaces_from(&mut self, file: &std::sync::Arc<str>, text: &str) {
+        if !text.contains("Namespace") {
+            return;
+        }
+        for object in palisade_core::source::parse_stream(file, text).objects {
+            self.learn_namespace(&object);
+        }
+    }
+
+    /// Audits every object of one stream.
+    pub fn audit_stream(&self, file: &std::sync::Arc<str>, text: &str) -> StreamAudit {
+        let stream = palisade_core::source::parse_stream(file, text);
+        let mut audit = StreamAudit { documents: stream.documents, objects: stream.objects.len(), errors: stream.errors, ..Default::default() };
+        for object in &stream.objects {
+            match self.audit(object) {
+                Ok(AuditOutcome::Skipped { kind }) => audit.skipped.push(kind),
+                Ok(AuditOutcome::Report(report)) => audit.reports.push(report),
+                Err(e) => audit.errors.push(e),
+            }
+        }
+        // Errors in line order, whichever stage found them.
+        audit.errors.sort_by_key(|e| e.line.unwrap_or(0));
+        audit
+    }
+}
+
+pub fn is_namespace(object: &Object) -> bool {
+    object.kind == "Namespace" && object.api_version == "v1"
+}
+
+/// One finding per offending field of every failed check.
+fn findings_for(object: &Object, object_ref: &ObjectRef, template: &PodTemplate, evaluation: &Evaluation) -> Vec<Finding> {
+    let message = evaluation.message();
+    let lv = evaluation.level_version;
+    let mut findings = Vec::new();
+    for failure in &evaluation.failures {
+        let fallback = [Location::pod(FieldPath::root())];
+        let locations = if failure.violation.locations.is_empty() { &fallback[..] } else { &failure.violation.locations[..] };
+        for location in locations {
+            let (field, container) = resolve(template, location);
+            findings.push(Finding {
+                rule_id: failure.check.rule_id(),
+                check: failure.check.id.to_owned(),
+                severity: failure.check.severity(),
+                object: object_ref.clone(),
+                line: object.node.line_of(&field),
+                component: template.component.map(str::to_owned),
+                container,
+                field: field.to_string(),
+                level: lv.level.to_string(),
+                version: lv.version.to_string(),
+                reason: failure.violation.reason.clone(),
+                detail: failure.violation.detail.clone(),
+                message: message.clone(),
+                hint: failure.check.hint.to_owned(),
+            });
+        }
+    }
+    findings
+}
+
+/// The object path and container name of a check's location.
+fn resolve(template: &PodTemplate, location: &Location) -> (FieldPath, Option<String>) {
+    match &location.subject {
+        Subject::PodSpec => (template.spec_path.join(&location.field), None),
+        Subject::PodMetadata => (template.metadata_path.join(&location.field), None),
+        Subject::Volume { index } => (template.spec_path.clone().field("volumes").index(*index).join(&location.field), None),
+        Subject::Container { kind, index, name } => (template.container_path(*kind, *index).join(&location.field), Some(name.clone())),
+    }
+}
