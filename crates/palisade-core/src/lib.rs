@@ -2,6 +2,7 @@
 //! extraction from every workload kind, findings and report formats.
 #![forbid(unsafe_code)]
 
+pub mod de;
 pub mod error;
 pub mod finding;
 pub mod node;

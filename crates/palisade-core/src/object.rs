@@ -118,8 +118,7 @@ impl Object {
 
 /// Deserializes `node` (found at `path` under `root`) into `T`; a failure names the field and line.
 pub fn typed_at<T: DeserializeOwned>(file: &Arc<str>, node: &Node, path: &FieldPath, root: &Node) -> Result<T, InputError> {
-    let json = node.to_json();
-    serde_path_to_error::deserialize(&json).map_err(|err| {
+    serde_path_to_error::deserialize(node).map_err(|err| {
         let mut field = path.clone();
         for segment in err.path().iter() {
             field = match segment {
