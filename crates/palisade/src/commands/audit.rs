@@ -17,7 +17,7 @@ use crate::{EXIT_ERROR, EXIT_FINDINGS};
 
 /// Files audited in parallel before their reports are written, in input order. Bounds memory:
 /// only one batch of results is held at a time.
-const BATCH: usize = 64;
+const BATCH: usize = 16;
 
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.config {

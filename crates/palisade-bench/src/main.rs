@@ -1,0 +1,157 @@
+//! Audit throughput: palisade against a generated corpus of workload manifests, and checkov from
+//! PyPI on the same corpus in the same run when it is installed.
+//!
+//!     cargo build --release -p palisade -p palisade-bench
+//!     target/release/palisade-bench --documents 10000
+//!
+//! Reports documents per second, peak memory (of the palisade process), the same at four times the
+//! corpus (memory must not grow with it), and the throughput ratio to checkov.
+#![forbid(unsafe_code)]
+
+mod corpus;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use nix::sys::resource::{getrusage, UsageWho};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Workload documents in the corpus.
+    #[arg(long, default_value_t = 10_000)]
+    documents: usize,
+    /// Documents per file (multi-document YAML).
+    #[arg(long, default_value_t = 50)]
+    per_file: usize,
+    /// Timed palisade runs; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// The palisade binary [default: target/release/palisade beside this one].
+    #[arg(long, env = "PALISADE_BIN")]
+    palisade: Option<PathBuf>,
+    /// The checkov executable [default: `checkov` on PATH, then /opt/checkov-venv/bin/checkov].
+    #[arg(long, env = "CHECKOV")]
+    checkov: Option<PathBuf>,
+    /// Skip checkov even when it is installed.
+    #[arg(long)]
+    no_checkov: bool,
+}
+
+struct Run {
+    elapsed: Duration,
+    /// Peak resident set of the largest child so far, in KiB (Linux `ru_maxrss`).
+    max_rss_kib: i64,
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<Run> {
+    run_to(cmd, Stdio::null())
+}
+
+fn run_to(cmd: &mut Command, stdout: Stdio) -> anyhow::Result<Run> {
+    let start = Instant::now();
+    let status = cmd.stdout(stdout).stderr(Stdio::null()).status().with_context(|| format!("cannot run {cmd:?}"))?;
+    let elapsed = start.elapsed();
+    // Exit 1 means findings, which the corpus has on purpose.
+    if !matches!(status.code(), Some(0 | 1)) {
+        bail!("{cmd:?} failed: {status}");
+    }
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN)?;
+    Ok(Run { elapsed, max_rss_kib: usage.max_rss() })
+}
+
+fn palisade_audit(bin: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(["audit", "--format", "json", "--output", "/dev/null"]).arg(dir);
+    cmd
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn find_checkov(args: &Args) -> Option<PathBuf> {
+    if args.no_checkov {
+        return None;
+    }
+    if let Some(path) = &args.checkov {
+        return Some(path.clone());
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("checkov")).find(|p| p.is_file()));
+    on_path.or_else(|| Some(PathBuf::from("/opt/checkov-venv/bin/checkov")).filter(|p| p.is_file()))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let palisade = match &args.palisade {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("palisade"),
+    };
+    if !palisade.is_file() {
+        bail!("no palisade binary at {}: build it with `cargo build --release -p palisade`", palisade.display());
+    }
+    let small = tempfile::Builder::new().prefix("palisade-bench").keep(std::env::var_os("PALISADE_BENCH_KEEP").is_some()).tempdir()?;
+    println!("corpus directory: {}", small.path().display());
+    let large = tempfile::tempdir()?;
+    let stats = corpus::write(small.path(), args.documents, args.per_file)?;
+    corpus::write(large.path(), args.documents * 4, args.per_file)?;
+    println!(
+        "corpus: {} workload documents in {} files ({:.1} MiB), {} of them violating restricted",
+        stats.documents,
+        stats.files,
+        stats.bytes as f64 / 1048576.0,
+        stats.violating
+    );
+
+    // Warm the page cache, then time.
+    run(&mut palisade_audit(&palisade, small.path()))?;
+    let mut times = Vec::new();
+    let mut rss_small = 0;
+    for _ in 0..args.runs.max(1) {
+        let r = run(&mut palisade_audit(&palisade, small.path()))?;
+        times.push(r.elapsed);
+        rss_small = r.max_rss_kib;
+    }
+    let t = median(times);
+    let palisade_rate = stats.documents as f64 / t.as_secs_f64();
+    println!("palisade: {:>10.0} documents/s  (median of {} runs: {:.3} s)  peak RSS {:.1} MiB", palisade_rate, args.runs, t.as_secs_f64(), rss_small as f64 / 1024.0);
+
+    let r = run(&mut palisade_audit(&palisade, large.path()))?;
+    println!(
+        "palisade: {:>10.0} documents/s  on {} documents ({:.3} s)  peak RSS {:.1} MiB  (x{:.2} of the {}-document run)",
+        (stats.documents * 4) as f64 / r.elapsed.as_secs_f64(),
+        stats.documents * 4,
+        r.elapsed.as_secs_f64(),
+        r.max_rss_kib as f64 / 1024.0,
+        r.max_rss_kib as f64 / rss_small as f64,
+        stats.documents
+    );
+
+    match find_checkov(&args) {
+        None => println!("checkov:  not installed (pip install checkov, or set CHECKOV) - no ratio"),
+        Some(checkov) => {
+            let mut cmd = Command::new(&checkov);
+            cmd.args(["--framework", "kubernetes", "--quiet", "--compact", "--skip-download", "-o", "json", "-d"]).arg(small.path());
+            let report_dir = tempfile::tempdir()?;
+            let report_path = report_dir.path().join("checkov-report.json");
+            let r = run_to(&mut cmd, Stdio::from(std::fs::File::create(&report_path)?))?;
+            let rate = stats.documents as f64 / r.elapsed.as_secs_f64();
+            println!("checkov:  {:>10.1} documents/s  ({:.1} s, {})", rate, r.elapsed.as_secs_f64(), checkov.display());
+            // A ratio means nothing unless the peer did the work: show what it says it scanned.
+            let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report_path)?).context("checkov's JSON report")?;
+            let reports = match report {
+                serde_json::Value::Array(items) => items,
+                other => vec![other],
+            };
+            for r in &reports {
+                let s = &r["summary"];
+                println!("          checkov {}: {} resources, {} passed, {} failed checks, {} parsing errors", r["check_type"].as_str().unwrap_or("?"), s["resource_count"], s["passed"], s["failed"], s["parsing_errors"]);
+            }
+            println!("ratio:    palisade is {:.0}x checkov's throughput", palisade_rate / rate);
+        }
+    }
+    Ok(())
+}
