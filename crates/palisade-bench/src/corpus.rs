@@ -81,11 +81,11 @@ fn pod_spec(out: &mut String, indent: &str, i: usize, violation: bool) {
         "{indent}securityContext:\n{indent}  runAsNonRoot: true\n{indent}  runAsUser: 10001\n{indent}  seccompProfile: {{type: RuntimeDefault}}\n"
     );
     if violation && i % 4 == 3 {
-        let _ = write!(out, "{indent}hostNetwork: true\n");
+        let _ = writeln!(out, "{indent}hostNetwork: true");
     }
-    let _ = write!(out, "{indent}containers:\n");
+    let _ = writeln!(out, "{indent}containers:");
     container(out, indent, "server", i, violation);
-    let _ = write!(out, "{indent}volumes:\n");
+    let _ = writeln!(out, "{indent}volumes:");
     if violation && i % 4 == 2 {
         let _ = write!(out, "{indent}  - name: models\n{indent}    hostPath: {{path: /var/lib/models}}\n");
     } else {

@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
     if !palisade.is_file() {
         bail!("no palisade binary at {}: build it with `cargo build --release -p palisade`", palisade.display());
     }
-    let small = tempfile::Builder::new().prefix("palisade-bench").keep(std::env::var_os("PALISADE_BENCH_KEEP").is_some()).tempdir()?;
+    let small = tempfile::Builder::new().prefix("palisade-bench").disable_cleanup(std::env::var_os("PALISADE_BENCH_KEEP").is_some()).tempdir()?;
     println!("corpus directory: {}", small.path().display());
     let large = tempfile::tempdir()?;
     let stats = corpus::write(small.path(), args.documents, args.per_file)?;

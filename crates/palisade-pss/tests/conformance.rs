@@ -3,6 +3,8 @@
 //! API server defaults, evaluation. Every `pass` fixture must be allowed at its folder's level and
 //! version; every `fail` fixture denied with a message containing upstream's expected substring.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

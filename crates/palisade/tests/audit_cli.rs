@@ -1,5 +1,7 @@
 //! `palisade audit` end to end: the real binary, its exit codes and its JSON contract.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod common;
 
 use common::{audit_json, checks, palisade, path_str, tree};

@@ -1,6 +1,8 @@
 //! Bad input is an error naming the file (and line), exit code 2, never a crash or a silent pass;
 //! the good objects beside it are still reported.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod common;
 
 use common::{audit_json, palisade, path_str, tree};

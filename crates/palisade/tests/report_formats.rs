@@ -1,6 +1,8 @@
 //! The report formats, snapshotted on the bundled insecure example, plus the structural rules
 //! GitHub code scanning applies to SARIF.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod common;
 
 use common::palisade;

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `palisade` binary.
 #![allow(dead_code)]
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
