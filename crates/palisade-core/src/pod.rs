@@ -93,18 +93,20 @@ impl PodSpec {
         self.os.as_ref().is_some_and(|os| os.name == "windows")
     }
 
-    /// Applies the defaults the API server sets before admission plugins see a pod, so an offline
-    /// verdict matches the admission verdict:
-    /// - a volume with no source becomes an `emptyDir`;
-    /// - with `hostNetwork: true`, a container port's unset `hostPort` becomes its `containerPort`.
-    pub fn apply_api_server_defaults(&mut self) {
+    /// Applies the defaults the API server sets before admission plugins see the object, so an
+    /// offline verdict matches the admission verdict:
+    /// - a volume with no source becomes an `emptyDir` (every pod spec: it is a `Volume` default);
+    /// - in a Pod (`is_pod`), with `hostNetwork: true`, a container port's unset `hostPort` becomes
+    ///   its `containerPort`. Since Kubernetes 1.28 pod templates are no longer defaulted this way
+    ///   (`DefaultHostNetworkHostPortsInPodTemplates` is off); their pods are, when created.
+    pub fn apply_api_server_defaults(&mut self, is_pod: bool) {
         for volume in &mut self.volumes {
             if volume.sources.is_empty() {
                 volume.sources.push(VolumeSource::EMPTY_DIR.to_owned());
                 volume.defaulted_empty_dir = true;
             }
         }
-        if self.host_network {
+        if is_pod && self.host_network {
             for container in self.init_containers.iter_mut().chain(self.containers.iter_mut()) {
                 for port in &mut container.ports {
                     if port.host_port == 0 {
@@ -345,7 +347,11 @@ mod tests {
                 "containers": [{"name": "a", "ports": [{"containerPort": 8080}, {"containerPort": 9, "hostPort": 10}]}]}"#,
         )
         .unwrap();
-        spec.apply_api_server_defaults();
+        let mut template = spec.clone();
+        template.apply_api_server_defaults(false);
+        assert_eq!(template.volumes[0].sources, vec!["emptyDir"]);
+        assert_eq!(template.containers[0].ports[0].host_port, 0);
+        spec.apply_api_server_defaults(true);
         assert_eq!(spec.volumes[0].sources, vec!["emptyDir"]);
         assert_eq!(spec.volumes[1].sources, vec!["secret"]);
         assert_eq!(spec.containers[0].ports[0].host_port, 8080);

@@ -32,6 +32,8 @@ pub struct PodTemplate {
     pub metadata: ObjectMeta,
     /// As written, before API server defaults.
     pub spec: PodSpec,
+    /// The object is a Pod (not a template), which the API server defaults a little further.
+    pub is_pod: bool,
     /// Where each of `spec.containers` is written, when not at `spec_path.containers[i]`
     /// (KServe framework containers).
     pub container_paths: Vec<FieldPath>,
@@ -40,7 +42,7 @@ pub struct PodTemplate {
 impl PodTemplate {
     fn new(component: Option<&'static str>, metadata_path: FieldPath, spec_path: FieldPath, metadata: ObjectMeta, spec: PodSpec) -> Self {
         let container_paths = (0..spec.containers.len()).map(|i| spec_path.clone().field("containers").index(i)).collect();
-        Self { component, metadata_path, spec_path, metadata, spec, container_paths }
+        Self { component, metadata_path, spec_path, metadata, spec, is_pod: false, container_paths }
     }
 
     /// The path of a container in the object.
@@ -73,7 +75,11 @@ pub fn pod_templates(object: &Object) -> Result<Workload, InputError> {
         Ok(Workload::Pods(vec![template(object, None, base.clone().field("metadata"), base.field("spec"))?]))
     };
     match (object.group(), object.kind.as_str()) {
-        ("", "Pod") => Ok(Workload::Pods(vec![template(object, None, FieldPath::root().field("metadata"), FieldPath::root().field("spec"))?])),
+        ("", "Pod") => {
+            let mut pod = template(object, None, FieldPath::root().field("metadata"), FieldPath::root().field("spec"))?;
+            pod.is_pod = true;
+            Ok(Workload::Pods(vec![pod]))
+        }
         ("", "PodTemplate") => template_at("template"),
         ("", "ReplicationController")
         | ("apps" | "extensions", "ReplicaSet" | "Deployment" | "DaemonSet")

@@ -80,7 +80,7 @@ impl Auditor {
                     continue;
                 }
             }
-            template.spec.apply_api_server_defaults();
+            template.spec.apply_api_server_defaults(template.is_pod);
             let evaluation = evaluate(lv, &template.metadata, &template.spec);
             findings.extend(findings_for(object, &object_ref, &template, &evaluation));
         }

@@ -102,7 +102,7 @@ pub static CHECKS: &[CheckInfo] = &[
         id: "hostPorts",
         level: Level::Baseline,
         title: "Host Ports",
-        description: "Host ports must be disallowed (with hostNetwork, every container port is a host port).",
+        description: "Host ports must be disallowed (in a Pod with hostNetwork, every container port is a host port).",
         hint: "remove hostPort from the container ports (and hostNetwork from the pod); expose the port through a Service",
         versions: &[at(0, checks::host_ports::v1_0)],
     },
@@ -321,7 +321,7 @@ impl Evaluation {
     }
 }
 
-/// Evaluates a pod whose spec already has the API server defaults applied
+/// Evaluates a pod spec that already has the API server defaults applied
 /// ([`PodSpec::apply_api_server_defaults`]).
 pub fn evaluate(lv: LevelVersion, metadata: &ObjectMeta, spec: &PodSpec) -> Evaluation {
     let failures = plan(lv)
@@ -331,10 +331,10 @@ pub fn evaluate(lv: LevelVersion, metadata: &ObjectMeta, spec: &PodSpec) -> Eval
     Evaluation { level_version: lv, failures }
 }
 
-/// Evaluates a pod spec as written, applying the API server defaults first.
+/// Evaluates the spec of a Pod as written, applying the API server's Pod defaults first.
 pub fn evaluate_as_written(lv: LevelVersion, metadata: &ObjectMeta, spec: &PodSpec) -> Evaluation {
     let mut spec = spec.clone();
-    spec.apply_api_server_defaults();
+    spec.apply_api_server_defaults(true);
     evaluate(lv, metadata, &spec)
 }
 

@@ -42,10 +42,10 @@ fn insecure_example_violates_with_every_json_field() {
     assert_eq!(privileged_user["reason"], "runAsUser=0");
     assert_eq!(privileged_user["detail"], "container \"server\" must not set runAsUser=0");
     assert_eq!(privileged_user["field"], "spec.template.spec.containers[0].securityContext.runAsUser");
-    assert!(privileged_user["message"].as_str().unwrap().starts_with("violates PodSecurity \"restricted:v1.33\": host namespaces (hostNetwork=true), hostPort (container \"server\" uses hostPort 8080)"));
+    assert!(privileged_user["message"].as_str().unwrap().starts_with("violates PodSecurity \"restricted:v1.33\": host namespaces (hostNetwork=true), allowPrivilegeEscalation != false"));
     let mut found = checks(&report);
     found.dedup();
-    assert_eq!(found, ["hostNamespaces", "hostPorts", "allowPrivilegeEscalation", "capabilities_restricted", "restrictedVolumes", "runAsNonRoot", "runAsUser", "seccompProfile_restricted"]);
+    assert_eq!(found, ["hostNamespaces", "allowPrivilegeEscalation", "capabilities_restricted", "restrictedVolumes", "runAsNonRoot", "runAsUser", "seccompProfile_restricted"]);
 }
 
 const POD_SPEC: &str = "containers:\n- name: app\n  image: flask\n  securityContext:\n    privileged: true\n";
@@ -266,4 +266,17 @@ fn environment_variables_are_fallbacks() {
     assert_eq!(output.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["summary"]["passed"], 1);
+}
+
+#[test]
+fn host_network_defaults_host_ports_in_pods_only() {
+    let spec = "  hostNetwork: true\n  containers: [{name: c, ports: [{containerPort: 8080}]}]\n";
+    let pod = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n{spec}");
+    let deployment = format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec:\n  template:\n    spec:\n{}", spec.lines().map(|l| format!("    {l}\n")).collect::<String>());
+    let dir = tree(&[("pod.yaml", &pod), ("deploy.yaml", &deployment)]);
+    let (_, report) = audit_json(&["--level", "baseline", &path_str(&dir, "pod.yaml")]);
+    assert_eq!(checks(&report), ["hostNamespaces", "hostPorts"]);
+    assert_eq!(report["findings"][1]["detail"], "container \"c\" uses hostPort 8080");
+    let (_, report) = audit_json(&["--level", "baseline", &path_str(&dir, "deploy.yaml")]);
+    assert_eq!(checks(&report), ["hostNamespaces"]);
 }
