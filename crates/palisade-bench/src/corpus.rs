@@ -28,7 +28,9 @@ pub fn write(dir: &Path, documents: usize, per_file: usize) -> std::io::Result<S
         workload(&mut text, i, violation);
         stats.documents += 1;
         if (i + 1) % per_file == 0 || i + 1 == documents {
-            let path = dir.join(format!("team-{:03}", stats.files % 100)).join(format!("workloads-{:05}.yaml", stats.files));
+            let path = dir
+                .join(format!("team-{:03}", stats.files % 100))
+                .join(format!("workloads-{:05}.yaml", stats.files));
             std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
             stats.bytes += text.len() as u64;
             std::fs::write(path, &text)?;
@@ -65,7 +67,10 @@ fn container(out: &mut String, indent: &str, name: &str, i: usize, violation: bo
             let _ = write!(out, "{indent}  securityContext:\n{indent}    allowPrivilegeEscalation: false\n{indent}    readOnlyRootFilesystem: true\n{indent}    capabilities: {{drop: [ALL]}}\n");
         }
         (true, 0) => {
-            let _ = write!(out, "{indent}  securityContext:\n{indent}    privileged: true\n");
+            let _ = write!(
+                out,
+                "{indent}  securityContext:\n{indent}    privileged: true\n"
+            );
         }
         (true, 1) => {
             let _ = write!(out, "{indent}  securityContext:\n{indent}    runAsUser: 0\n{indent}    capabilities: {{add: [SYS_ADMIN]}}\n");
@@ -87,14 +92,27 @@ fn pod_spec(out: &mut String, indent: &str, i: usize, violation: bool) {
     container(out, indent, "server", i, violation);
     let _ = writeln!(out, "{indent}volumes:");
     if violation && i % 4 == 2 {
-        let _ = write!(out, "{indent}  - name: models\n{indent}    hostPath: {{path: /var/lib/models}}\n");
+        let _ = write!(
+            out,
+            "{indent}  - name: models\n{indent}    hostPath: {{path: /var/lib/models}}\n"
+        );
     } else {
-        let _ = write!(out, "{indent}  - name: models\n{indent}    emptyDir: {{}}\n");
+        let _ = write!(
+            out,
+            "{indent}  - name: models\n{indent}    emptyDir: {{}}\n"
+        );
     }
 }
 
 fn workload(out: &mut String, i: usize, violation: bool) {
-    let kinds = [("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("batch/v1", "Job"), ("batch/v1", "CronJob"), ("apps/v1", "DaemonSet"), ("v1", "Pod")];
+    let kinds = [
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "StatefulSet"),
+        ("batch/v1", "Job"),
+        ("batch/v1", "CronJob"),
+        ("apps/v1", "DaemonSet"),
+        ("v1", "Pod"),
+    ];
     let (api_version, kind) = kinds[i % kinds.len()];
     let _ = write!(
         out,
@@ -111,7 +129,9 @@ fn workload(out: &mut String, i: usize, violation: bool) {
             pod_spec(out, "  ", i, violation);
         }
         "CronJob" => {
-            out.push_str("spec:\n  schedule: \"0 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n");
+            out.push_str(
+                "spec:\n  schedule: \"0 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n",
+            );
             template_labels(out, "        ");
             out.push_str("        spec:\n          restartPolicy: OnFailure\n");
             pod_spec(out, "          ", i, violation);

@@ -52,19 +52,27 @@ fn run(cmd: &mut Command) -> anyhow::Result<Run> {
 
 fn run_to(cmd: &mut Command, stdout: Stdio) -> anyhow::Result<Run> {
     let start = Instant::now();
-    let status = cmd.stdout(stdout).stderr(Stdio::null()).status().with_context(|| format!("cannot run {cmd:?}"))?;
+    let status = cmd
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
     let elapsed = start.elapsed();
     // Exit 1 means findings, which the corpus has on purpose.
     if !matches!(status.code(), Some(0 | 1)) {
         bail!("{cmd:?} failed: {status}");
     }
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN)?;
-    Ok(Run { elapsed, max_rss_kib: usage.max_rss() })
+    Ok(Run {
+        elapsed,
+        max_rss_kib: usage.max_rss(),
+    })
 }
 
 fn palisade_audit(bin: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(bin);
-    cmd.args(["audit", "--format", "json", "--output", "/dev/null"]).arg(dir);
+    cmd.args(["audit", "--format", "json", "--output", "/dev/null"])
+        .arg(dir);
     cmd
 }
 
@@ -80,7 +88,11 @@ fn find_checkov(args: &Args) -> Option<PathBuf> {
     if let Some(path) = &args.checkov {
         return Some(path.clone());
     }
-    let on_path = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("checkov")).find(|p| p.is_file()));
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("checkov"))
+            .find(|p| p.is_file())
+    });
     on_path.or_else(|| Some(PathBuf::from("/opt/checkov-venv/bin/checkov")).filter(|p| p.is_file()))
 }
 
@@ -91,9 +103,15 @@ fn main() -> anyhow::Result<()> {
         None => std::env::current_exe()?.with_file_name("palisade"),
     };
     if !palisade.is_file() {
-        bail!("no palisade binary at {}: build it with `cargo build --release -p palisade`", palisade.display());
+        bail!(
+            "no palisade binary at {}: build it with `cargo build --release -p palisade`",
+            palisade.display()
+        );
     }
-    let small = tempfile::Builder::new().prefix("palisade-bench").disable_cleanup(std::env::var_os("PALISADE_BENCH_KEEP").is_some()).tempdir()?;
+    let small = tempfile::Builder::new()
+        .prefix("palisade-bench")
+        .disable_cleanup(std::env::var_os("PALISADE_BENCH_KEEP").is_some())
+        .tempdir()?;
     println!("corpus directory: {}", small.path().display());
     let large = tempfile::tempdir()?;
     let stats = corpus::write(small.path(), args.documents, args.per_file)?;
@@ -117,7 +135,13 @@ fn main() -> anyhow::Result<()> {
     }
     let t = median(times);
     let palisade_rate = stats.documents as f64 / t.as_secs_f64();
-    println!("palisade: {:>10.0} documents/s  (median of {} runs: {:.3} s)  peak RSS {:.1} MiB", palisade_rate, args.runs, t.as_secs_f64(), rss_small as f64 / 1024.0);
+    println!(
+        "palisade: {:>10.0} documents/s  (median of {} runs: {:.3} s)  peak RSS {:.1} MiB",
+        palisade_rate,
+        args.runs,
+        t.as_secs_f64(),
+        rss_small as f64 / 1024.0
+    );
 
     let r = run(&mut palisade_audit(&palisade, large.path()))?;
     println!(
@@ -131,17 +155,36 @@ fn main() -> anyhow::Result<()> {
     );
 
     match find_checkov(&args) {
-        None => println!("checkov:  not installed (pip install checkov, or set CHECKOV) - no ratio"),
+        None => {
+            println!("checkov:  not installed (pip install checkov, or set CHECKOV) - no ratio")
+        }
         Some(checkov) => {
             let mut cmd = Command::new(&checkov);
-            cmd.args(["--framework", "kubernetes", "--quiet", "--compact", "--skip-download", "-o", "json", "-d"]).arg(small.path());
+            cmd.args([
+                "--framework",
+                "kubernetes",
+                "--quiet",
+                "--compact",
+                "--skip-download",
+                "-o",
+                "json",
+                "-d",
+            ])
+            .arg(small.path());
             let report_dir = tempfile::tempdir()?;
             let report_path = report_dir.path().join("checkov-report.json");
             let r = run_to(&mut cmd, Stdio::from(std::fs::File::create(&report_path)?))?;
             let rate = stats.documents as f64 / r.elapsed.as_secs_f64();
-            println!("checkov:  {:>10.1} documents/s  ({:.1} s, {})", rate, r.elapsed.as_secs_f64(), checkov.display());
+            println!(
+                "checkov:  {:>10.1} documents/s  ({:.1} s, {})",
+                rate,
+                r.elapsed.as_secs_f64(),
+                checkov.display()
+            );
             // A ratio means nothing unless the peer did the work: show what it says it scanned.
-            let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report_path)?).context("checkov's JSON report")?;
+            let report: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&report_path)?)
+                    .context("checkov's JSON report")?;
             let reports = match report {
                 serde_json::Value::Array(items) => items,
                 other => vec![other],
@@ -150,7 +193,10 @@ fn main() -> anyhow::Result<()> {
                 let s = &r["summary"];
                 println!("          checkov {}: {} resources, {} passed, {} failed checks, {} parsing errors", r["check_type"].as_str().unwrap_or("?"), s["resource_count"], s["passed"], s["failed"], s["parsing_errors"]);
             }
-            println!("ratio:    palisade is {:.0}x checkov's throughput", palisade_rate / rate);
+            println!(
+                "ratio:    palisade is {:.0}x checkov's throughput",
+                palisade_rate / rate
+            );
         }
     }
     Ok(())

@@ -50,7 +50,10 @@ impl<'de> de::Deserializer<'de> for &'de Node {
             Value::Float(f) => visitor.visit_f64(*f),
             Value::String(s) => visitor.visit_borrowed_str(s),
             Value::Sequence(items) => visitor.visit_seq(Items(items.iter())),
-            Value::Mapping(entries) => visitor.visit_map(Entries { iter: entries.iter(), value: None }),
+            Value::Mapping(entries) => visitor.visit_map(Entries {
+                iter: entries.iter(),
+                value: None,
+            }),
         }
     }
 
@@ -61,13 +64,21 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         }
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(self, _name: &'static str, _fields: &'static [&'static str], visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_map(visitor)
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match &self.value {
-            Value::Mapping(entries) => visitor.visit_map(Entries { iter: entries.iter(), value: None }),
+            Value::Mapping(entries) => visitor.visit_map(Entries {
+                iter: entries.iter(),
+                value: None,
+            }),
             _ => Err(de::Error::invalid_type(unexpected(self), &visitor)),
         }
     }
@@ -79,7 +90,11 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -94,7 +109,10 @@ struct Items<'de>(std::slice::Iter<'de, Node>);
 impl<'de> SeqAccess<'de> for Items<'de> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
         self.0.next().map(|node| seed.deserialize(node)).transpose()
     }
 
@@ -111,7 +129,10 @@ struct Entries<'de> {
 impl<'de> MapAccess<'de> for Entries<'de> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.iter.next() {
             Some((key, value)) => {
                 self.value = Some(value);
@@ -123,7 +144,10 @@ impl<'de> MapAccess<'de> for Entries<'de> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
-        let value = self.value.take().ok_or_else(|| Error("value requested before key".into()))?;
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| Error("value requested before key".into()))?;
         seed.deserialize(value)
     }
 }
@@ -151,6 +175,9 @@ mod tests {
         assert_eq!(spec.containers[0].ports[0].container_port, 80);
         assert_eq!(spec.volumes[0].sources, vec!["secret"]);
         let err = PodSpec::deserialize(&node("containers: [{name: 7}]")).unwrap_err();
-        assert_eq!(err.to_string(), "invalid type: integer `7`, expected a string");
+        assert_eq!(
+            err.to_string(),
+            "invalid type: integer `7`, expected a string"
+        );
     }
 }

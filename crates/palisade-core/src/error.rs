@@ -14,15 +14,30 @@ pub struct InputError {
 
 impl InputError {
     pub fn at(file: Arc<str>, line: u32, message: String) -> Self {
-        Self { file, line: Some(line), col: None, message }
+        Self {
+            file,
+            line: Some(line),
+            col: None,
+            message,
+        }
     }
 
     pub fn file(file: Arc<str>, message: String) -> Self {
-        Self { file, line: None, col: None, message }
+        Self {
+            file,
+            line: None,
+            col: None,
+            message,
+        }
     }
 
     pub fn from_yaml(file: Arc<str>, err: crate::yaml::LoadError) -> Self {
-        Self { file, line: Some(err.line), col: Some(err.col), message: err.message }
+        Self {
+            file,
+            line: Some(err.line),
+            col: Some(err.col),
+            message: err.message,
+        }
     }
 }
 

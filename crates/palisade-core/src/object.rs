@@ -35,19 +35,37 @@ impl Object {
     /// The objects of one document: the document itself, or the items of a `List` (and of
     /// `*List` kinds such as `DeploymentList`), recursively. An empty document gives none.
     pub fn from_document(file: &Arc<str>, document: Document) -> Result<Vec<Object>, InputError> {
-        let Some(root) = document.root else { return Ok(Vec::new()) };
+        let Some(root) = document.root else {
+            return Ok(Vec::new());
+        };
         let mut objects = Vec::new();
         let mut pending = vec![root];
         while let Some(node) = pending.pop() {
-            let source = SourceRef { file: file.clone(), document: document.index, line: node.line };
+            let source = SourceRef {
+                file: file.clone(),
+                document: document.index,
+                line: node.line,
+            };
             let object = Object::from_node(source, node)?;
             if object.is_list() {
                 let items = match object.node.get("items") {
                     None => Vec::new(),
-                    Some(Node { value: Value::Null, .. }) => Vec::new(),
-                    Some(Node { value: Value::Sequence(items), .. }) => items.clone(),
+                    Some(Node {
+                        value: Value::Null, ..
+                    }) => Vec::new(),
+                    Some(Node {
+                        value: Value::Sequence(items),
+                        ..
+                    }) => items.clone(),
                     Some(other) => {
-                        return Err(object.error_at(other.line, format!("{}.items must be a list, not a {}", object.kind, other.type_name())))
+                        return Err(object.error_at(
+                            other.line,
+                            format!(
+                                "{}.items must be a list, not a {}",
+                                object.kind,
+                                other.type_name()
+                            ),
+                        ))
                     }
                 };
                 // Reverse so that popping keeps the items in file order.
@@ -69,19 +87,43 @@ impl Object {
         }
         let text_field = |name: &str| -> Result<String, InputError> {
             match node.get(name) {
-                Some(Node { value: Value::String(s), .. }) if !s.is_empty() => Ok(s.clone()),
-                Some(Node { value: Value::String(_) | Value::Null, line, .. }) => Err(error(*line, format!("object has an empty {name}"))),
-                Some(other) => Err(error(other.line, format!("{name} must be a string, not a {}", other.type_name()))),
-                None => Err(error(node.line, format!("object has no {name}: not a Kubernetes object"))),
+                Some(Node {
+                    value: Value::String(s),
+                    ..
+                }) if !s.is_empty() => Ok(s.clone()),
+                Some(Node {
+                    value: Value::String(_) | Value::Null,
+                    line,
+                    ..
+                }) => Err(error(*line, format!("object has an empty {name}"))),
+                Some(other) => Err(error(
+                    other.line,
+                    format!("{name} must be a string, not a {}", other.type_name()),
+                )),
+                None => Err(error(
+                    node.line,
+                    format!("object has no {name}: not a Kubernetes object"),
+                )),
             }
         };
         let kind = text_field("kind")?;
         let api_version = text_field("apiVersion")?;
         let metadata = match node.get("metadata") {
             None => ObjectMeta::default(),
-            Some(meta) => typed_at(&source.file, meta, &FieldPath::root().field("metadata"), &node)?,
+            Some(meta) => typed_at(
+                &source.file,
+                meta,
+                &FieldPath::root().field("metadata"),
+                &node,
+            )?,
         };
-        Ok(Object { source, api_version, kind, metadata, node })
+        Ok(Object {
+            source,
+            api_version,
+            kind,
+            metadata,
+            node,
+        })
     }
 
     pub fn is_list(&self) -> bool {
@@ -90,7 +132,10 @@ impl Object {
 
     /// The API group of `apiVersion` (empty for the core group).
     pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+        self.api_version
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("")
     }
 
     pub fn error_at(&self, line: u32, message: impl Into<String>) -> InputError {
@@ -108,7 +153,10 @@ impl Object {
 
     /// A short `Kind namespace/name` for messages.
     pub fn display_name(&self) -> String {
-        match (self.metadata.namespace.as_str(), self.metadata.name.as_str()) {
+        match (
+            self.metadata.namespace.as_str(),
+            self.metadata.name.as_str(),
+        ) {
             ("", "") => self.kind.clone(),
             ("", name) => format!("{} {name}", self.kind),
             (ns, name) => format!("{} {ns}/{name}", self.kind),
@@ -117,7 +165,12 @@ impl Object {
 }
 
 /// Deserializes `node` (found at `path` under `root`) into `T`; a failure names the field and line.
-pub fn typed_at<T: DeserializeOwned>(file: &Arc<str>, node: &Node, path: &FieldPath, root: &Node) -> Result<T, InputError> {
+pub fn typed_at<T: DeserializeOwned>(
+    file: &Arc<str>,
+    node: &Node,
+    path: &FieldPath,
+    root: &Node,
+) -> Result<T, InputError> {
     serde_path_to_error::deserialize(node).map_err(|err| {
         let mut field = path.clone();
         for segment in err.path().iter() {

@@ -23,7 +23,12 @@ impl FieldPath {
 
     /// Parses dotted notation (`spec.template.spec`); for fixed, known prefixes.
     pub fn parse_dotted(path: &str) -> Self {
-        Self(path.split('.').filter(|s| !s.is_empty()).map(|s| Segment::Field(s.to_owned())).collect())
+        Self(
+            path.split('.')
+                .filter(|s| !s.is_empty())
+                .map(|s| Segment::Field(s.to_owned()))
+                .collect(),
+        )
     }
 
     pub fn field(mut self, name: &str) -> Self {
@@ -80,8 +85,14 @@ mod tests {
             .field("containers")
             .index(2)
             .field("securityContext");
-        assert_eq!(path.to_string(), "spec.template.spec.containers[2].securityContext");
-        let path = FieldPath::root().field("metadata").field("annotations").key("a.b/c");
+        assert_eq!(
+            path.to_string(),
+            "spec.template.spec.containers[2].securityContext"
+        );
+        let path = FieldPath::root()
+            .field("metadata")
+            .field("annotations")
+            .key("a.b/c");
         assert_eq!(path.to_string(), "metadata.annotations[a.b/c]");
     }
 }

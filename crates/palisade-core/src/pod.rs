@@ -85,8 +85,18 @@ impl PodSpec {
             .iter()
             .enumerate()
             .map(tag(ContainerKind::InitContainers))
-            .chain(self.containers.iter().enumerate().map(tag(ContainerKind::Containers)))
-            .chain(self.ephemeral_containers.iter().enumerate().map(tag(ContainerKind::EphemeralContainers)))
+            .chain(
+                self.containers
+                    .iter()
+                    .enumerate()
+                    .map(tag(ContainerKind::Containers)),
+            )
+            .chain(
+                self.ephemeral_containers
+                    .iter()
+                    .enumerate()
+                    .map(tag(ContainerKind::EphemeralContainers)),
+            )
     }
 
     pub fn is_windows(&self) -> bool {
@@ -107,7 +117,11 @@ impl PodSpec {
             }
         }
         if is_pod && self.host_network {
-            for container in self.init_containers.iter_mut().chain(self.containers.iter_mut()) {
+            for container in self
+                .init_containers
+                .iter_mut()
+                .chain(self.containers.iter_mut())
+            {
                 for port in &mut container.ports {
                     if port.host_port == 0 {
                         port.host_port = port.container_port;
@@ -294,10 +308,35 @@ pub struct VolumeSource;
 impl VolumeSource {
     pub const EMPTY_DIR: &'static str = "emptyDir";
     pub const KNOWN: &'static [&'static str] = &[
-        "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs",
-        "iscsi", "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker",
-        "downwardAPI", "fc", "azureFile", "configMap", "vsphereVolume", "quobyte", "azureDisk",
-        "photonPersistentDisk", "projected", "portworxVolume", "scaleIO", "storageos", "csi", "ephemeral",
+        "hostPath",
+        "emptyDir",
+        "gcePersistentDisk",
+        "awsElasticBlockStore",
+        "gitRepo",
+        "secret",
+        "nfs",
+        "iscsi",
+        "glusterfs",
+        "persistentVolumeClaim",
+        "rbd",
+        "flexVolume",
+        "cinder",
+        "cephfs",
+        "flocker",
+        "downwardAPI",
+        "fc",
+        "azureFile",
+        "configMap",
+        "vsphereVolume",
+        "quobyte",
+        "azureDisk",
+        "photonPersistentDisk",
+        "projected",
+        "portworxVolume",
+        "scaleIO",
+        "storageos",
+        "csi",
+        "ephemeral",
         "image",
     ];
 }
@@ -305,18 +344,27 @@ impl VolumeSource {
 impl<'de> Deserialize<'de> for Volume {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let map = Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?.unwrap_or_default();
+        let map = Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
+            .unwrap_or_default();
         let name = match map.get("name") {
             None | Some(serde_json::Value::Null) => String::new(),
             Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => return Err(D::Error::custom(format!("volume name must be a string, not {other}"))),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "volume name must be a string, not {other}"
+                )))
+            }
         };
         let sources = map
             .iter()
             .filter(|(k, v)| !v.is_null() && VolumeSource::KNOWN.contains(&k.as_str()))
             .map(|(k, _)| k.clone())
             .collect();
-        Ok(Volume { name, sources, defaulted_empty_dir: false })
+        Ok(Volume {
+            name,
+            sources,
+            defaulted_empty_dir: false,
+        })
     }
 }
 
@@ -336,7 +384,9 @@ mod tests {
 
     #[test]
     fn wrong_types_are_errors() {
-        let err = serde_json::from_str::<PodSpec>(r#"{"containers": [{"securityContext": {"privileged": "yes"}}]}"#);
+        let err = serde_json::from_str::<PodSpec>(
+            r#"{"containers": [{"securityContext": {"privileged": "yes"}}]}"#,
+        );
         assert!(err.is_err());
     }
 

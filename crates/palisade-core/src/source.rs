@@ -14,16 +14,28 @@ pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 /// naming the byte offset, so binary junk is reported, never half-parsed.
 pub fn decode(file: &Arc<str>, bytes: Vec<u8>) -> Result<String, InputError> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err(InputError::file(file.clone(), "UTF-16 text is not supported: convert the file to UTF-8".into()));
+        return Err(InputError::file(
+            file.clone(),
+            "UTF-16 text is not supported: convert the file to UTF-8".into(),
+        ));
     }
     let mut text = String::from_utf8(bytes).map_err(|e| {
-        InputError::file(file.clone(), format!("not UTF-8 text (invalid byte at offset {}): is this a binary file?", e.utf8_error().valid_up_to()))
+        InputError::file(
+            file.clone(),
+            format!(
+                "not UTF-8 text (invalid byte at offset {}): is this a binary file?",
+                e.utf8_error().valid_up_to()
+            ),
+        )
     })?;
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
     }
     if let Some(offset) = text.find('\0') {
-        return Err(InputError::file(file.clone(), format!("contains a NUL byte at offset {offset}: is this a binary file?")));
+        return Err(InputError::file(
+            file.clone(),
+            format!("contains a NUL byte at offset {offset}: is this a binary file?"),
+        ));
     }
     Ok(text)
 }
@@ -55,7 +67,10 @@ pub fn parse_stream(file: &Arc<str>, text: &str) -> Stream {
         }
     }
     if stream.objects.is_empty() && stream.errors.is_empty() {
-        stream.errors.push(InputError::file(file.clone(), "contains no Kubernetes objects (empty input)".into()));
+        stream.errors.push(InputError::file(
+            file.clone(),
+            "contains no Kubernetes objects (empty input)".into(),
+        ));
     }
     stream
 }
@@ -73,8 +88,14 @@ mod tests {
         let err = decode(&file(), vec![b'a', 0xC3, 0x28]).unwrap_err();
         assert!(err.message.contains("offset 1"), "{err}");
         assert!(decode(&file(), vec![0xFF, 0xFE, b'a', 0]).is_err());
-        assert!(decode(&file(), b"kind: Pod\0".to_vec()).unwrap_err().message.contains("NUL"));
-        assert_eq!(decode(&file(), b"\xEF\xBB\xBFa: 1".to_vec()).unwrap(), "a: 1");
+        assert!(decode(&file(), b"kind: Pod\0".to_vec())
+            .unwrap_err()
+            .message
+            .contains("NUL"));
+        assert_eq!(
+            decode(&file(), b"\xEF\xBB\xBFa: 1".to_vec()).unwrap(),
+            "a: 1"
+        );
     }
 
     #[test]
@@ -88,11 +109,17 @@ mod tests {
 
     #[test]
     fn keeps_going_after_an_invalid_object() {
-        let stream = parse_stream(&file(), "- 1\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n42\n");
+        let stream = parse_stream(
+            &file(),
+            "- 1\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n42\n",
+        );
         assert_eq!(stream.documents, 3);
         assert_eq!(stream.objects.len(), 1);
         assert_eq!(stream.errors.len(), 2);
         assert_eq!(stream.errors[0].line, Some(1));
-        assert!(stream.errors[1].message.contains("is a integer") || stream.errors[1].message.contains("integer"));
+        assert!(
+            stream.errors[1].message.contains("is a integer")
+                || stream.errors[1].message.contains("integer")
+        );
     }
 }

@@ -14,8 +14,17 @@ pub const KSERVE_CONTAINER_NAME: &str = "kserve-container";
 
 /// KServe predictor framework fields; each inlines a `core/v1.Container`.
 const KSERVE_PREDICTOR_FRAMEWORKS: &[&str] = &[
-    "model", "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "huggingface", "pmml",
-    "lightgbm", "paddle",
+    "model",
+    "sklearn",
+    "xgboost",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "huggingface",
+    "pmml",
+    "lightgbm",
+    "paddle",
 ];
 /// KServe explainer framework fields.
 const KSERVE_EXPLAINER_FRAMEWORKS: &[&str] = &["art"];
@@ -40,9 +49,25 @@ pub struct PodTemplate {
 }
 
 impl PodTemplate {
-    fn new(component: Option<&'static str>, metadata_path: FieldPath, spec_path: FieldPath, metadata: ObjectMeta, spec: PodSpec) -> Self {
-        let container_paths = (0..spec.containers.len()).map(|i| spec_path.clone().field("containers").index(i)).collect();
-        Self { component, metadata_path, spec_path, metadata, spec, is_pod: false, container_paths }
+    fn new(
+        component: Option<&'static str>,
+        metadata_path: FieldPath,
+        spec_path: FieldPath,
+        metadata: ObjectMeta,
+        spec: PodSpec,
+    ) -> Self {
+        let container_paths = (0..spec.containers.len())
+            .map(|i| spec_path.clone().field("containers").index(i))
+            .collect();
+        Self {
+            component,
+            metadata_path,
+            spec_path,
+            metadata,
+            spec,
+            is_pod: false,
+            container_paths,
+        }
     }
 
     /// The path of a container in the object.
@@ -72,11 +97,21 @@ pub enum Workload {
 pub fn pod_templates(object: &Object) -> Result<Workload, InputError> {
     let template_at = |path: &str| -> Result<Workload, InputError> {
         let base = FieldPath::parse_dotted(path);
-        Ok(Workload::Pods(vec![template(object, None, base.clone().field("metadata"), base.field("spec"))?]))
+        Ok(Workload::Pods(vec![template(
+            object,
+            None,
+            base.clone().field("metadata"),
+            base.field("spec"),
+        )?]))
     };
     match (object.group(), object.kind.as_str()) {
         ("", "Pod") => {
-            let mut pod = template(object, None, FieldPath::root().field("metadata"), FieldPath::root().field("spec"))?;
+            let mut pod = template(
+                object,
+                None,
+                FieldPath::root().field("metadata"),
+                FieldPath::root().field("spec"),
+            )?;
             pod.is_pod = true;
             Ok(Workload::Pods(vec![pod]))
         }
@@ -91,15 +126,29 @@ pub fn pod_templates(object: &Object) -> Result<Workload, InputError> {
     }
 }
 
-fn template(object: &Object, component: Option<&'static str>, metadata_path: FieldPath, spec_path: FieldPath) -> Result<PodTemplate, InputError> {
+fn template(
+    object: &Object,
+    component: Option<&'static str>,
+    metadata_path: FieldPath,
+    spec_path: FieldPath,
+) -> Result<PodTemplate, InputError> {
     let spec: PodSpec = object.typed(&spec_path)?.ok_or_else(|| {
-        object.error_at(object.node.line_of(&spec_path), format!("{} has no pod spec at {spec_path}", object.kind))
+        object.error_at(
+            object.node.line_of(&spec_path),
+            format!("{} has no pod spec at {spec_path}", object.kind),
+        )
     })?;
     let mut metadata: ObjectMeta = object.typed(&metadata_path)?.unwrap_or_default();
     if metadata.namespace.is_empty() {
         metadata.namespace = object.metadata.namespace.clone();
     }
-    Ok(PodTemplate::new(component, metadata_path, spec_path, metadata, spec))
+    Ok(PodTemplate::new(
+        component,
+        metadata_path,
+        spec_path,
+        metadata,
+        spec,
+    ))
 }
 
 fn inference_service(object: &Object) -> Result<Workload, InputError> {
@@ -110,13 +159,17 @@ fn inference_service(object: &Object) -> Result<Workload, InputError> {
         ("explainer", KSERVE_EXPLAINER_FRAMEWORKS),
     ] {
         let path = FieldPath::root().field("spec").field(component);
-        let Some(node) = object.node.at(&path) else { continue };
+        let Some(node) = object.node.at(&path) else {
+            continue;
+        };
         if node.is_null() {
             continue;
         }
         // The component inlines PodSpec fields next to its own (minReplicas, ...), so it reads as a PodSpec.
         let mut spec: PodSpec = object.typed(&path)?.unwrap_or_default();
-        let mut container_paths: Vec<FieldPath> = (0..spec.containers.len()).map(|i| path.clone().field("containers").index(i)).collect();
+        let mut container_paths: Vec<FieldPath> = (0..spec.containers.len())
+            .map(|i| path.clone().field("containers").index(i))
+            .collect();
         // KServe builds its model-server container from the framework spec and puts it first.
         let mut framework_containers = Vec::new();
         for framework in frameworks {

@@ -44,7 +44,11 @@ pub struct Document {
 /// Iterates over the documents of `text`. After the first error the iterator ends: a YAML parser
 /// cannot reliably resynchronise, and a half-read stream must not look like a clean one.
 pub fn documents(text: &str) -> Documents<'_> {
-    Documents { parser: Parser::new_from_str(text), index: 0, done: false }
+    Documents {
+        parser: Parser::new_from_str(text),
+        index: 0,
+        done: false,
+    }
 }
 
 /// Parses a stream expected to hold exactly one document (configuration files).
@@ -93,7 +97,11 @@ impl Iterator for Documents<'_> {
 }
 
 fn error_at(mark: &Marker, message: impl Into<String>) -> LoadError {
-    LoadError { line: to_u32(mark.line()), col: to_u32(mark.col() + 1), message: message.into() }
+    LoadError {
+        line: to_u32(mark.line()),
+        col: to_u32(mark.col() + 1),
+        message: message.into(),
+    }
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -101,7 +109,11 @@ fn to_u32(n: usize) -> u32 {
 }
 
 enum Frame {
-    Sequence { start: (u32, u32), anchor: usize, items: Vec<Node> },
+    Sequence {
+        start: (u32, u32),
+        anchor: usize,
+        items: Vec<Node>,
+    },
     Mapping(MappingFrame),
 }
 
@@ -148,7 +160,11 @@ impl Documents<'_> {
                     };
                     let line = root.line;
                     let root = if root.is_null() { None } else { Some(root) };
-                    return Ok(Some(Document { index: self.index, line, root }));
+                    return Ok(Some(Document {
+                        index: self.index,
+                        line,
+                        root,
+                    }));
                 }
                 other => return Err(error_at(&mark, format!("unexpected YAML event {other:?}"))),
             }
@@ -172,7 +188,11 @@ impl TreeBuilder {
                 self.count(mark, 1)?;
                 let plain = style == TScalarStyle::Plain;
                 let forced_string = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                let value = if plain && !forced_string { resolve_plain(&text) } else { Value::String(text) };
+                let value = if plain && !forced_string {
+                    resolve_plain(&text)
+                } else {
+                    Value::String(text)
+                };
                 let node = Node::new(line, col, value);
                 if anchor > 0 {
                     self.anchors.insert(anchor, (node.clone(), 1));
@@ -190,7 +210,11 @@ impl TreeBuilder {
             }
             Event::SequenceStart(anchor, _) => {
                 self.open(mark)?;
-                self.stack.push(Frame::Sequence { start: (line, col), anchor, items: Vec::new() });
+                self.stack.push(Frame::Sequence {
+                    start: (line, col),
+                    anchor,
+                    items: Vec::new(),
+                });
                 None
             }
             Event::MappingStart(anchor, _) => {
@@ -206,7 +230,11 @@ impl TreeBuilder {
                 None
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Sequence { start, anchor, items }) => {
+                Some(Frame::Sequence {
+                    start,
+                    anchor,
+                    items,
+                }) => {
                     let node = Node::new(start.0, start.1, Value::Sequence(items));
                     self.remember(anchor, &node);
                     Some((node, false))
@@ -216,7 +244,11 @@ impl TreeBuilder {
             Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Mapping(frame)) => {
                     if let Some(key) = frame.pending_key {
-                        return Err(LoadError { line: key.line, col: key.col, message: format!("key {:?} has no value", key.key) });
+                        return Err(LoadError {
+                            line: key.line,
+                            col: key.col,
+                            message: format!("key {:?} has no value", key.key),
+                        });
                     }
                     let anchor = frame.anchor;
                     let node = finish_mapping(frame)?;
@@ -227,14 +259,19 @@ impl TreeBuilder {
             },
             other => return Err(error_at(mark, format!("unexpected YAML event {other:?}"))),
         };
-        let Some((node, from_alias)) = completed else { return Ok(None) };
+        let Some((node, from_alias)) = completed else {
+            return Ok(None);
+        };
         self.attach(node, from_alias, mark)
     }
 
     fn open(&mut self, mark: &Marker) -> Result<(), LoadError> {
         self.count(mark, 1)?;
         if self.stack.len() >= MAX_DEPTH {
-            return Err(error_at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
+            return Err(error_at(
+                mark,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ));
         }
         Ok(())
     }
@@ -244,7 +281,9 @@ impl TreeBuilder {
         if self.nodes > MAX_NODES_PER_DOCUMENT {
             return Err(error_at(
                 mark,
-                format!("document expands to more than {MAX_NODES_PER_DOCUMENT} nodes (alias bomb?)"),
+                format!(
+                    "document expands to more than {MAX_NODES_PER_DOCUMENT} nodes (alias bomb?)"
+                ),
             ));
         }
         Ok(())
@@ -252,12 +291,18 @@ impl TreeBuilder {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor > 0 {
-            self.anchors.insert(anchor, (node.clone(), node_count(node)));
+            self.anchors
+                .insert(anchor, (node.clone(), node_count(node)));
         }
     }
 
     /// Places a completed node in its parent; returns it when it is the document root.
-    fn attach(&mut self, node: Node, _from_alias: bool, mark: &Marker) -> Result<Option<Node>, LoadError> {
+    fn attach(
+        &mut self,
+        node: Node,
+        _from_alias: bool,
+        mark: &Marker,
+    ) -> Result<Option<Node>, LoadError> {
         match self.stack.last_mut() {
             None => Ok(Some(node)),
             Some(Frame::Sequence { items, .. }) => {
@@ -278,12 +323,21 @@ impl TreeBuilder {
                                 return Err(error_at(mark, "a mapping key must be a scalar"));
                             }
                         };
-                        frame.pending_key = Some(PendingKey { key, line: node.line, col: node.col, is_merge });
+                        frame.pending_key = Some(PendingKey {
+                            key,
+                            line: node.line,
+                            col: node.col,
+                            is_merge,
+                        });
                     }
                     Some(PendingKey { is_merge: true, .. }) => frame.merges.push(node),
                     Some(PendingKey { key, line, col, .. }) => {
                         if !frame.explicit.insert(key.clone()) {
-                            return Err(LoadError { line, col, message: format!("duplicate key {key:?}") });
+                            return Err(LoadError {
+                                line,
+                                col,
+                                message: format!("duplicate key {key:?}"),
+                            });
                         }
                         // A field is reported at its key's line, which is where people look for it.
                         frame.entries.push((key, Node { line, col, ..node }));
@@ -311,7 +365,11 @@ fn finish_mapping(mut frame: MappingFrame) -> Result<Node, LoadError> {
         };
         for map in maps {
             let Value::Mapping(entries) = map.value else {
-                return Err(LoadError { line: map.line, col: map.col, message: "a merge key (<<) needs a mapping or a list of mappings".into() });
+                return Err(LoadError {
+                    line: map.line,
+                    col: map.col,
+                    message: "a merge key (<<) needs a mapping or a list of mappings".into(),
+                });
             };
             for (k, v) in entries {
                 if !frame.entries.iter().any(|(existing, _)| *existing == k) {
@@ -320,7 +378,11 @@ fn finish_mapping(mut frame: MappingFrame) -> Result<Node, LoadError> {
             }
         }
     }
-    Ok(Node::new(frame.start.0, frame.start.1, Value::Mapping(frame.entries)))
+    Ok(Node::new(
+        frame.start.0,
+        frame.start.1,
+        Value::Mapping(frame.entries),
+    ))
 }
 
 fn node_count(node: &Node) -> usize {
@@ -348,7 +410,9 @@ pub fn resolve_plain(text: &str) -> Value {
         "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
             return Value::Bool(false)
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY)
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -379,11 +443,20 @@ fn parse_go_int(s: &str) -> Option<i64> {
     if digits.is_empty() {
         return None;
     }
-    let (radix, body) = if let Some(rest) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let (radix, body) = if let Some(rest) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         (16, rest)
-    } else if let Some(rest) = digits.strip_prefix("0o").or_else(|| digits.strip_prefix("0O")) {
+    } else if let Some(rest) = digits
+        .strip_prefix("0o")
+        .or_else(|| digits.strip_prefix("0O"))
+    {
         (8, rest)
-    } else if let Some(rest) = digits.strip_prefix("0b").or_else(|| digits.strip_prefix("0B")) {
+    } else if let Some(rest) = digits
+        .strip_prefix("0b")
+        .or_else(|| digits.strip_prefix("0B"))
+    {
         (2, rest)
     } else if digits.len() > 1 && digits.starts_with('0') {
         (8, &digits[1..])
@@ -528,14 +601,20 @@ mod tests {
     fn refuses_deep_nesting_without_overflowing() {
         let text = "[".repeat(100_000);
         let err = all(&text).unwrap_err();
-        assert!(err.message.contains("nesting deeper") || err.message.contains("recursion limit"), "{err}");
+        assert!(
+            err.message.contains("nesting deeper") || err.message.contains("recursion limit"),
+            "{err}"
+        );
     }
 
     #[test]
     fn reads_json() {
         let docs = all("{\"kind\": \"Pod\",\n \"spec\": {\"hostPID\": true}}").unwrap();
         let root = docs[0].root.as_ref().unwrap();
-        assert_eq!(root.get("spec").unwrap().get("hostPID").unwrap().value, Value::Bool(true));
+        assert_eq!(
+            root.get("spec").unwrap().get("hostPID").unwrap().value,
+            Value::Bool(true)
+        );
         assert_eq!(root.get("spec").unwrap().line, 2);
     }
 }

@@ -31,7 +31,11 @@ pub struct Auditor {
 impl Auditor {
     /// `defaults` applies to objects whose namespace sets no level (or is not in the input).
     pub fn new(config: &Config, defaults: LevelVersion) -> Self {
-        Self { defaults, exemptions: config.pod_security.exemptions.clone(), namespaces: HashMap::new() }
+        Self {
+            defaults,
+            exemptions: config.pod_security.exemptions.clone(),
+            namespaces: HashMap::new(),
+        }
     }
 
     pub fn defaults(&self) -> LevelVersion {
@@ -50,26 +54,45 @@ impl Auditor {
 
     /// The policy for objects in `namespace`.
     pub fn policy_for(&self, namespace: &str) -> LevelVersion {
-        self.namespaces.get(namespace).map(|p| p.enforce).unwrap_or(self.defaults)
+        self.namespaces
+            .get(namespace)
+            .map(|p| p.enforce)
+            .unwrap_or(self.defaults)
     }
 
     /// Problems with a namespace's labels, for warnings.
     pub fn namespace_label_errors(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.namespaces.iter().flat_map(|(ns, p)| p.label_errors.iter().map(move |e| (ns.as_str(), e.as_str())))
+        self.namespaces.iter().flat_map(|(ns, p)| {
+            p.label_errors
+                .iter()
+                .map(move |e| (ns.as_str(), e.as_str()))
+        })
     }
 
     /// Audits one object.
     pub fn audit(&self, object: &Object) -> Result<AuditOutcome, InputError> {
         let templates = match pod_templates(object)? {
-            Workload::NotAWorkload => return Ok(AuditOutcome::Skipped { kind: object.kind.clone() }),
+            Workload::NotAWorkload => {
+                return Ok(AuditOutcome::Skipped {
+                    kind: object.kind.clone(),
+                })
+            }
             Workload::Pods(templates) => templates,
         };
         let namespace = object.metadata.namespace.as_str();
         let lv = self.policy_for(namespace);
         let object_ref = ObjectRef::from_object(object);
-        let report = |outcome, findings| ObjectReport { object: object_ref.clone(), policy: lv.to_string(), outcome, findings };
+        let report = |outcome, findings| ObjectReport {
+            object: object_ref.clone(),
+            policy: lv.to_string(),
+            outcome,
+            findings,
+        };
         if self.exemptions.namespaces.iter().any(|n| n == namespace) {
-            return Ok(AuditOutcome::Report(report(Outcome::Exempt(format!("namespace {namespace:?} is exempt")), Vec::new())));
+            return Ok(AuditOutcome::Report(report(
+                Outcome::Exempt(format!("namespace {namespace:?} is exempt")),
+                Vec::new(),
+            )));
         }
         let mut findings = Vec::new();
         let mut exempt_classes = Vec::new();
@@ -123,7 +146,12 @@ impl Auditor {
     /// Audits every object of one stream.
     pub fn audit_stream(&self, file: &std::sync::Arc<str>, text: &str) -> StreamAudit {
         let stream = palisade_core::source::parse_stream(file, text);
-        let mut audit = StreamAudit { documents: stream.documents, objects: stream.objects.len(), errors: stream.errors, ..Default::default() };
+        let mut audit = StreamAudit {
+            documents: stream.documents,
+            objects: stream.objects.len(),
+            errors: stream.errors,
+            ..Default::default()
+        };
         for object in &stream.objects {
             match self.audit(object) {
                 Ok(AuditOutcome::Skipped { kind }) => audit.skipped.push(kind),
@@ -142,13 +170,22 @@ pub fn is_namespace(object: &Object) -> bool {
 }
 
 /// One finding per offending field of every failed check.
-fn findings_for(object: &Object, object_ref: &ObjectRef, template: &PodTemplate, evaluation: &Evaluation) -> Vec<Finding> {
+fn findings_for(
+    object: &Object,
+    object_ref: &ObjectRef,
+    template: &PodTemplate,
+    evaluation: &Evaluation,
+) -> Vec<Finding> {
     let message = evaluation.message();
     let lv = evaluation.level_version;
     let mut findings = Vec::new();
     for failure in &evaluation.failures {
         let fallback = [Location::pod(FieldPath::root())];
-        let locations = if failure.violation.locations.is_empty() { &fallback[..] } else { &failure.violation.locations[..] };
+        let locations = if failure.violation.locations.is_empty() {
+            &fallback[..]
+        } else {
+            &failure.violation.locations[..]
+        };
         for location in locations {
             let (field, container) = resolve(template, location);
             findings.push(Finding {
@@ -177,7 +214,18 @@ fn resolve(template: &PodTemplate, location: &Location) -> (FieldPath, Option<St
     match &location.subject {
         Subject::PodSpec => (template.spec_path.join(&location.field), None),
         Subject::PodMetadata => (template.metadata_path.join(&location.field), None),
-        Subject::Volume { index } => (template.spec_path.clone().field("volumes").index(*index).join(&location.field), None),
-        Subject::Container { kind, index, name } => (template.container_path(*kind, *index).join(&location.field), Some(name.clone())),
+        Subject::Volume { index } => (
+            template
+                .spec_path
+                .clone()
+                .field("volumes")
+                .index(*index)
+                .join(&location.field),
+            None,
+        ),
+        Subject::Container { kind, index, name } => (
+            template.container_path(*kind, *index).join(&location.field),
+            Some(name.clone()),
+        ),
     }
 }

@@ -59,26 +59,44 @@ impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file: Arc<str> = Arc::from(path.display().to_string());
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::file(file.clone(), format!("cannot read configuration: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            InputError::file(file.clone(), format!("cannot read configuration: {e}"))
+        })?;
         Config::parse(file, &text)
     }
 
     /// Parses and validates configuration text; `file` names it in errors.
     pub fn parse(file: Arc<str>, text: &str) -> Result<Config, ConfigError> {
-        let Some(root) = yaml::single_document(text).map_err(|e| InputError::from_yaml(file.clone(), e))? else {
+        let Some(root) =
+            yaml::single_document(text).map_err(|e| InputError::from_yaml(file.clone(), e))?
+        else {
             return Ok(Config::default());
         };
         if !root.is_mapping() {
-            return Err(InputError::at(file, root.line, format!("configuration must be a mapping, not a {}", root.type_name())));
+            return Err(InputError::at(
+                file,
+                root.line,
+                format!(
+                    "configuration must be a mapping, not a {}",
+                    root.type_name()
+                ),
+            ));
         }
         let config: Config = typed_at(&file, &root, &FieldPath::root(), &root)?;
         let key_error = |key: &str, message: String| {
             let path = FieldPath::parse_dotted(key);
-            InputError::at(file.clone(), root.line_of(&path), format!("{key}: {message}"))
+            InputError::at(
+                file.clone(),
+                root.line_of(&path),
+                format!("{key}: {message}"),
+            )
         };
         if let Some(v) = &config.api_version {
             if v != API_VERSION {
-                return Err(key_error("apiVersion", format!("must be {API_VERSION:?}, not {v:?}")));
+                return Err(key_error(
+                    "apiVersion",
+                    format!("must be {API_VERSION:?}, not {v:?}"),
+                ));
             }
         }
         if let Some(k) = &config.kind {
@@ -87,10 +105,14 @@ impl Config {
             }
         }
         if let Some(level) = &config.pod_security.level {
-            level.parse::<Level>().map_err(|e| key_error("podSecurity.level", e.to_string()))?;
+            level
+                .parse::<Level>()
+                .map_err(|e| key_error("podSecurity.level", e.to_string()))?;
         }
         if let Some(version) = &config.pod_security.version {
-            version.parse::<Version>().map_err(|e| key_error("podSecurity.version", e.to_string()))?;
+            version
+                .parse::<Version>()
+                .map_err(|e| key_error("podSecurity.version", e.to_string()))?;
         }
         Ok(config)
     }
@@ -99,8 +121,14 @@ impl Config {
     pub fn default_level_version(&self) -> LevelVersion {
         let ps = &self.pod_security;
         LevelVersion::new(
-            ps.level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(Level::Restricted),
-            ps.version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(Version::Latest),
+            ps.level
+                .as_deref()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(Level::Restricted),
+            ps.version
+                .as_deref()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(Version::Latest),
         )
     }
 }
@@ -119,19 +147,29 @@ mod tests {
             "apiVersion: palisade.dev/v1alpha1\nkind: PalisadeConfig\npodSecurity:\n  level: baseline\n  version: v1.29\n  exemptions:\n    namespaces: [kube-system]\n    runtimeClasses: [kata]\n",
         )
         .unwrap();
-        assert_eq!(config.default_level_version(), LevelVersion::new(Level::Baseline, Version::Minor(29)));
-        assert_eq!(config.pod_security.exemptions.namespaces, vec!["kube-system"]);
+        assert_eq!(
+            config.default_level_version(),
+            LevelVersion::new(Level::Baseline, Version::Minor(29))
+        );
+        assert_eq!(
+            config.pod_security.exemptions.namespaces,
+            vec!["kube-system"]
+        );
     }
 
     #[test]
     fn empty_file_is_the_default() {
         assert_eq!(parse("# nothing\n").unwrap(), Config::default());
-        assert_eq!(Config::default().default_level_version().to_string(), "restricted:latest");
+        assert_eq!(
+            Config::default().default_level_version().to_string(),
+            "restricted:latest"
+        );
     }
 
     #[test]
     fn unknown_keys_are_named_with_their_line() {
-        let err = parse("podSecurity:\n  level: baseline\n  exemption:\n    namespaces: []\n").unwrap_err();
+        let err = parse("podSecurity:\n  level: baseline\n  exemption:\n    namespaces: []\n")
+            .unwrap_err();
         assert!(err.message.contains("exemption"), "{err}");
         assert_eq!(err.line, Some(3), "{err}");
     }
@@ -140,9 +178,16 @@ mod tests {
     fn invalid_values_are_named_with_their_line() {
         let err = parse("podSecurity:\n  level: strict\n").unwrap_err();
         assert_eq!(err.line, Some(2));
-        assert!(err.message.starts_with("podSecurity.level: invalid level \"strict\""), "{err}");
+        assert!(
+            err.message
+                .starts_with("podSecurity.level: invalid level \"strict\""),
+            "{err}"
+        );
         let err = parse("podSecurity:\n  exemptions:\n    namespaces: kube-system\n").unwrap_err();
         assert_eq!(err.line, Some(3), "{err}");
-        assert!(err.message.contains("podSecurity.exemptions.namespaces"), "{err}");
+        assert!(
+            err.message.contains("podSecurity.exemptions.namespaces"),
+            "{err}"
+        );
     }
 }

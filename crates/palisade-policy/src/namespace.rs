@@ -33,7 +33,10 @@ impl NamespacePolicy {
                 Version::Latest
             });
         }
-        Self { enforce, label_errors }
+        Self {
+            enforce,
+            label_errors,
+        }
     }
 }
 
@@ -42,24 +45,42 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
-    const DEFAULT: LevelVersion = LevelVersion { level: Level::Baseline, version: Version::Minor(30) };
+    const DEFAULT: LevelVersion = LevelVersion {
+        level: Level::Baseline,
+        version: Version::Minor(30),
+    };
 
     #[test]
     fn labels_override_defaults() {
-        let p = NamespacePolicy::from_labels(&labels(&[(ENFORCE_LABEL, "restricted"), (ENFORCE_VERSION_LABEL, "v1.25")]), DEFAULT);
+        let p = NamespacePolicy::from_labels(
+            &labels(&[
+                (ENFORCE_LABEL, "restricted"),
+                (ENFORCE_VERSION_LABEL, "v1.25"),
+            ]),
+            DEFAULT,
+        );
         assert_eq!(p.enforce.to_string(), "restricted:v1.25");
         assert!(p.label_errors.is_empty());
         let p = NamespacePolicy::from_labels(&labels(&[(ENFORCE_LABEL, "privileged")]), DEFAULT);
         assert_eq!(p.enforce.to_string(), "privileged:v1.30");
-        assert_eq!(NamespacePolicy::from_labels(&labels(&[]), DEFAULT).enforce, DEFAULT);
+        assert_eq!(
+            NamespacePolicy::from_labels(&labels(&[]), DEFAULT).enforce,
+            DEFAULT
+        );
     }
 
     #[test]
     fn invalid_labels_fall_back_like_upstream() {
-        let p = NamespacePolicy::from_labels(&labels(&[(ENFORCE_LABEL, "strict"), (ENFORCE_VERSION_LABEL, "1.25")]), DEFAULT);
+        let p = NamespacePolicy::from_labels(
+            &labels(&[(ENFORCE_LABEL, "strict"), (ENFORCE_VERSION_LABEL, "1.25")]),
+            DEFAULT,
+        );
         assert_eq!(p.enforce.to_string(), "restricted:latest");
         assert_eq!(p.label_errors.len(), 2);
     }

@@ -28,10 +28,50 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    ": ", "- ", "[", "]", "{", "}", ",", "&a ", "*a", "<<: ", "<<: *a\n", "---\n", "...\n", "!!str ", "!!int ", "\t", "\"", "'",
-    "|\n", ">-\n", "null", "~", "0x", "0777", "99999999999999999999", "-1", ".inf", "yes", "no", "\n", "\n  ", "#", "%YAML 1.2\n",
-    "? ", "\u{feff}", "\u{0}", "kind: List\nitems:\n", "apiVersion: apps/v1\nkind: Deployment\n", "securityContext:\n  privileged: true\n",
-    "hostNetwork: true\n", "volumes:\n- name: v\n", "containers: []\n", "metadata: []\n", "spec: 1\n",
+    ": ",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "<<: ",
+    "<<: *a\n",
+    "---\n",
+    "...\n",
+    "!!str ",
+    "!!int ",
+    "\t",
+    "\"",
+    "'",
+    "|\n",
+    ">-\n",
+    "null",
+    "~",
+    "0x",
+    "0777",
+    "99999999999999999999",
+    "-1",
+    ".inf",
+    "yes",
+    "no",
+    "\n",
+    "\n  ",
+    "#",
+    "%YAML 1.2\n",
+    "? ",
+    "\u{feff}",
+    "\u{0}",
+    "kind: List\nitems:\n",
+    "apiVersion: apps/v1\nkind: Deployment\n",
+    "securityContext:\n  privileged: true\n",
+    "hostNetwork: true\n",
+    "volumes:\n- name: v\n",
+    "containers: []\n",
+    "metadata: []\n",
+    "spec: 1\n",
 ];
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
@@ -79,13 +119,21 @@ fn seeds() -> Vec<Vec<u8>> {
     let corpus = root.join("../shared/conformance/pod-security/restricted/v1.37");
     for dir in ["pass", "fail"] {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(corpus.join(dir))
-            .unwrap_or_else(|e| panic!("the pod-security corpus is required at {}: {e}", corpus.display()))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the pod-security corpus is required at {}: {e}",
+                    corpus.display()
+                )
+            })
             .map(|e| e.unwrap().path())
             .collect();
         entries.sort();
         files.extend(entries);
     }
-    files.iter().map(|p: &PathBuf| std::fs::read(Path::new(p)).unwrap()).collect()
+    files
+        .iter()
+        .map(|p: &PathBuf| std::fs::read(Path::new(p)).unwrap())
+        .collect()
 }
 
 #[test]
@@ -104,12 +152,18 @@ fn mutants_never_panic_and_errors_name_the_file() {
                 continue;
             }
         };
-        let mut auditor = Auditor::new(&Config::default(), LevelVersion::new(Level::Restricted, Version::Latest));
+        let mut auditor = Auditor::new(
+            &Config::default(),
+            LevelVersion::new(Level::Restricted, Version::Latest),
+        );
         auditor.learn_namespaces_from(&file, &text);
         let audit = auditor.audit_stream(&file, &text);
         for error in &audit.errors {
             assert_eq!(&*error.file, "mutant.yaml", "iteration {iteration}");
-            assert!(error.line.is_none_or(|l| l >= 1), "iteration {iteration}: {error}");
+            assert!(
+                error.line.is_none_or(|l| l >= 1),
+                "iteration {iteration}: {error}"
+            );
             assert!(!error.message.is_empty(), "iteration {iteration}");
         }
         if !audit.errors.is_empty() {
@@ -120,5 +174,8 @@ fn mutants_never_panic_and_errors_name_the_file() {
         }
     }
     // The mutants must exercise both sides, or the fuzzer is not reaching the engine.
-    assert!(with_findings > 1000 && with_errors > 1000, "findings in {with_findings}, errors in {with_errors}");
+    assert!(
+        with_findings > 1000 && with_errors > 1000,
+        "findings in {with_findings}, errors in {with_errors}"
+    );
 }

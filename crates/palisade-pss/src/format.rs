@@ -18,6 +18,15 @@ pub(crate) fn join_quote<S: AsRef<str>>(items: &[S]) -> String {
     format!("\"{}\"", joined.join("\", \""))
 }
 
+/// `container "a"` or `containers "a", "b"`: how upstream names the containers at fault.
+pub(crate) fn name_containers<S: AsRef<str>>(names: &[S]) -> String {
+    format!(
+        "{} {}",
+        pluralize("container", "containers", names.len()),
+        join_quote(names)
+    )
+}
+
 /// Go's `%q` (`strconv.Quote`) for a string.
 pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -33,7 +42,9 @@ pub(crate) fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c.is_control() => {
                 if (c as u32) < 0x10000 {
                     out.push_str(&format!("\\u{:04x}", c as u32));
@@ -56,7 +67,10 @@ mod tests {
     fn matches_go() {
         assert_eq!(join_quote(&["a", "b"]), r#""a", "b""#);
         assert_eq!(join_quote::<&str>(&[]), "");
-        assert_eq!(go_quote("un\"con\\fined\n\x01"), r#""un\"con\\fined\n\x01""#);
+        assert_eq!(
+            go_quote("un\"con\\fined\n\x01"),
+            r#""un\"con\\fined\n\x01""#
+        );
         assert_eq!(pluralize("container", "containers", 2), "containers");
     }
 }

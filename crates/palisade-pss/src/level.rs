@@ -85,14 +85,19 @@ impl FromStr for Version {
         if s == "latest" {
             return Ok(Version::Latest);
         }
-        let digits = s.strip_prefix("v1.").ok_or_else(|| InvalidVersion(s.to_owned()))?;
+        let digits = s
+            .strip_prefix("v1.")
+            .ok_or_else(|| InvalidVersion(s.to_owned()))?;
         let valid = !digits.is_empty()
             && digits.bytes().all(|b| b.is_ascii_digit())
             && (digits == "0" || !digits.starts_with('0'));
         if !valid {
             return Err(InvalidVersion(s.to_owned()));
         }
-        digits.parse().map(Version::Minor).map_err(|_| InvalidVersion(s.to_owned()))
+        digits
+            .parse()
+            .map(Version::Minor)
+            .map_err(|_| InvalidVersion(s.to_owned()))
     }
 }
 
@@ -124,7 +129,10 @@ mod tests {
         assert_eq!("latest".parse(), Ok(Version::Latest));
         assert_eq!("v1.0".parse(), Ok(Version::Minor(0)));
         assert_eq!("v1.29".parse(), Ok(Version::Minor(29)));
-        assert_eq!("v1.99".parse::<Version>().map(Version::effective_minor), Ok(NEWEST_MINOR));
+        assert_eq!(
+            "v1.99".parse::<Version>().map(Version::effective_minor),
+            Ok(NEWEST_MINOR)
+        );
         for bad in ["v1.01", "1.29", "v2.0", "v1.", "v1.2a", "", "Latest"] {
             assert!(bad.parse::<Version>().is_err(), "{bad}");
         }
@@ -132,7 +140,13 @@ mod tests {
 
     #[test]
     fn prints_level_versions_like_upstream() {
-        assert_eq!(LevelVersion::new(Level::Restricted, Version::Minor(29)).to_string(), "restricted:v1.29");
-        assert_eq!(LevelVersion::new(Level::Baseline, Version::Latest).to_string(), "baseline:latest");
+        assert_eq!(
+            LevelVersion::new(Level::Restricted, Version::Minor(29)).to_string(),
+            "restricted:v1.29"
+        );
+        assert_eq!(
+            LevelVersion::new(Level::Baseline, Version::Latest).to_string(),
+            "baseline:latest"
+        );
     }
 }

@@ -12,7 +12,9 @@ pub mod registry;
 pub mod violation;
 
 pub use level::{InvalidLevel, InvalidVersion, Level, LevelVersion, Version, NEWEST_MINOR};
-pub use registry::{checks_for, evaluate, evaluate_as_written, CheckInfo, Evaluation, Failure, CHECKS};
+pub use registry::{
+    checks_for, evaluate, evaluate_as_written, CheckInfo, Evaluation, Failure, CHECKS,
+};
 pub use violation::{Location, Subject, Violation};
 
 /// Rule metadata for every check, for SARIF and documentation.
@@ -25,7 +27,8 @@ pub fn rules() -> Vec<palisade_core::report::RuleMeta> {
             short_description: format!("Pod Security Standards ({}): {}", c.level, c.title),
             full_description: c.description.to_owned(),
             help: format!("Fix: {}.", c.hint),
-            help_uri: "https://kubernetes.io/docs/concepts/security/pod-security-standards/".to_owned(),
+            help_uri: "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
+                .to_owned(),
             severity: c.severity(),
         })
         .collect()

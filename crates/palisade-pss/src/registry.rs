@@ -23,11 +23,19 @@ pub(crate) struct Versioned {
 }
 
 const fn at(since: u32, check: CheckFn) -> Versioned {
-    Versioned { since, check, overrides: &[] }
+    Versioned {
+        since,
+        check,
+        overrides: &[],
+    }
 }
 
 const fn overriding(since: u32, check: CheckFn, overrides: &'static [&'static str]) -> Versioned {
-    Versioned { since, check, overrides }
+    Versioned {
+        since,
+        check,
+        overrides,
+    }
 }
 
 /// A Pod Security Standards check.
@@ -239,9 +247,16 @@ static PLANS: LazyLock<[Vec<Plan>; 2]> = LazyLock::new(|| {
     let build = |level: Level| -> Vec<Plan> {
         (0..=NEWEST_MINOR)
             .map(|minor| {
-                let active = |l: Level| CHECKS.iter().filter(move |c| c.level == l).filter_map(move |c| c.at_version(minor).map(|v| (c, v)));
+                let active = |l: Level| {
+                    CHECKS
+                        .iter()
+                        .filter(move |c| c.level == l)
+                        .filter_map(move |c| c.at_version(minor).map(|v| (c, v)))
+                };
                 let overridden: Vec<&str> = if level == Level::Restricted {
-                    active(Level::Restricted).flat_map(|(_, v)| v.overrides.iter().copied()).collect()
+                    active(Level::Restricted)
+                        .flat_map(|(_, v)| v.overrides.iter().copied())
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -294,7 +309,11 @@ impl Evaluation {
 
     /// Upstream's `ForbiddenReason()`: the reasons joined with ", ".
     pub fn forbidden_reason(&self) -> String {
-        self.failures.iter().map(|f| f.violation.reason.as_str()).collect::<Vec<_>>().join(", ")
+        self.failures
+            .iter()
+            .map(|f| f.violation.reason.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Upstream's `ForbiddenDetail()`: `reason (detail), reason (detail)`.
@@ -303,7 +322,11 @@ impl Evaluation {
             .failures
             .iter()
             .map(|f| {
-                let reason = if f.violation.reason.is_empty() { "unknown forbidden reason" } else { &f.violation.reason };
+                let reason = if f.violation.reason.is_empty() {
+                    "unknown forbidden reason"
+                } else {
+                    &f.violation.reason
+                };
                 if f.violation.detail.is_empty() {
                     reason.to_owned()
                 } else {
@@ -317,7 +340,11 @@ impl Evaluation {
     /// The message the API server returns when enforcing:
     /// `violates PodSecurity "restricted:v1.29": ...`.
     pub fn message(&self) -> String {
-        format!("violates PodSecurity \"{}\": {}", self.level_version, self.forbidden_detail())
+        format!(
+            "violates PodSecurity \"{}\": {}",
+            self.level_version,
+            self.forbidden_detail()
+        )
     }
 }
 
@@ -326,9 +353,14 @@ impl Evaluation {
 pub fn evaluate(lv: LevelVersion, metadata: &ObjectMeta, spec: &PodSpec) -> Evaluation {
     let failures = plan(lv)
         .iter()
-        .filter_map(|(check, run)| run(metadata, spec).map(|violation| Failure { check, violation }))
+        .filter_map(|(check, run)| {
+            run(metadata, spec).map(|violation| Failure { check, violation })
+        })
         .collect();
-    Evaluation { level_version: lv, failures }
+    Evaluation {
+        level_version: lv,
+        failures,
+    }
 }
 
 /// Evaluates the spec of a Pod as written, applying the API server's Pod defaults first.
@@ -344,17 +376,28 @@ mod tests {
     use crate::level::Version;
 
     fn ids(level: Level, version: Version) -> Vec<&'static str> {
-        checks_for(LevelVersion::new(level, version)).iter().map(|c| c.id).collect()
+        checks_for(LevelVersion::new(level, version))
+            .iter()
+            .map(|c| c.id)
+            .collect()
     }
 
     #[test]
     fn checks_are_in_go_byte_order() {
-        let mut baseline: Vec<&str> = CHECKS.iter().filter(|c| c.level == Level::Baseline).map(|c| c.id).collect();
+        let mut baseline: Vec<&str> = CHECKS
+            .iter()
+            .filter(|c| c.level == Level::Baseline)
+            .map(|c| c.id)
+            .collect();
         let mut sorted = baseline.clone();
         sorted.sort_unstable();
         assert_eq!(baseline, sorted);
         baseline.clear();
-        let restricted: Vec<&str> = CHECKS.iter().filter(|c| c.level == Level::Restricted).map(|c| c.id).collect();
+        let restricted: Vec<&str> = CHECKS
+            .iter()
+            .filter(|c| c.level == Level::Restricted)
+            .map(|c| c.id)
+            .collect();
         let mut sorted = restricted.clone();
         sorted.sort_unstable();
         assert_eq!(restricted, sorted);
@@ -363,11 +406,16 @@ mod tests {
     #[test]
     fn overrides_follow_versions() {
         let v1_0 = ids(Level::Restricted, Version::Minor(0));
-        assert!(v1_0.contains(&"capabilities_baseline") && v1_0.contains(&"seccompProfile_baseline"));
+        assert!(
+            v1_0.contains(&"capabilities_baseline") && v1_0.contains(&"seccompProfile_baseline")
+        );
         assert!(!v1_0.contains(&"hostPathVolumes") && !v1_0.contains(&"allowPrivilegeEscalation"));
         let latest = ids(Level::Restricted, Version::Latest);
         assert!(!latest.contains(&"capabilities_baseline") && !latest.contains(&"procMount"));
-        assert!(latest.contains(&"procMount_restricted") && latest.contains(&"hostProbesAndHostLifecycle"));
+        assert!(
+            latest.contains(&"procMount_restricted")
+                && latest.contains(&"hostProbesAndHostLifecycle")
+        );
         assert!(ids(Level::Baseline, Version::Latest).contains(&"procMount"));
         assert!(ids(Level::Privileged, Version::Latest).is_empty());
         assert_eq!(ids(Level::Restricted, Version::Minor(99)), latest);

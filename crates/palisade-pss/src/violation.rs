@@ -11,7 +11,11 @@ pub enum Subject {
     /// A field of the pod metadata (annotations).
     PodMetadata,
     /// A field of one container.
-    Container { kind: ContainerKind, index: usize, name: String },
+    Container {
+        kind: ContainerKind,
+        index: usize,
+        name: String,
+    },
     /// A field of one volume (`spec.volumes[index]`).
     Volume { index: usize },
 }
@@ -26,19 +30,35 @@ pub struct Location {
 
 impl Location {
     pub fn pod(field: FieldPath) -> Self {
-        Self { subject: Subject::PodSpec, field }
+        Self {
+            subject: Subject::PodSpec,
+            field,
+        }
     }
 
     pub fn metadata(field: FieldPath) -> Self {
-        Self { subject: Subject::PodMetadata, field }
+        Self {
+            subject: Subject::PodMetadata,
+            field,
+        }
     }
 
     pub fn container(kind: ContainerKind, index: usize, name: &str, field: FieldPath) -> Self {
-        Self { subject: Subject::Container { kind, index, name: name.to_owned() }, field }
+        Self {
+            subject: Subject::Container {
+                kind,
+                index,
+                name: name.to_owned(),
+            },
+            field,
+        }
     }
 
     pub fn volume(index: usize, field: FieldPath) -> Self {
-        Self { subject: Subject::Volume { index }, field }
+        Self {
+            subject: Subject::Volume { index },
+            field,
+        }
     }
 }
 

@@ -28,8 +28,12 @@ struct Fixture {
 
 fn manifest() -> Vec<Fixture> {
     let dir = corpus_dir();
-    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv"))
-        .unwrap_or_else(|e| panic!("the pod-security corpus is required at {}: {e}", dir.display()));
+    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap_or_else(|e| {
+        panic!(
+            "the pod-security corpus is required at {}: {e}",
+            dir.display()
+        )
+    });
     text.lines()
         .skip(1)
         .filter(|l| !l.is_empty())
@@ -54,29 +58,43 @@ fn manifest() -> Vec<Fixture> {
 /// Evaluates a fixture file; returns the PodSecurity message, or `None` when allowed.
 fn evaluate_file(fixture: &Fixture) -> Result<Option<String>, String> {
     let file: Arc<str> = Arc::from(fixture.path.as_str());
-    let text = std::fs::read_to_string(corpus_dir().join(&fixture.path)).map_err(|e| e.to_string())?;
+    let text =
+        std::fs::read_to_string(corpus_dir().join(&fixture.path)).map_err(|e| e.to_string())?;
     let mut messages = Vec::new();
     for doc in yaml::documents(&text) {
         let doc = doc.map_err(|e| e.to_string())?;
         for object in Object::from_document(&file, doc).map_err(|e| e.to_string())? {
-            let Workload::Pods(templates) = pod_templates(&object).map_err(|e| e.to_string())? else {
+            let Workload::Pods(templates) = pod_templates(&object).map_err(|e| e.to_string())?
+            else {
                 return Err(format!("{} is not a workload", object.kind));
             };
             for t in templates {
-                let eval = evaluate_as_written(LevelVersion::new(fixture.level, fixture.version), &t.metadata, &t.spec);
+                let eval = evaluate_as_written(
+                    LevelVersion::new(fixture.level, fixture.version),
+                    &t.metadata,
+                    &t.spec,
+                );
                 if !eval.allowed() {
                     messages.push(eval.message());
                 }
             }
         }
     }
-    Ok(if messages.is_empty() { None } else { Some(messages.join("; ")) })
+    Ok(if messages.is_empty() {
+        None
+    } else {
+        Some(messages.join("; "))
+    })
 }
 
 #[test]
 fn upstream_pod_security_fixtures_all_agree() {
     let fixtures = manifest();
-    assert_eq!(fixtures.len(), 4537, "the corpus should hold 4,537 fixtures");
+    assert_eq!(
+        fixtures.len(),
+        4537,
+        "the corpus should hold 4,537 fixtures"
+    );
     let mut failures = Vec::new();
     for fixture in &fixtures {
         let outcome = evaluate_file(fixture);
@@ -86,12 +104,30 @@ fn upstream_pod_security_fixtures_all_agree() {
             _ => false,
         };
         if !ok {
-            failures.push(format!("{} (expected {}{}): got {:?}", fixture.path, if fixture.pass { "pass" } else { "fail" }, if fixture.pass { String::new() } else { format!(" with {:?}", fixture.expect) }, outcome));
+            failures.push(format!(
+                "{} (expected {}{}): got {:?}",
+                fixture.path,
+                if fixture.pass { "pass" } else { "fail" },
+                if fixture.pass {
+                    String::new()
+                } else {
+                    format!(" with {:?}", fixture.expect)
+                },
+                outcome
+            ));
         }
     }
     let agreed = fixtures.len() - failures.len();
-    println!("pod-security conformance: {agreed} of {} fixtures agree with upstream", fixtures.len());
-    assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "pod-security conformance: {agreed} of {} fixtures agree with upstream",
+        fixtures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Whole messages, checked against the format upstream's Go code produces.
@@ -112,7 +148,13 @@ fn messages_match_upstream_format_exactly() {
         ),
     ];
     for (path, level, version, expected) in cases {
-        let fixture = Fixture { level, version, pass: false, path: path.to_owned(), expect: String::new() };
+        let fixture = Fixture {
+            level,
+            version,
+            pass: false,
+            path: path.to_owned(),
+            expect: String::new(),
+        };
         let message = evaluate_file(&fixture).expect("readable").expect("denied");
         assert_eq!(message, expected, "{path}");
     }
@@ -129,7 +171,11 @@ fn aggregates_in_upstream_order() {
                         "securityContext": {"privileged": true}}]
     }))
     .expect("valid spec");
-    let eval = evaluate_as_written(LevelVersion::new(Level::Restricted, Version::Latest), &Default::default(), &spec);
+    let eval = evaluate_as_written(
+        LevelVersion::new(Level::Restricted, Version::Latest),
+        &Default::default(),
+        &spec,
+    );
     assert_eq!(
         eval.message(),
         concat!(

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "palisade", version, about = "Defense in depth for machine-learning model serving on Kubernetes")]
+#[command(
+    name = "palisade",
+    version,
+    about = "Defense in depth for machine-learning model serving on Kubernetes"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,

@@ -24,11 +24,39 @@ fn insecure_example_violates_with_every_json_field() {
     let (code, report) = audit_json(&["examples/iris-model-server-insecure"]);
     assert_eq!(code, 1);
     let findings = report["findings"].as_array().unwrap();
-    let privileged_user = findings.iter().find(|f| f["check"] == "runAsUser").expect("runAsUser finding");
-    for field in ["file", "line", "document", "apiVersion", "kind", "namespace", "name", "container", "check", "level", "version", "reason", "detail", "message", "ruleId", "severity", "field", "hint"] {
-        assert!(privileged_user.get(field).is_some(), "missing {field}: {privileged_user:#}");
+    let privileged_user = findings
+        .iter()
+        .find(|f| f["check"] == "runAsUser")
+        .expect("runAsUser finding");
+    for field in [
+        "file",
+        "line",
+        "document",
+        "apiVersion",
+        "kind",
+        "namespace",
+        "name",
+        "container",
+        "check",
+        "level",
+        "version",
+        "reason",
+        "detail",
+        "message",
+        "ruleId",
+        "severity",
+        "field",
+        "hint",
+    ] {
+        assert!(
+            privileged_user.get(field).is_some(),
+            "missing {field}: {privileged_user:#}"
+        );
     }
-    assert_eq!(privileged_user["file"], "examples/iris-model-server-insecure/deployment.yaml");
+    assert_eq!(
+        privileged_user["file"],
+        "examples/iris-model-server-insecure/deployment.yaml"
+    );
     assert_eq!(privileged_user["line"], 27);
     assert_eq!(privileged_user["document"], 1);
     assert_eq!(privileged_user["apiVersion"], "apps/v1");
@@ -40,41 +68,110 @@ fn insecure_example_violates_with_every_json_field() {
     // The Namespace in the same input pins the version.
     assert_eq!(privileged_user["version"], "v1.33");
     assert_eq!(privileged_user["reason"], "runAsUser=0");
-    assert_eq!(privileged_user["detail"], "container \"server\" must not set runAsUser=0");
-    assert_eq!(privileged_user["field"], "spec.template.spec.containers[0].securityContext.runAsUser");
+    assert_eq!(
+        privileged_user["detail"],
+        "container \"server\" must not set runAsUser=0"
+    );
+    assert_eq!(
+        privileged_user["field"],
+        "spec.template.spec.containers[0].securityContext.runAsUser"
+    );
     assert!(privileged_user["message"].as_str().unwrap().starts_with("violates PodSecurity \"restricted:v1.33\": host namespaces (hostNetwork=true), allowPrivilegeEscalation != false"));
     let mut found = checks(&report);
     found.dedup();
-    assert_eq!(found, ["hostNamespaces", "allowPrivilegeEscalation", "capabilities_restricted", "restrictedVolumes", "runAsNonRoot", "runAsUser", "seccompProfile_restricted"]);
+    assert_eq!(
+        found,
+        [
+            "hostNamespaces",
+            "allowPrivilegeEscalation",
+            "capabilities_restricted",
+            "restrictedVolumes",
+            "runAsNonRoot",
+            "runAsUser",
+            "seccompProfile_restricted"
+        ]
+    );
 }
 
-const POD_SPEC: &str = "containers:\n- name: app\n  image: flask\n  securityContext:\n    privileged: true\n";
+const POD_SPEC: &str =
+    "containers:\n- name: app\n  image: flask\n  securityContext:\n    privileged: true\n";
 
 fn indent(text: &str, by: usize) -> String {
-    text.lines().map(|l| format!("{}{l}\n", " ".repeat(by))).collect()
+    text.lines()
+        .map(|l| format!("{}{l}\n", " ".repeat(by)))
+        .collect()
 }
 
 #[rstest]
 #[case("v1", "Pod", "spec", "spec")]
 #[case("v1", "PodTemplate", "template:\n  spec", "template.spec")]
-#[case("v1", "ReplicationController", "spec:\n  template:\n    spec", "spec.template.spec")]
-#[case("apps/v1", "ReplicaSet", "spec:\n  template:\n    spec", "spec.template.spec")]
-#[case("apps/v1", "Deployment", "spec:\n  template:\n    spec", "spec.template.spec")]
-#[case("apps/v1", "StatefulSet", "spec:\n  template:\n    spec", "spec.template.spec")]
-#[case("apps/v1", "DaemonSet", "spec:\n  template:\n    spec", "spec.template.spec")]
-#[case("batch/v1", "Job", "spec:\n  template:\n    spec", "spec.template.spec")]
-#[case("batch/v1", "CronJob", "spec:\n  jobTemplate:\n    spec:\n      template:\n        spec", "spec.jobTemplate.spec.template.spec")]
-fn every_workload_kind_is_evaluated(#[case] api_version: &str, #[case] kind: &str, #[case] nesting: &str, #[case] spec_path: &str) {
+#[case(
+    "v1",
+    "ReplicationController",
+    "spec:\n  template:\n    spec",
+    "spec.template.spec"
+)]
+#[case(
+    "apps/v1",
+    "ReplicaSet",
+    "spec:\n  template:\n    spec",
+    "spec.template.spec"
+)]
+#[case(
+    "apps/v1",
+    "Deployment",
+    "spec:\n  template:\n    spec",
+    "spec.template.spec"
+)]
+#[case(
+    "apps/v1",
+    "StatefulSet",
+    "spec:\n  template:\n    spec",
+    "spec.template.spec"
+)]
+#[case(
+    "apps/v1",
+    "DaemonSet",
+    "spec:\n  template:\n    spec",
+    "spec.template.spec"
+)]
+#[case(
+    "batch/v1",
+    "Job",
+    "spec:\n  template:\n    spec",
+    "spec.template.spec"
+)]
+#[case(
+    "batch/v1",
+    "CronJob",
+    "spec:\n  jobTemplate:\n    spec:\n      template:\n        spec",
+    "spec.jobTemplate.spec.template.spec"
+)]
+fn every_workload_kind_is_evaluated(
+    #[case] api_version: &str,
+    #[case] kind: &str,
+    #[case] nesting: &str,
+    #[case] spec_path: &str,
+) {
     let depth = nesting.lines().count() * 2;
-    let text = format!("apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: w\n{nesting}:\n{}", indent(POD_SPEC, depth));
+    let text = format!(
+        "apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: w\n{nesting}:\n{}",
+        indent(POD_SPEC, depth)
+    );
     let dir = tree(&[("w.yaml", &text)]);
     let (code, report) = audit_json(&["--level", "baseline", &path_str(&dir, "w.yaml")]);
     assert_eq!(code, 1, "{text}\n{report:#}");
     let finding = &report["findings"][0];
     assert_eq!(finding["kind"], kind);
     assert_eq!(finding["check"], "privileged");
-    assert_eq!(finding["field"], format!("{spec_path}.containers[0].securityContext.privileged"));
-    assert_eq!(finding["line"], text.lines().position(|l| l.contains("privileged")).unwrap() + 1);
+    assert_eq!(
+        finding["field"],
+        format!("{spec_path}.containers[0].securityContext.privileged")
+    );
+    assert_eq!(
+        finding["line"],
+        text.lines().position(|l| l.contains("privileged")).unwrap() + 1
+    );
 }
 
 #[test]
@@ -107,19 +204,36 @@ spec:
     assert_eq!(code, 1, "{report:#}");
     let findings = report["findings"].as_array().unwrap();
     // The predictor's framework container is hardened; only the transformer fails.
-    assert!(findings.iter().all(|f| f["component"] == "transformer"), "{report:#}");
-    let privileged = findings.iter().find(|f| f["check"] == "privileged").unwrap();
-    assert_eq!(privileged["field"], "spec.transformer.containers[0].securityContext.privileged");
+    assert!(
+        findings.iter().all(|f| f["component"] == "transformer"),
+        "{report:#}"
+    );
+    let privileged = findings
+        .iter()
+        .find(|f| f["check"] == "privileged")
+        .unwrap();
+    assert_eq!(
+        privileged["field"],
+        "spec.transformer.containers[0].securityContext.privileged"
+    );
     assert_eq!(privileged["container"], "feast");
 
     // An unhardened framework container is reported as KServe names it, at its own path.
     let bare = "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: iris}\nspec:\n  predictor:\n    sklearn:\n      storageUri: gs://m\n";
     let dir = tree(&[("isvc.yaml", bare)]);
     let (_, report) = audit_json(&[&path_str(&dir, "isvc.yaml")]);
-    let ape = report["findings"].as_array().unwrap().iter().find(|f| f["check"] == "allowPrivilegeEscalation").unwrap();
+    let ape = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "allowPrivilegeEscalation")
+        .unwrap();
     assert_eq!(ape["container"], "kserve-container");
     assert_eq!(ape["component"], "predictor");
-    assert_eq!(ape["field"], "spec.predictor.sklearn.securityContext.allowPrivilegeEscalation");
+    assert_eq!(
+        ape["field"],
+        "spec.predictor.sklearn.securityContext.allowPrivilegeEscalation"
+    );
 }
 
 #[test]
@@ -130,12 +244,31 @@ fn lists_json_and_multi_document_streams() {
 ]}"#;
     let multi = "apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {containers: [{name: c}]}\n---\n# empty documents are skipped\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec:\n  hostIPC: true\n  containers: [{name: c}]\n";
     let dir = tree(&[("list.json", list), ("multi.yaml", multi)]);
-    let (code, report) = audit_json(&["--level", "baseline", &path_str(&dir, "list.json"), &path_str(&dir, "multi.yaml")]);
+    let (code, report) = audit_json(&[
+        "--level",
+        "baseline",
+        &path_str(&dir, "list.json"),
+        &path_str(&dir, "multi.yaml"),
+    ]);
     assert_eq!(code, 1);
     let findings = report["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 2, "{report:#}");
-    assert_eq!((findings[0]["name"].as_str(), findings[0]["line"].as_u64(), findings[0]["document"].as_u64()), (Some("a"), Some(2), Some(1)));
-    assert_eq!((findings[1]["name"].as_str(), findings[1]["line"].as_u64(), findings[1]["document"].as_u64()), (Some("c"), Some(12), Some(3)));
+    assert_eq!(
+        (
+            findings[0]["name"].as_str(),
+            findings[0]["line"].as_u64(),
+            findings[0]["document"].as_u64()
+        ),
+        (Some("a"), Some(2), Some(1))
+    );
+    assert_eq!(
+        (
+            findings[1]["name"].as_str(),
+            findings[1]["line"].as_u64(),
+            findings[1]["document"].as_u64()
+        ),
+        (Some("c"), Some(12), Some(3))
+    );
     assert_eq!(report["summary"]["files"], 2);
     assert_eq!(report["summary"]["documents"], 4);
     assert_eq!(report["summary"]["objects"], 4);
@@ -162,7 +295,10 @@ fn directories_are_searched_recursively_for_manifests_only() {
         ("a/b/c/deep.yml", bad),
         ("a/notes.txt", "not yaml: ["),
         (".hidden/ignored.yaml", "not: [valid"),
-        ("a/ok.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"),
+        (
+            "a/ok.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
+        ),
     ]);
     let (code, report) = audit_json(&["--level", "baseline", &dir.path().display().to_string()]);
     assert_eq!(code, 1, "{report:#}");
@@ -191,7 +327,17 @@ fn namespace_labels_set_the_level_even_after_the_workload() {
 fn invalid_namespace_labels_fall_back_to_restricted_latest() {
     let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels:\n    pod-security.kubernetes.io/enforce: strict\n    pod-security.kubernetes.io/enforce-version: \"1.30\"\n";
     let dir = tree(&[("all.yaml", &format!("{ns}---\n{ROOT_POD}"))]);
-    let output = palisade().args(["audit", "--format", "json", "--level", "privileged", &path_str(&dir, "all.yaml")]).output().unwrap();
+    let output = palisade()
+        .args([
+            "audit",
+            "--format",
+            "json",
+            "--level",
+            "privileged",
+            &path_str(&dir, "all.yaml"),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["findings"][0]["level"], "restricted");
@@ -206,10 +352,20 @@ fn invalid_namespace_labels_fall_back_to_restricted_latest() {
 #[case("v1.19", 1, &["allowPrivilegeEscalation", "seccompProfile_restricted"])]
 #[case("v1.22", 1, &["allowPrivilegeEscalation", "capabilities_restricted", "seccompProfile_restricted"])]
 #[case("latest", 1, &["allowPrivilegeEscalation", "capabilities_restricted", "seccompProfile_restricted"])]
-fn versions_change_what_restricted_requires(#[case] version: &str, #[case] code: i32, #[case] expected: &[&str]) {
+fn versions_change_what_restricted_requires(
+    #[case] version: &str,
+    #[case] code: i32,
+    #[case] expected: &[&str],
+) {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext: {runAsNonRoot: true}\n  containers: [{name: c, image: x}]\n";
     let dir = tree(&[("p.yaml", pod)]);
-    let (got, report) = audit_json(&["--level", "restricted", "--version", version, &path_str(&dir, "p.yaml")]);
+    let (got, report) = audit_json(&[
+        "--level",
+        "restricted",
+        "--version",
+        version,
+        &path_str(&dir, "p.yaml"),
+    ]);
     assert_eq!(got, code, "{report:#}");
     assert_eq!(checks(&report), expected);
 }
@@ -229,14 +385,22 @@ fn fail_on_sets_the_threshold() {
 #[test]
 fn config_file_exemptions_and_defaults() {
     let config = "apiVersion: palisade.dev/v1alpha1\nkind: PalisadeConfig\npodSecurity:\n  level: baseline\n  version: v1.30\n  exemptions:\n    namespaces: [kube-system]\n    runtimeClasses: [kata]\n";
-    let privileged = |ns: &str, rc: &str| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p-{ns}, namespace: {ns}}}\nspec:\n  runtimeClassName: {rc}\n  containers: [{{name: c, securityContext: {{privileged: true}}}}]\n");
+    let privileged = |ns: &str, rc: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p-{ns}, namespace: {ns}}}\nspec:\n  runtimeClassName: {rc}\n  containers: [{{name: c, securityContext: {{privileged: true}}}}]\n")
+    };
     let dir = tree(&[
         ("palisade.yaml", config),
         ("a.yaml", &privileged("kube-system", "runc")),
         ("b.yaml", &privileged("apps", "kata")),
         ("c.yaml", &privileged("apps", "runc")),
     ]);
-    let (code, report) = audit_json(&["--config", &path_str(&dir, "palisade.yaml"), &path_str(&dir, "a.yaml"), &path_str(&dir, "b.yaml"), &path_str(&dir, "c.yaml")]);
+    let (code, report) = audit_json(&[
+        "--config",
+        &path_str(&dir, "palisade.yaml"),
+        &path_str(&dir, "a.yaml"),
+        &path_str(&dir, "b.yaml"),
+        &path_str(&dir, "c.yaml"),
+    ]);
     assert_eq!(code, 1);
     assert_eq!(report["summary"]["exempt"], 2);
     let findings = report["findings"].as_array().unwrap();
@@ -245,24 +409,49 @@ fn config_file_exemptions_and_defaults() {
     assert_eq!(findings[0]["level"], "baseline");
     assert_eq!(findings[0]["version"], "v1.30");
     // A flag overrides the file.
-    let (_, report) = audit_json(&["--config", &path_str(&dir, "palisade.yaml"), "--version", "v1.25", &path_str(&dir, "c.yaml")]);
+    let (_, report) = audit_json(&[
+        "--config",
+        &path_str(&dir, "palisade.yaml"),
+        "--version",
+        "v1.25",
+        &path_str(&dir, "c.yaml"),
+    ]);
     assert_eq!(report["findings"][0]["version"], "v1.25");
 }
 
 #[test]
 fn invalid_config_names_the_key_and_exits_2() {
-    let dir = tree(&[("palisade.yaml", "podSecurity:\n  exemptions:\n    runtimeclasses: [kata]\n"), ("p.yaml", ROOT_POD)]);
+    let dir = tree(&[
+        (
+            "palisade.yaml",
+            "podSecurity:\n  exemptions:\n    runtimeclasses: [kata]\n",
+        ),
+        ("p.yaml", ROOT_POD),
+    ]);
     palisade()
-        .args(["audit", "--config", &path_str(&dir, "palisade.yaml"), &path_str(&dir, "p.yaml")])
+        .args([
+            "audit",
+            "--config",
+            &path_str(&dir, "palisade.yaml"),
+            &path_str(&dir, "p.yaml"),
+        ])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("palisade.yaml:3").and(predicate::str::contains("runtimeclasses")));
+        .stderr(
+            predicate::str::contains("palisade.yaml:3")
+                .and(predicate::str::contains("runtimeclasses")),
+        );
 }
 
 #[test]
 fn environment_variables_are_fallbacks() {
     let dir = tree(&[("p.yaml", ROOT_POD)]);
-    let output = palisade().env("PALISADE_LEVEL", "baseline").env("PALISADE_FORMAT", "json").args(["audit", &path_str(&dir, "p.yaml")]).output().unwrap();
+    let output = palisade()
+        .env("PALISADE_LEVEL", "baseline")
+        .env("PALISADE_FORMAT", "json")
+        .args(["audit", &path_str(&dir, "p.yaml")])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["summary"]["passed"], 1);
@@ -276,7 +465,10 @@ fn host_network_defaults_host_ports_in_pods_only() {
     let dir = tree(&[("pod.yaml", &pod), ("deploy.yaml", &deployment)]);
     let (_, report) = audit_json(&["--level", "baseline", &path_str(&dir, "pod.yaml")]);
     assert_eq!(checks(&report), ["hostNamespaces", "hostPorts"]);
-    assert_eq!(report["findings"][1]["detail"], "container \"c\" uses hostPort 8080");
+    assert_eq!(
+        report["findings"][1]["detail"],
+        "container \"c\" uses hostPort 8080"
+    );
     let (_, report) = audit_json(&["--level", "baseline", &path_str(&dir, "deploy.yaml")]);
     assert_eq!(checks(&report), ["hostNamespaces"]);
 }

@@ -15,7 +15,13 @@ pub struct JsonReporter<W: Write> {
 
 impl<W: Write> JsonReporter<W> {
     pub fn new(out: W, tool_version: &str) -> Self {
-        Self { out, tool_version: tool_version.to_owned(), started: false, first_finding: true, errors: Vec::new() }
+        Self {
+            out,
+            tool_version: tool_version.to_owned(),
+            started: false,
+            first_finding: true,
+            errors: Vec::new(),
+        }
     }
 
     fn start(&mut self) -> io::Result<()> {

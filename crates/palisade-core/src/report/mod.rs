@@ -78,7 +78,10 @@ impl Summary {
         }
         self.findings += report.findings.len();
         for finding in &report.findings {
-            *self.findings_by_severity.entry(finding.severity).or_default() += 1;
+            *self
+                .findings_by_severity
+                .entry(finding.severity)
+                .or_default() += 1;
         }
     }
 
@@ -109,6 +112,11 @@ struct ErrorRecord<'a> {
 
 impl<'a> From<&'a InputError> for ErrorRecord<'a> {
     fn from(e: &'a InputError) -> Self {
-        ErrorRecord { file: &e.file, line: e.line, column: e.col, message: &e.message }
+        ErrorRecord {
+            file: &e.file,
+            line: e.line,
+            column: e.col,
+            message: &e.message,
+        }
     }
 }

@@ -22,8 +22,20 @@ pub struct SarifReporter<W: Write> {
 
 impl<W: Write> SarifReporter<W> {
     pub fn new(out: W, tool_version: &str, rules: Vec<RuleMeta>) -> Self {
-        let rule_index = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
-        Self { out, tool_version: tool_version.to_owned(), rules, rule_index, started: false, first_result: true, errors: Vec::new() }
+        let rule_index = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        Self {
+            out,
+            tool_version: tool_version.to_owned(),
+            rules,
+            rule_index,
+            started: false,
+            first_result: true,
+            errors: Vec::new(),
+        }
     }
 
     fn start(&mut self) -> io::Result<()> {
@@ -67,7 +79,16 @@ impl<W: Write> SarifReporter<W> {
 
     fn result(&self, finding: &Finding) -> serde_json::Value {
         let object = &finding.object;
-        let logical = format!("{}/{}/{}", object.kind, if object.namespace.is_empty() { "-" } else { &object.namespace }, object.name);
+        let logical = format!(
+            "{}/{}/{}",
+            object.kind,
+            if object.namespace.is_empty() {
+                "-"
+            } else {
+                &object.namespace
+            },
+            object.name
+        );
         let mut result = json!({
             "ruleId": finding.rule_id,
             "level": sarif_level(finding.severity),
@@ -123,7 +144,11 @@ impl<W: Write> Reporter for SarifReporter<W> {
             })
             .collect();
         let invocation = json!({"executionSuccessful": self.errors.is_empty(), "toolExecutionNotifications": notifications});
-        write!(self.out, "\n],\n\"invocations\": [{}]\n}}]\n}}\n", serde_json::to_string(&invocation)?)?;
+        write!(
+            self.out,
+            "\n],\n\"invocations\": [{}]\n}}]\n}}\n",
+            serde_json::to_string(&invocation)?
+        )?;
         self.out.flush()
     }
 }

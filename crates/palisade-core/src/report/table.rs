@@ -24,7 +24,11 @@ const CYAN: &str = "\x1b[36m";
 
 impl<W: Write> TableReporter<W> {
     pub fn new(out: W, color: bool, verbose: bool) -> Self {
-        Self { out, color, verbose }
+        Self {
+            out,
+            color,
+            verbose,
+        }
     }
 
     fn paint(&self, style: &str, text: &str) -> String {
@@ -52,11 +56,21 @@ impl<W: Write> Reporter for TableReporter<W> {
         match &report.outcome {
             Outcome::Pass | Outcome::Exempt(_) if !self.verbose => return Ok(()),
             Outcome::Pass => {
-                let line = format!("{}  {}  {}", self.paint(GREEN, "PASS"), object.display_name(), self.paint(DIM, &format!("[{}] {location}", report.policy)));
+                let line = format!(
+                    "{}  {}  {}",
+                    self.paint(GREEN, "PASS"),
+                    object.display_name(),
+                    self.paint(DIM, &format!("[{}] {location}", report.policy))
+                );
                 return writeln!(self.out, "{line}");
             }
             Outcome::Exempt(reason) => {
-                let line = format!("{}  {}  {}", self.paint(DIM, "EXEMPT"), object.display_name(), self.paint(DIM, &format!("{reason} {location}")));
+                let line = format!(
+                    "{}  {}  {}",
+                    self.paint(DIM, "EXEMPT"),
+                    object.display_name(),
+                    self.paint(DIM, &format!("{reason} {location}"))
+                );
                 return writeln!(self.out, "{line}");
             }
             Outcome::Violations => {}
@@ -68,14 +82,31 @@ impl<W: Write> Reporter for TableReporter<W> {
             self.paint(DIM, &format!("[{}]", report.policy)),
             self.paint(DIM, &location),
         );
-        writeln!(self.out, "{header}  {} {}", count, if count == 1 { "finding" } else { "findings" })?;
+        writeln!(
+            self.out,
+            "{header}  {} {}",
+            count,
+            if count == 1 { "finding" } else { "findings" }
+        )?;
         // Findings come grouped by check; print each check once, then every place it applies.
         let mut i = 0;
         while i < report.findings.len() {
             let first = &report.findings[i];
-            let same_check = report.findings[i..].iter().take_while(|f| f.rule_id == first.rule_id && f.component == first.component).count();
-            let severity = self.paint(Self::severity_style(first.severity), &format!("{:<8}", first.severity.as_str().to_uppercase()));
-            writeln!(self.out, "  {severity} {}  {} ({})", self.paint(BOLD, &first.check), first.reason, first.detail)?;
+            let same_check = report.findings[i..]
+                .iter()
+                .take_while(|f| f.rule_id == first.rule_id && f.component == first.component)
+                .count();
+            let severity = self.paint(
+                Self::severity_style(first.severity),
+                &format!("{:<8}", first.severity.as_str().to_uppercase()),
+            );
+            writeln!(
+                self.out,
+                "  {severity} {}  {} ({})",
+                self.paint(BOLD, &first.check),
+                first.reason,
+                first.detail
+            )?;
             for finding in &report.findings[i..i + same_check] {
                 let mut subject = String::new();
                 if let Some(component) = &finding.component {
@@ -84,9 +115,18 @@ impl<W: Write> Reporter for TableReporter<W> {
                 if let Some(container) = &finding.container {
                     subject.push_str(&format!("container {container:?} "));
                 }
-                writeln!(self.out, "           at {subject}{}", self.paint(DIM, &format!("{} (line {})", finding.field, finding.line)))?;
+                writeln!(
+                    self.out,
+                    "           at {subject}{}",
+                    self.paint(DIM, &format!("{} (line {})", finding.field, finding.line))
+                )?;
             }
-            writeln!(self.out, "           {} {}", self.paint(GREEN, "fix:"), first.hint)?;
+            writeln!(
+                self.out,
+                "           {} {}",
+                self.paint(GREEN, "fix:"),
+                first.hint
+            )?;
             i += same_check;
         }
         if let Some(first) = report.findings.first() {
@@ -104,20 +144,33 @@ impl<W: Write> Reporter for TableReporter<W> {
         let mut parts = vec![format!("{} evaluated", summary.evaluated)];
         parts.push(self.paint(GREEN, &format!("{} passed", summary.passed)));
         let violating = format!("{} violating", summary.violating);
-        parts.push(if summary.violating > 0 { self.paint(RED, &violating) } else { violating });
+        parts.push(if summary.violating > 0 {
+            self.paint(RED, &violating)
+        } else {
+            violating
+        });
         if summary.exempt > 0 {
             parts.push(format!("{} exempt", summary.exempt));
         }
         let skipped = summary.skipped_total();
         if skipped > 0 {
-            let kinds: Vec<String> = summary.skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let kinds: Vec<String> = summary
+                .skipped
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
             parts.push(format!("{skipped} skipped ({})", kinds.join(", ")));
         }
         if summary.errors > 0 {
             parts.push(self.paint(RED, &format!("{} errors", summary.errors)));
         }
         let findings = if summary.findings > 0 {
-            let by: Vec<String> = summary.findings_by_severity.iter().rev().map(|(s, n)| format!("{n} {s}")).collect();
+            let by: Vec<String> = summary
+                .findings_by_severity
+                .iter()
+                .rev()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect();
             format!("; {} findings ({})", summary.findings, by.join(", "))
         } else {
             String::new()

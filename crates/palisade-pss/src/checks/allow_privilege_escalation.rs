@@ -1,6 +1,6 @@
 use palisade_core::pod::{ObjectMeta, PodSpec};
 
-use crate::format::{join_quote, pluralize};
+use crate::format::name_containers;
 use crate::violation::{path, Location, Violation};
 
 /// v1.8+: every container must set `allowPrivilegeEscalation: false`.
@@ -8,9 +8,18 @@ pub(crate) fn v1_8(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     let mut names = Vec::new();
     let mut locations = Vec::new();
     for (kind, index, c) in spec.all_containers() {
-        if c.security_context.as_ref().and_then(|sc| sc.allow_privilege_escalation) != Some(false) {
+        if c.security_context
+            .as_ref()
+            .and_then(|sc| sc.allow_privilege_escalation)
+            != Some(false)
+        {
             names.push(c.name.as_str());
-            locations.push(Location::container(kind, index, &c.name, path("securityContext.allowPrivilegeEscalation")));
+            locations.push(Location::container(
+                kind,
+                index,
+                &c.name,
+                path("securityContext.allowPrivilegeEscalation"),
+            ));
         }
     }
     if names.is_empty() {
@@ -19,9 +28,8 @@ pub(crate) fn v1_8(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     Some(Violation {
         reason: "allowPrivilegeEscalation != false".into(),
         detail: format!(
-            "{} {} must set securityContext.allowPrivilegeEscalation=false",
-            pluralize("container", "containers", names.len()),
-            join_quote(&names)
+            "{} must set securityContext.allowPrivilegeEscalation=false",
+            name_containers(&names)
         ),
         locations,
     })

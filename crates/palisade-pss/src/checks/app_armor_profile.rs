@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use palisade_core::path::FieldPath;
 use palisade_core::pod::{ObjectMeta, PodSpec};
 
-use crate::format::{go_quote, join_quote, pluralize};
+use crate::format::{go_quote, join_quote, name_containers, pluralize};
 use crate::violation::{path, Location, Violation};
 
 const ANNOTATION_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
@@ -21,7 +21,11 @@ pub(crate) fn v1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     let mut setters: Vec<String> = Vec::new();
     let mut bad_values = BTreeSet::new();
     let mut locations = Vec::new();
-    if let Some(profile) = spec.security_context.as_ref().and_then(|sc| sc.app_armor_profile.as_ref()) {
+    if let Some(profile) = spec
+        .security_context
+        .as_ref()
+        .and_then(|sc| sc.app_armor_profile.as_ref())
+    {
         if !allowed_type(&profile.type_) {
             setters.push("pod".into());
             bad_values.insert(profile.type_.clone());
@@ -30,22 +34,33 @@ pub(crate) fn v1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     }
     let mut containers = Vec::new();
     for (kind, index, c) in spec.all_containers() {
-        if let Some(profile) = c.security_context.as_ref().and_then(|sc| sc.app_armor_profile.as_ref()) {
+        if let Some(profile) = c
+            .security_context
+            .as_ref()
+            .and_then(|sc| sc.app_armor_profile.as_ref())
+        {
             if !allowed_type(&profile.type_) {
                 containers.push(c.name.as_str());
                 bad_values.insert(profile.type_.clone());
-                locations.push(Location::container(kind, index, &c.name, path("securityContext.appArmorProfile.type")));
+                locations.push(Location::container(
+                    kind,
+                    index,
+                    &c.name,
+                    path("securityContext.appArmorProfile.type"),
+                ));
             }
         }
     }
     if !containers.is_empty() {
-        setters.push(format!("{} {}", pluralize("container", "containers", containers.len()), join_quote(&containers)));
+        setters.push(name_containers(&containers));
     }
     let mut annotations = Vec::new();
     for (key, value) in &meta.annotations {
         if key.starts_with(ANNOTATION_PREFIX) && !allowed_annotation(value) {
             annotations.push(format!("{key}={}", go_quote(value)));
-            locations.push(Location::metadata(FieldPath::root().field("annotations").key(key)));
+            locations.push(Location::metadata(
+                FieldPath::root().field("annotations").key(key),
+            ));
         }
     }
     let mut bad_list: Vec<String> = bad_values.into_iter().collect();
@@ -58,8 +73,17 @@ pub(crate) fn v1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
         return None;
     }
     Some(Violation {
-        reason: pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", bad_list.len()).into(),
-        detail: format!("{} must not set AppArmor profile type to {}", setters.join(" and "), join_quote(&bad_list)),
+        reason: pluralize(
+            "forbidden AppArmor profile",
+            "forbidden AppArmor profiles",
+            bad_list.len(),
+        )
+        .into(),
+        detail: format!(
+            "{} must not set AppArmor profile type to {}",
+            setters.join(" and "),
+            join_quote(&bad_list)
+        ),
         locations,
     })
 }

@@ -2,13 +2,24 @@ use std::collections::BTreeSet;
 
 use palisade_core::pod::{ObjectMeta, PodSpec};
 
-use crate::format::{join_quote, pluralize};
+use crate::format::{join_quote, name_containers};
 use crate::violation::{path, Location, Violation};
 
 /// The container runtime's default capability set, which baseline allows adding back.
 const BASELINE_ALLOWED: &[&str] = &[
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP",
-    "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
 ];
 
 /// Baseline v1.0+: no capabilities beyond the default set may be added.
@@ -17,7 +28,13 @@ pub(crate) fn baseline_v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation>
     let mut forbidden = BTreeSet::new();
     let mut locations = Vec::new();
     for (kind, index, c) in spec.all_containers() {
-        let Some(caps) = c.security_context.as_ref().and_then(|sc| sc.capabilities.as_ref()) else { continue };
+        let Some(caps) = c
+            .security_context
+            .as_ref()
+            .and_then(|sc| sc.capabilities.as_ref())
+        else {
+            continue;
+        };
         let mut valid = true;
         for cap in &caps.add {
             if !BASELINE_ALLOWED.contains(&cap.as_str()) {
@@ -27,7 +44,12 @@ pub(crate) fn baseline_v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation>
         }
         if !valid {
             names.push(c.name.as_str());
-            locations.push(Location::container(kind, index, &c.name, path("securityContext.capabilities.add")));
+            locations.push(Location::container(
+                kind,
+                index,
+                &c.name,
+                path("securityContext.capabilities.add"),
+            ));
         }
     }
     if names.is_empty() {
@@ -37,9 +59,8 @@ pub(crate) fn baseline_v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation>
     Some(Violation {
         reason: "non-default capabilities".into(),
         detail: format!(
-            "{} {} must not include {} in securityContext.capabilities.add",
-            pluralize("container", "containers", names.len()),
-            join_quote(&names),
+            "{} must not include {} in securityContext.capabilities.add",
+            name_containers(&names),
             join_quote(&forbidden)
         ),
         locations,
@@ -53,14 +74,28 @@ pub(crate) fn restricted_v1_22(_: &ObjectMeta, spec: &PodSpec) -> Option<Violati
     let mut forbidden = BTreeSet::new();
     let mut locations = Vec::new();
     for (kind, index, c) in spec.all_containers() {
-        let Some(caps) = c.security_context.as_ref().and_then(|sc| sc.capabilities.as_ref()) else {
+        let Some(caps) = c
+            .security_context
+            .as_ref()
+            .and_then(|sc| sc.capabilities.as_ref())
+        else {
             missing_drop.push(c.name.as_str());
-            locations.push(Location::container(kind, index, &c.name, path("securityContext.capabilities.drop")));
+            locations.push(Location::container(
+                kind,
+                index,
+                &c.name,
+                path("securityContext.capabilities.drop"),
+            ));
             continue;
         };
         if !caps.drop.iter().any(|d| d == "ALL") {
             missing_drop.push(c.name.as_str());
-            locations.push(Location::container(kind, index, &c.name, path("securityContext.capabilities.drop")));
+            locations.push(Location::container(
+                kind,
+                index,
+                &c.name,
+                path("securityContext.capabilities.drop"),
+            ));
         }
         let mut added_forbidden = false;
         for cap in &caps.add {
@@ -71,30 +106,37 @@ pub(crate) fn restricted_v1_22(_: &ObjectMeta, spec: &PodSpec) -> Option<Violati
         }
         if added_forbidden {
             adding.push(c.name.as_str());
-            locations.push(Location::container(kind, index, &c.name, path("securityContext.capabilities.add")));
+            locations.push(Location::container(
+                kind,
+                index,
+                &c.name,
+                path("securityContext.capabilities.add"),
+            ));
         }
     }
     let mut details = Vec::new();
     if !missing_drop.is_empty() {
         details.push(format!(
-            "{} {} must set securityContext.capabilities.drop=[\"ALL\"]",
-            pluralize("container", "containers", missing_drop.len()),
-            join_quote(&missing_drop)
+            "{} must set securityContext.capabilities.drop=[\"ALL\"]",
+            name_containers(&missing_drop)
         ));
     }
     if !adding.is_empty() {
         let forbidden: Vec<&str> = forbidden.into_iter().collect();
         details.push(format!(
-            "{} {} must not include {} in securityContext.capabilities.add",
-            pluralize("container", "containers", adding.len()),
-            join_quote(&adding),
+            "{} must not include {} in securityContext.capabilities.add",
+            name_containers(&adding),
             join_quote(&forbidden)
         ));
     }
     if details.is_empty() {
         return None;
     }
-    Some(Violation { reason: "unrestricted capabilities".into(), detail: details.join("; "), locations })
+    Some(Violation {
+        reason: "unrestricted capabilities".into(),
+        detail: details.join("; "),
+        locations,
+    })
 }
 
 /// Restricted v1.25+: Windows pods are exempt.

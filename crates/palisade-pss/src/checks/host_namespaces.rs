@@ -6,7 +6,11 @@ use crate::violation::{path, Location, Violation};
 pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     let mut set = Vec::new();
     let mut locations = Vec::new();
-    for (on, field) in [(spec.host_network, "hostNetwork"), (spec.host_pid, "hostPID"), (spec.host_ipc, "hostIPC")] {
+    for (on, field) in [
+        (spec.host_network, "hostNetwork"),
+        (spec.host_pid, "hostPID"),
+        (spec.host_ipc, "hostIPC"),
+    ] {
         if on {
             set.push(format!("{field}=true"));
             locations.push(Location::pod(path(field)));
@@ -15,5 +19,9 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     if set.is_empty() {
         return None;
     }
-    Some(Violation { reason: "host namespaces".into(), detail: set.join(", "), locations })
+    Some(Violation {
+        reason: "host namespaces".into(),
+        detail: set.join(", "),
+        locations,
+    })
 }

@@ -18,7 +18,11 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     }
     Some(Violation {
         reason: "hostPath volumes".into(),
-        detail: format!("{} {}", pluralize("volume", "volumes", names.len()), join_quote(&names)),
+        detail: format!(
+            "{} {}",
+            pluralize("volume", "volumes", names.len()),
+            join_quote(&names)
+        ),
         locations,
     })
 }

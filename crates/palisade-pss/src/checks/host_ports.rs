@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use palisade_core::pod::{ObjectMeta, PodSpec};
 
-use crate::format::{join_quote, pluralize};
+use crate::format::{name_containers, pluralize};
 use crate::violation::{Location, Violation};
 use palisade_core::path::FieldPath;
 
@@ -18,7 +18,12 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
             if port.host_port != 0 {
                 valid = false;
                 ports.insert(port.host_port.to_string());
-                locations.push(Location::container(kind, index, &c.name, FieldPath::root().field("ports").index(p).field("hostPort")));
+                locations.push(Location::container(
+                    kind,
+                    index,
+                    &c.name,
+                    FieldPath::root().field("ports").index(p).field("hostPort"),
+                ));
             }
         }
         if !valid {
@@ -32,9 +37,8 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     Some(Violation {
         reason: "hostPort".into(),
         detail: format!(
-            "{} {} {} {} {}",
-            pluralize("container", "containers", names.len()),
-            join_quote(&names),
+            "{} {} {} {}",
+            name_containers(&names),
             pluralize("uses", "use", names.len()),
             pluralize("hostPort", "hostPorts", ports.len()),
             ports.join(", ")

@@ -1,6 +1,6 @@
 use palisade_core::pod::{ObjectMeta, PodSpec};
 
-use crate::format::{join_quote, pluralize};
+use crate::format::name_containers;
 use crate::violation::{path, Location, Violation};
 
 /// v1.0+: no privileged containers.
@@ -10,7 +10,12 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     for (kind, index, c) in spec.all_containers() {
         if c.security_context.as_ref().and_then(|sc| sc.privileged) == Some(true) {
             names.push(c.name.as_str());
-            locations.push(Location::container(kind, index, &c.name, path("securityContext.privileged")));
+            locations.push(Location::container(
+                kind,
+                index,
+                &c.name,
+                path("securityContext.privileged"),
+            ));
         }
     }
     if names.is_empty() {
@@ -19,9 +24,8 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     Some(Violation {
         reason: "privileged".into(),
         detail: format!(
-            "{} {} must not set securityContext.privileged=true",
-            pluralize("container", "containers", names.len()),
-            join_quote(&names)
+            "{} must not set securityContext.privileged=true",
+            name_containers(&names)
         ),
         locations,
     })

@@ -6,15 +6,42 @@ use crate::format::{join_quote, pluralize};
 use crate::violation::{path, Location, Violation};
 
 /// Volume sources restricted allows: no host access and no network storage wired in by the pod.
-const ALLOWED: &[&str] =
-    &["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"];
+const ALLOWED: &[&str] = &[
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+];
 
 /// The restricted sources, in the order upstream tests them (which decides the reported type when
 /// a volume sets several).
 const RESTRICTED: &[&str] = &[
-    "hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume",
-    "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk",
-    "portworxVolume", "scaleIO", "storageos",
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "fc",
+    "azureFile",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
 ];
 
 /// v1.0+: only the allowed volume types.
@@ -27,9 +54,17 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
             continue;
         }
         names.push(volume.name.as_str());
-        let kind = RESTRICTED.iter().copied().find(|s| volume.has(s)).unwrap_or("unknown");
+        let kind = RESTRICTED
+            .iter()
+            .copied()
+            .find(|s| volume.has(s))
+            .unwrap_or("unknown");
         types.insert(kind);
-        let field = if kind == "unknown" { path("") } else { path(kind) };
+        let field = if kind == "unknown" {
+            path("")
+        } else {
+            path(kind)
+        };
         locations.push(Location::volume(index, field));
     }
     if names.is_empty() {
@@ -43,7 +78,11 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
             pluralize("volume", "volumes", names.len()),
             join_quote(&names),
             pluralize("uses", "use", names.len()),
-            pluralize("restricted volume type", "restricted volume types", types.len()),
+            pluralize(
+                "restricted volume type",
+                "restricted volume types",
+                types.len()
+            ),
             join_quote(&types)
         ),
         locations,

@@ -1,7 +1,7 @@
 use palisade_core::pod::{ObjectMeta, PodSpec};
 
 use super::in_user_namespace;
-use crate::format::{join_quote, pluralize};
+use crate::format::name_containers;
 use crate::violation::{path, Location, Violation};
 
 /// v1.0+: runAsNonRoot must be true, at pod level or on every container; none may set it false.
@@ -9,7 +9,11 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     let mut setters: Vec<String> = Vec::new();
     let mut explicit_locations = Vec::new();
     let mut pod_non_root = false;
-    match spec.security_context.as_ref().and_then(|sc| sc.run_as_non_root) {
+    match spec
+        .security_context
+        .as_ref()
+        .and_then(|sc| sc.run_as_non_root)
+    {
         Some(false) => {
             setters.push("pod".into());
             explicit_locations.push(Location::pod(path("securityContext.runAsNonRoot")));
@@ -21,26 +25,43 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     let mut implicit = Vec::new();
     let mut implicit_locations = Vec::new();
     for (kind, index, c) in spec.all_containers() {
-        match c.security_context.as_ref().and_then(|sc| sc.run_as_non_root) {
+        match c
+            .security_context
+            .as_ref()
+            .and_then(|sc| sc.run_as_non_root)
+        {
             Some(false) => {
                 explicit.push(c.name.as_str());
-                explicit_locations.push(Location::container(kind, index, &c.name, path("securityContext.runAsNonRoot")));
+                explicit_locations.push(Location::container(
+                    kind,
+                    index,
+                    &c.name,
+                    path("securityContext.runAsNonRoot"),
+                ));
             }
             Some(true) => {}
             None if !pod_non_root => {
                 implicit.push(c.name.as_str());
-                implicit_locations.push(Location::container(kind, index, &c.name, path("securityContext.runAsNonRoot")));
+                implicit_locations.push(Location::container(
+                    kind,
+                    index,
+                    &c.name,
+                    path("securityContext.runAsNonRoot"),
+                ));
             }
             None => {}
         }
     }
     if !explicit.is_empty() {
-        setters.push(format!("{} {}", pluralize("container", "containers", explicit.len()), join_quote(&explicit)));
+        setters.push(name_containers(&explicit));
     }
     if !setters.is_empty() {
         return Some(Violation {
             reason: "runAsNonRoot != true".into(),
-            detail: format!("{} must not set securityContext.runAsNonRoot=false", setters.join(" and ")),
+            detail: format!(
+                "{} must not set securityContext.runAsNonRoot=false",
+                setters.join(" and ")
+            ),
             locations: explicit_locations,
         });
     }
@@ -48,9 +69,8 @@ pub(crate) fn v1_0(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
         return Some(Violation {
             reason: "runAsNonRoot != true".into(),
             detail: format!(
-                "pod or {} {} must set securityContext.runAsNonRoot=true",
-                pluralize("container", "containers", implicit.len()),
-                join_quote(&implicit)
+                "pod or {} must set securityContext.runAsNonRoot=true",
+                name_containers(&implicit)
             ),
             locations: implicit_locations,
         });

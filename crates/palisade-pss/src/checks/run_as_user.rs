@@ -1,7 +1,7 @@
 use palisade_core::pod::{ObjectMeta, PodSpec};
 
 use super::in_user_namespace;
-use crate::format::{join_quote, pluralize};
+use crate::format::name_containers;
 use crate::violation::{path, Location, Violation};
 
 /// v1.23+: nothing may set runAsUser=0.
@@ -16,11 +16,16 @@ pub(crate) fn v1_23(_: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     for (kind, index, c) in spec.all_containers() {
         if c.security_context.as_ref().and_then(|sc| sc.run_as_user) == Some(0) {
             names.push(c.name.as_str());
-            locations.push(Location::container(kind, index, &c.name, path("securityContext.runAsUser")));
+            locations.push(Location::container(
+                kind,
+                index,
+                &c.name,
+                path("securityContext.runAsUser"),
+            ));
         }
     }
     if !names.is_empty() {
-        setters.push(format!("{} {}", pluralize("container", "containers", names.len()), join_quote(&names)));
+        setters.push(name_containers(&names));
     }
     if setters.is_empty() {
         return None;

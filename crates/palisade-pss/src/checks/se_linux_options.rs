@@ -2,11 +2,17 @@ use std::collections::BTreeSet;
 
 use palisade_core::pod::{ObjectMeta, PodSpec, SeLinuxOptions};
 
-use crate::format::{join_quote, pluralize};
+use crate::format::{join_quote, name_containers, pluralize};
 use crate::violation::{path, Location, Violation};
 
 const ALLOWED_TYPES_V1_0: &[&str] = &["", "container_t", "container_init_t", "container_kvm_t"];
-const ALLOWED_TYPES_V1_31: &[&str] = &["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
+const ALLOWED_TYPES_V1_31: &[&str] = &[
+    "",
+    "container_t",
+    "container_init_t",
+    "container_kvm_t",
+    "container_engine_t",
+];
 
 pub(crate) fn v1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option<Violation> {
     check(meta, spec, ALLOWED_TYPES_V1_0)
@@ -48,7 +54,11 @@ fn check(_: &ObjectMeta, spec: &PodSpec, allowed: &[&str]) -> Option<Violation> 
     let mut bad = Bad::default();
     let mut setters: Vec<String> = Vec::new();
     let mut locations = Vec::new();
-    if let Some(opts) = spec.security_context.as_ref().and_then(|sc| sc.se_linux_options.as_ref()) {
+    if let Some(opts) = spec
+        .security_context
+        .as_ref()
+        .and_then(|sc| sc.se_linux_options.as_ref())
+    {
         if !bad.valid(opts, allowed) {
             setters.push("pod".into());
             locations.push(Location::pod(path("securityContext.seLinuxOptions")));
@@ -56,15 +66,24 @@ fn check(_: &ObjectMeta, spec: &PodSpec, allowed: &[&str]) -> Option<Violation> 
     }
     let mut names = Vec::new();
     for (kind, index, c) in spec.all_containers() {
-        if let Some(opts) = c.security_context.as_ref().and_then(|sc| sc.se_linux_options.as_ref()) {
+        if let Some(opts) = c
+            .security_context
+            .as_ref()
+            .and_then(|sc| sc.se_linux_options.as_ref())
+        {
             if !bad.valid(opts, allowed) {
                 names.push(c.name.as_str());
-                locations.push(Location::container(kind, index, &c.name, path("securityContext.seLinuxOptions")));
+                locations.push(Location::container(
+                    kind,
+                    index,
+                    &c.name,
+                    path("securityContext.seLinuxOptions"),
+                ));
             }
         }
     }
     if !names.is_empty() {
-        setters.push(format!("{} {}", pluralize("container", "containers", names.len()), join_quote(&names)));
+        setters.push(name_containers(&names));
     }
     if setters.is_empty() {
         return None;
@@ -72,7 +91,11 @@ fn check(_: &ObjectMeta, spec: &PodSpec, allowed: &[&str]) -> Option<Violation> 
     let mut data = Vec::new();
     if !bad.types.is_empty() {
         let types: Vec<&str> = bad.types.iter().copied().collect();
-        data.push(format!("{} {}", pluralize("type", "types", types.len()), join_quote(&types)));
+        data.push(format!(
+            "{} {}",
+            pluralize("type", "types", types.len()),
+            join_quote(&types)
+        ));
     }
     if bad.user {
         data.push("user may not be set".to_owned());
@@ -82,7 +105,11 @@ fn check(_: &ObjectMeta, spec: &PodSpec, allowed: &[&str]) -> Option<Violation> 
     }
     Some(Violation {
         reason: "seLinuxOptions".into(),
-        detail: format!("{} set forbidden securityContext.seLinuxOptions: {}", setters.join(" and "), data.join("; ")),
+        detail: format!(
+            "{} set forbidden securityContext.seLinuxOptions: {}",
+            setters.join(" and "),
+            data.join("; ")
+        ),
         locations,
     })
 }

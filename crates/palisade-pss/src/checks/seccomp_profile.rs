@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use palisade_core::path::FieldPath;
 use palisade_core::pod::{ObjectMeta, PodSpec};
 
-use crate::format::{go_quote, join_quote, pluralize};
+use crate::format::{go_quote, join_quote, name_containers, pluralize};
 use crate::violation::{path, Location, Violation};
 
 const ANNOTATION_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
@@ -25,7 +25,9 @@ pub(crate) fn baseline_v1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option<Violati
         if let Some(value) = meta.annotations.get(key) {
             if !valid_annotation(value) {
                 forbidden.insert(format!("{key}={}", go_quote(value)));
-                locations.push(Location::metadata(FieldPath::root().field("annotations").key(key)));
+                locations.push(Location::metadata(
+                    FieldPath::root().field("annotations").key(key),
+                ));
             }
         }
     };
@@ -39,7 +41,11 @@ pub(crate) fn baseline_v1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option<Violati
     let forbidden: Vec<String> = forbidden.into_iter().collect();
     Some(Violation {
         reason: "seccompProfile".into(),
-        detail: format!("forbidden {} {}", pluralize("annotation", "annotations", forbidden.len()), forbidden.join(", ")),
+        detail: format!(
+            "forbidden {} {}",
+            pluralize("annotation", "annotations", forbidden.len()),
+            forbidden.join(", ")
+        ),
         locations,
     })
 }
@@ -64,33 +70,52 @@ fn scan(spec: &PodSpec) -> Scan<'_> {
         explicit_locations: Vec::new(),
         implicit_locations: Vec::new(),
     };
-    if let Some(profile) = spec.security_context.as_ref().and_then(|sc| sc.seccomp_profile.as_ref()) {
+    if let Some(profile) = spec
+        .security_context
+        .as_ref()
+        .and_then(|sc| sc.seccomp_profile.as_ref())
+    {
         if valid_type(&profile.type_) {
             s.pod_valid = true;
         } else {
             s.setters.push("pod".into());
             s.bad_values.insert(&profile.type_);
-            s.explicit_locations.push(Location::pod(path("securityContext.seccompProfile.type")));
+            s.explicit_locations
+                .push(Location::pod(path("securityContext.seccompProfile.type")));
         }
     }
     let mut explicit = Vec::new();
     for (kind, index, c) in spec.all_containers() {
-        match c.security_context.as_ref().and_then(|sc| sc.seccomp_profile.as_ref()) {
+        match c
+            .security_context
+            .as_ref()
+            .and_then(|sc| sc.seccomp_profile.as_ref())
+        {
             Some(profile) if !valid_type(&profile.type_) => {
                 explicit.push(c.name.as_str());
                 s.bad_values.insert(&profile.type_);
-                s.explicit_locations.push(Location::container(kind, index, &c.name, path("securityContext.seccompProfile.type")));
+                s.explicit_locations.push(Location::container(
+                    kind,
+                    index,
+                    &c.name,
+                    path("securityContext.seccompProfile.type"),
+                ));
             }
             Some(_) => {}
             None if !s.pod_valid => {
                 s.implicit.push(c.name.as_str());
-                s.implicit_locations.push(Location::container(kind, index, &c.name, path("securityContext.seccompProfile")));
+                s.implicit_locations.push(Location::container(
+                    kind,
+                    index,
+                    &c.name,
+                    path("securityContext.seccompProfile"),
+                ));
             }
             None => {}
         }
     }
     if !explicit.is_empty() {
-        s.setters.push(format!("{} {}", pluralize("container", "containers", explicit.len()), join_quote(&explicit)));
+        s.setters.push(name_containers(&explicit));
     }
     s
 }
@@ -99,7 +124,11 @@ fn explicit_violation(s: Scan<'_>) -> Violation {
     let values: Vec<&str> = s.bad_values.into_iter().collect();
     Violation {
         reason: "seccompProfile".into(),
-        detail: format!("{} must not set securityContext.seccompProfile.type to {}", s.setters.join(" and "), join_quote(&values)),
+        detail: format!(
+            "{} must not set securityContext.seccompProfile.type to {}",
+            s.setters.join(" and "),
+            join_quote(&values)
+        ),
         locations: s.explicit_locations,
     }
 }
@@ -125,9 +154,8 @@ pub(crate) fn restricted_v1_19(_: &ObjectMeta, spec: &PodSpec) -> Option<Violati
     Some(Violation {
         reason: "seccompProfile".into(),
         detail: format!(
-            "pod or {} {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
-            pluralize("container", "containers", s.implicit.len()),
-            join_quote(&s.implicit)
+            "pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
+            name_containers(&s.implicit)
         ),
         locations: s.implicit_locations,
     })

@@ -21,7 +21,9 @@ const BATCH: usize = 16;
 
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.config {
-        Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?,
+        Some(path) => {
+            Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?
+        }
         None => Config::default(),
     };
     let mut defaults = config.default_level_version();
@@ -29,26 +31,39 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         defaults.level = level.parse().map_err(|e| anyhow::anyhow!("--level: {e}"))?;
     }
     if let Some(version) = &args.policy_version {
-        defaults.version = version.parse::<Version>().map_err(|e| anyhow::anyhow!("--version: {e}"))?;
+        defaults.version = version
+            .parse::<Version>()
+            .map_err(|e| anyhow::anyhow!("--version: {e}"))?;
     }
-    let fail_on: Severity = args.fail_on.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let fail_on: Severity = args
+        .fail_on
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
 
     let (inputs, input_errors) = input::collect(&args.paths);
     let auditor = learn_namespaces(&config, defaults, &inputs);
     for (namespace, problem) in auditor.namespace_label_errors() {
-        tracing::warn!(namespace, "invalid Pod Security label, using upstream's fallback: {problem}");
+        tracing::warn!(
+            namespace,
+            "invalid Pod Security label, using upstream's fallback: {problem}"
+        );
     }
 
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let version = env!("CARGO_PKG_VERSION");
     let mut reporter: Box<dyn Reporter> = match args.format {
@@ -63,7 +78,10 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         reporter.error(error)?;
     }
     for batch in inputs.chunks(BATCH) {
-        let audits: Vec<StreamAudit> = batch.par_iter().map(|input| audit_input(&auditor, input)).collect();
+        let audits: Vec<StreamAudit> = batch
+            .par_iter()
+            .map(|input| audit_input(&auditor, input))
+            .collect();
         for audit in audits {
             summary.files += 1;
             summary.documents += audit.documents;
@@ -82,7 +100,13 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
     }
     reporter.finish(&summary)?;
-    tracing::info!(files = summary.files, objects = summary.objects, findings = summary.findings, errors = summary.errors, "audit finished");
+    tracing::info!(
+        files = summary.files,
+        objects = summary.objects,
+        findings = summary.findings,
+        errors = summary.errors,
+        "audit finished"
+    );
 
     Ok(exit_code(&summary, fail_on))
 }
@@ -101,7 +125,10 @@ fn learn_namespaces(config: &Config, defaults: LevelVersion, inputs: &[Input]) -
 fn audit_input(auditor: &Auditor, input: &Input) -> StreamAudit {
     match input.read() {
         Ok(text) => auditor.audit_stream(input.name(), &text),
-        Err(e) => StreamAudit { errors: vec![e], ..Default::default() },
+        Err(e) => StreamAudit {
+            errors: vec![e],
+            ..Default::default()
+        },
     }
 }
 

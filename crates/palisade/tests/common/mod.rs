@@ -1,6 +1,5 @@
 //! Helpers for tests that run the real `palisade` binary.
 #![allow(dead_code)]
-
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::path::{Path, PathBuf};
@@ -9,14 +8,28 @@ use assert_cmd::Command;
 
 /// The workspace root, so tests can use the repository's relative paths (as a user would).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 pub fn palisade() -> Command {
     let mut cmd = Command::cargo_bin("palisade").expect("binary");
     cmd.current_dir(root());
     // The environment must not leak settings into tests.
-    for var in ["PALISADE_LEVEL", "PALISADE_VERSION", "PALISADE_CONFIG", "PALISADE_FORMAT", "PALISADE_OUTPUT", "PALISADE_FAIL_ON", "PALISADE_COLOR", "PALISADE_LOG", "PALISADE_LOG_FORMAT", "NO_COLOR"] {
+    for var in [
+        "PALISADE_LEVEL",
+        "PALISADE_VERSION",
+        "PALISADE_CONFIG",
+        "PALISADE_FORMAT",
+        "PALISADE_OUTPUT",
+        "PALISADE_FAIL_ON",
+        "PALISADE_COLOR",
+        "PALISADE_LOG",
+        "PALISADE_LOG_FORMAT",
+        "NO_COLOR",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -24,10 +37,19 @@ pub fn palisade() -> Command {
 
 /// Runs `palisade audit --format json ARGS`, returning the exit code and the parsed report.
 pub fn audit_json(args: &[&str]) -> (i32, serde_json::Value) {
-    let output = palisade().arg("audit").args(["--format", "json"]).args(args).output().expect("runs");
+    let output = palisade()
+        .arg("audit")
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .expect("runs");
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    let report = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr)));
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "invalid JSON ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     (output.status.code().expect("exit code"), report)
 }
 
@@ -47,5 +69,10 @@ pub fn path_str(dir: &tempfile::TempDir, name: &str) -> String {
 }
 
 pub fn checks(report: &serde_json::Value) -> Vec<String> {
-    report["findings"].as_array().expect("findings").iter().map(|f| f["check"].as_str().expect("check").to_owned()).collect()
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["check"].as_str().expect("check").to_owned())
+        .collect()
 }
