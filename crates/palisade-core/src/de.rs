@@ -90,6 +90,21 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         }
     }
 
+    /// Unit variants only, written as strings: all the configuration enums are of that kind.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        match &self.value {
+            Value::String(s) => {
+                visitor.visit_enum(de::value::BorrowedStrDeserializer::<Error>::new(s))
+            }
+            _ => Err(de::Error::invalid_type(unexpected(self), &visitor)),
+        }
+    }
+
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -100,7 +115,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
 
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
-        tuple tuple_struct enum identifier ignored_any
+        tuple tuple_struct identifier ignored_any
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod de;
 pub mod error;
 pub mod finding;
+pub mod image_ref;
 pub mod node;
 pub mod object;
 pub mod path;

@@ -8,8 +8,9 @@ use palisade_core::report::{ObjectReport, Outcome};
 use palisade_core::{pod_templates, Finding, InputError, Object, ObjectRef, PodTemplate, Workload};
 use palisade_pss::{evaluate, Evaluation, LevelVersion, Location, Subject};
 
-use crate::config::{Config, Exemptions};
+use crate::config::{Config, Exemptions, RulesConfig};
 use crate::namespace::NamespacePolicy;
+use crate::rules::{check_rules, RuleViolation};
 
 /// What auditing one object gave.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ pub enum AuditOutcome {
 pub struct Auditor {
     defaults: LevelVersion,
     exemptions: Exemptions,
+    rules: RulesConfig,
     namespaces: HashMap<String, NamespacePolicy>,
 }
 
@@ -34,7 +36,19 @@ impl Auditor {
         Self {
             defaults,
             exemptions: config.pod_security.exemptions.clone(),
-            namespaces: HashMap::new(),
+            rules: config.rules.clone(),
+            // Namespaces the configuration file describes; Namespace objects in the input override them.
+            namespaces: config
+                .pod_security
+                .namespaces
+                .iter()
+                .map(|(name, labels)| {
+                    (
+                        name.clone(),
+                        NamespacePolicy::from_labels(&labels.to_labels(), defaults),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -106,6 +120,8 @@ impl Auditor {
             template.spec.apply_api_server_defaults(template.is_pod);
             let evaluation = evaluate(lv, &template.metadata, &template.spec);
             findings.extend(findings_for(object, &object_ref, &template, &evaluation));
+            let violations = check_rules(&self.rules, &template.metadata, &template.spec);
+            findings.extend(rule_findings(object, &object_ref, &template, &violations));
         }
         let outcome = if !findings.is_empty() {
             Outcome::Violations
@@ -207,6 +223,49 @@ fn findings_for(
         }
     }
     findings
+}
+
+/// Findings for broken ML-serving rules. Offline, every configured rule reports, whatever its
+/// admission mode: CI is where a team should hear about all of them.
+fn rule_findings(
+    object: &Object,
+    object_ref: &ObjectRef,
+    template: &PodTemplate,
+    violations: &[RuleViolation],
+) -> Vec<Finding> {
+    let message = rules_message(violations);
+    let mut findings = Vec::new();
+    for violation in violations {
+        for location in &violation.locations {
+            let (field, container) = resolve(template, location);
+            findings.push(Finding {
+                rule_id: violation.rule.id.to_owned(),
+                check: violation.rule.name.to_owned(),
+                severity: violation.rule.severity,
+                object: object_ref.clone(),
+                line: object.node.line_of(&field),
+                component: template.component.map(str::to_owned),
+                container,
+                field: field.to_string(),
+                level: String::new(),
+                version: String::new(),
+                reason: violation.reason.clone(),
+                detail: violation.detail.clone(),
+                message: message.clone(),
+                hint: violation.rule.hint.to_owned(),
+            });
+        }
+    }
+    findings
+}
+
+/// The message for broken rules, in the PodSecurity style: `violates palisade rules: reason (detail), ...`.
+pub fn rules_message<'a>(violations: impl IntoIterator<Item = &'a RuleViolation>) -> String {
+    let parts: Vec<String> = violations
+        .into_iter()
+        .map(|v| format!("{} ({})", v.reason, v.detail))
+        .collect();
+    format!("violates palisade rules: {}", parts.join(", "))
 }
 
 /// The object path and container name of a check's location.

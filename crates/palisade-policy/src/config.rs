@@ -1,6 +1,7 @@
 //! palisade's configuration file (`palisade.yaml`), validated when loaded: every error names the
 //! offending key and its line. See `docs/configuration.md`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -24,6 +25,10 @@ pub struct Config {
     pub kind: Option<String>,
     #[serde(default)]
     pub pod_security: PodSecurityConfig,
+    #[serde(default)]
+    pub rules: RulesConfig,
+    #[serde(default)]
+    pub hardening: HardeningConfig,
 }
 
 /// `podSecurity`: the level and version for namespaces that set none, and who is exempt.
@@ -38,6 +43,135 @@ pub struct PodSecurityConfig {
     pub version: Option<String>,
     #[serde(default)]
     pub exemptions: Exemptions,
+    /// Per-namespace policy for namespaces whose labels palisade cannot read (offline, or outside a
+    /// cluster): the same keys as the `pod-security.kubernetes.io/*` labels.
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, NamespaceLabels>,
+    /// How the webhook answers workload resources (Deployment, Job, ...) that would create
+    /// violating pods: `warn` (as upstream Pod Security Admission does) or `deny`.
+    #[serde(default)]
+    pub workloads: WorkloadMode,
+}
+
+/// The Pod Security labels of a namespace, written in the configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NamespaceLabels {
+    pub enforce: Option<String>,
+    pub enforce_version: Option<String>,
+    pub warn: Option<String>,
+    pub warn_version: Option<String>,
+    pub audit: Option<String>,
+    pub audit_version: Option<String>,
+}
+
+impl NamespaceLabels {
+    /// As the namespace's `pod-security.kubernetes.io/*` labels.
+    pub fn to_labels(&self) -> BTreeMap<String, String> {
+        let pairs = [
+            ("enforce", &self.enforce),
+            ("enforce-version", &self.enforce_version),
+            ("warn", &self.warn),
+            ("warn-version", &self.warn_version),
+            ("audit", &self.audit),
+            ("audit-version", &self.audit_version),
+        ];
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| {
+                v.as_ref()
+                    .map(|v| (format!("pod-security.kubernetes.io/{k}"), v.clone()))
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadMode {
+    #[default]
+    Warn,
+    Deny,
+}
+
+/// What a rule does when it is broken, at admission.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleMode {
+    /// Deny the request.
+    #[default]
+    Enforce,
+    /// Allow it, with a warning to the client.
+    Warn,
+    /// Allow it, with an audit annotation.
+    Audit,
+}
+
+/// ML-serving rules beyond the Pod Security Standards. A rule that is absent is off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Labels every pod must carry (`team`, `model`), so network policy and ownership can key on them.
+    pub required_labels: Option<RequiredLabels>,
+    /// Registries (or registry/path prefixes) images may come from.
+    pub allowed_registries: Option<AllowedRegistries>,
+    /// Images must be pinned by digest (`@sha256:...`).
+    pub image_digest: Option<ModeOnly>,
+    /// No `:latest` tag, and no image without a tag or digest (which means latest).
+    pub no_latest_tag: Option<ModeOnly>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequiredLabels {
+    #[serde(default)]
+    pub mode: RuleMode,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AllowedRegistries {
+    #[serde(default)]
+    pub mode: RuleMode,
+    pub registries: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModeOnly {
+    #[serde(default)]
+    pub mode: RuleMode,
+}
+
+/// What `palisade harden` and the mutating webhook may set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HardeningConfig {
+    /// The UID given to pods that set no `runAsUser`, so `runAsNonRoot` can hold for images whose
+    /// user is root. `null` leaves runAsUser alone.
+    #[serde(default = "default_uid")]
+    pub run_as_user: Option<i64>,
+    /// Paths that get an `emptyDir` in containers with a read-only root filesystem.
+    #[serde(default = "default_writable_paths")]
+    pub writable_paths: Vec<String>,
+}
+
+fn default_uid() -> Option<i64> {
+    Some(65532)
+}
+
+fn default_writable_paths() -> Vec<String> {
+    vec!["/tmp".to_owned()]
+}
+
+impl Default for HardeningConfig {
+    fn default() -> Self {
+        Self {
+            run_as_user: default_uid(),
+            writable_paths: default_writable_paths(),
+        }
+    }
 }
 
 /// Exemptions, as upstream's `PodSecurityConfiguration` has them.
@@ -114,6 +248,69 @@ impl Config {
                 .parse::<Version>()
                 .map_err(|e| key_error("podSecurity.version", e.to_string()))?;
         }
+        for (namespace, labels) in &config.pod_security.namespaces {
+            let at = |key: &str| {
+                FieldPath::parse_dotted("podSecurity.namespaces")
+                    .key(namespace)
+                    .field(key)
+            };
+            let error = |key: &str, message: String| {
+                let path = at(key);
+                InputError::at(
+                    file.clone(),
+                    root.line_of(&path),
+                    format!("{path}: {message}"),
+                )
+            };
+            for (key, level) in [
+                ("enforce", &labels.enforce),
+                ("warn", &labels.warn),
+                ("audit", &labels.audit),
+            ] {
+                if let Some(level) = level {
+                    level
+                        .parse::<Level>()
+                        .map_err(|e| error(key, e.to_string()))?;
+                }
+            }
+            for (key, version) in [
+                ("enforce-version", &labels.enforce_version),
+                ("warn-version", &labels.warn_version),
+                ("audit-version", &labels.audit_version),
+            ] {
+                if let Some(version) = version {
+                    version
+                        .parse::<Version>()
+                        .map_err(|e| error(key, e.to_string()))?;
+                }
+            }
+        }
+        if let Some(uid) = config.hardening.run_as_user {
+            if uid <= 0 {
+                return Err(key_error(
+                    "hardening.runAsUser",
+                    format!("must be a non-zero UID, not {uid}"),
+                ));
+            }
+        }
+        for (i, path) in config.hardening.writable_paths.iter().enumerate() {
+            if !path.starts_with('/') {
+                let p = FieldPath::parse_dotted("hardening.writablePaths").index(i);
+                return Err(InputError::at(
+                    file.clone(),
+                    root.line_of(&p),
+                    format!("{p}: must be an absolute path, not {path:?}"),
+                ));
+            }
+        }
+        if let Some(registries) = &config.rules.allowed_registries {
+            if registries.registries.is_empty() {
+                return Err(key_error(
+                    "rules.allowedRegistries.registries",
+                    "must list at least one registry".into(),
+                ));
+            }
+        }
         Ok(config)
     }
 
@@ -155,6 +352,42 @@ mod tests {
             config.pod_security.exemptions.namespaces,
             vec!["kube-system"]
         );
+    }
+
+    #[test]
+    fn reads_rules_namespaces_and_hardening() {
+        let config = parse(
+            "podSecurity:\n  workloads: deny\n  namespaces:\n    ml-iris: {enforce: restricted, enforce-version: v1.33}\nrules:\n  requiredLabels: {labels: [team, model]}\n  allowedRegistries: {mode: warn, registries: [registry.example.com]}\n  imageDigest: {mode: audit}\n  noLatestTag: {}\nhardening:\n  runAsUser: 10001\n",
+        )
+        .unwrap();
+        assert_eq!(config.pod_security.workloads, WorkloadMode::Deny);
+        assert_eq!(
+            config.pod_security.namespaces["ml-iris"].to_labels()
+                ["pod-security.kubernetes.io/enforce-version"],
+            "v1.33"
+        );
+        assert_eq!(
+            config.rules.required_labels.unwrap().mode,
+            RuleMode::Enforce
+        );
+        assert_eq!(
+            config.rules.allowed_registries.unwrap().mode,
+            RuleMode::Warn
+        );
+        assert_eq!(config.rules.image_digest.unwrap().mode, RuleMode::Audit);
+        assert_eq!(config.hardening.run_as_user, Some(10001));
+        assert_eq!(config.hardening.writable_paths, vec!["/tmp"]);
+        let err =
+            parse("podSecurity:\n  namespaces:\n    a:\n      enforce: strict\n").unwrap_err();
+        assert_eq!(err.line, Some(4), "{err}");
+        assert!(
+            err.message
+                .starts_with("podSecurity.namespaces[a].enforce: invalid level"),
+            "{err}"
+        );
+        let err = parse("rules:\n  imageDigest: {mode: block}\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.message.contains("unknown variant `block`"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,31 @@
 pub mod audit;
 pub mod config;
 pub mod namespace;
+pub mod rules;
 
 pub use audit::{is_namespace, AuditOutcome, Auditor, StreamAudit};
 pub use config::{Config, Exemptions, PodSecurityConfig};
 pub use namespace::NamespacePolicy;
+
+/// Rule metadata for every check palisade can report (Pod Security Standards, then the
+/// ML-serving rules), for SARIF and documentation.
+pub fn rule_metadata() -> Vec<palisade_core::report::RuleMeta> {
+    let mut rules = palisade_pss::rules();
+    rules.extend(
+        rules::RULES
+            .iter()
+            .map(|r| palisade_core::report::RuleMeta {
+                id: r.id.to_owned(),
+                name: r.name.to_owned(),
+                short_description: r.title.to_owned(),
+                full_description: format!(
+                    "{}. Configured under rules.{} in the palisade configuration file.",
+                    r.title, r.name
+                ),
+                help: format!("Fix: {}.", r.hint),
+                help_uri: None,
+                severity: r.severity,
+            }),
+    );
+    rules
+}

@@ -1,4 +1,4 @@
-//! The Pod Security level a namespace enforces, from its `pod-security.kubernetes.io/*` labels.
+//! The Pod Security policy of a namespace, from its `pod-security.kubernetes.io/*` labels.
 
 use std::collections::BTreeMap;
 
@@ -6,37 +6,104 @@ use palisade_pss::{Level, LevelVersion, Version};
 
 pub const ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
 pub const ENFORCE_VERSION_LABEL: &str = "pod-security.kubernetes.io/enforce-version";
+pub const WARN_LABEL: &str = "pod-security.kubernetes.io/warn";
+pub const WARN_VERSION_LABEL: &str = "pod-security.kubernetes.io/warn-version";
+pub const AUDIT_LABEL: &str = "pod-security.kubernetes.io/audit";
+pub const AUDIT_VERSION_LABEL: &str = "pod-security.kubernetes.io/audit-version";
 
-/// A namespace's enforce policy, and what was wrong with its labels (upstream keeps evaluating
-/// with a fallback, and so do we; the problems are reported as warnings).
+/// A namespace's policy in each mode, and what was wrong with its labels (upstream keeps
+/// evaluating with fallbacks, and so do we; the problems are reported).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespacePolicy {
     pub enforce: LevelVersion,
+    pub warn: LevelVersion,
+    pub audit: LevelVersion,
     pub label_errors: Vec<String>,
 }
 
 impl NamespacePolicy {
-    /// Upstream's `PolicyToEvaluate` for the enforce mode: a missing label keeps the default; an
-    /// invalid level falls back to `restricted`, an invalid version to `latest`.
-    pub fn from_labels(labels: &BTreeMap<String, String>, defaults: LevelVersion) -> Self {
-        let mut enforce = defaults;
-        let mut label_errors = Vec::new();
-        if let Some(level) = labels.get(ENFORCE_LABEL) {
-            enforce.level = level.parse().unwrap_or_else(|e| {
-                label_errors.push(format!("{ENFORCE_LABEL}: {e}"));
-                Level::Restricted
-            });
-        }
-        if let Some(version) = labels.get(ENFORCE_VERSION_LABEL) {
-            enforce.version = version.parse().unwrap_or_else(|e| {
-                label_errors.push(format!("{ENFORCE_VERSION_LABEL}: {e}"));
-                Version::Latest
-            });
-        }
+    /// The policy when a namespace has no labels.
+    pub fn uniform(defaults: LevelVersion) -> Self {
         Self {
-            enforce,
-            label_errors,
+            enforce: defaults,
+            warn: defaults,
+            audit: defaults,
+            label_errors: Vec::new(),
         }
+    }
+
+    /// Upstream's `PolicyToEvaluate`: a missing label keeps the default; an invalid enforce level
+    /// falls back to `restricted`, an invalid warn or audit level to `privileged` (fail open), an
+    /// invalid version to `latest`; warn follows a stricter enforce level unless set itself.
+    pub fn from_labels(labels: &BTreeMap<String, String>, defaults: LevelVersion) -> Self {
+        let mut p = Self::uniform(defaults);
+        if labels.is_empty() {
+            return p;
+        }
+        let mut has_enforce_level = false;
+        let level =
+            |label: &str, target: &mut Level, fallback: Level, errors: &mut Vec<String>| -> bool {
+                match labels.get(label).map(|v| v.parse::<Level>()) {
+                    None => false,
+                    Some(Ok(l)) => {
+                        *target = l;
+                        true
+                    }
+                    Some(Err(e)) => {
+                        errors.push(format!("{label}: {e}"));
+                        *target = fallback;
+                        false
+                    }
+                }
+            };
+        if level(
+            ENFORCE_LABEL,
+            &mut p.enforce.level,
+            Level::Restricted,
+            &mut p.label_errors,
+        ) {
+            has_enforce_level = true;
+        }
+        level(
+            AUDIT_LABEL,
+            &mut p.audit.level,
+            Level::Privileged,
+            &mut p.label_errors,
+        );
+        level(
+            WARN_LABEL,
+            &mut p.warn.level,
+            Level::Privileged,
+            &mut p.label_errors,
+        );
+        let version = |label: &str, target: &mut Version, errors: &mut Vec<String>| {
+            if let Some(v) = labels.get(label) {
+                *target = v.parse().unwrap_or_else(|e| {
+                    errors.push(format!("{label}: {e}"));
+                    Version::Latest
+                });
+            }
+        };
+        version(
+            ENFORCE_VERSION_LABEL,
+            &mut p.enforce.version,
+            &mut p.label_errors,
+        );
+        version(
+            AUDIT_VERSION_LABEL,
+            &mut p.audit.version,
+            &mut p.label_errors,
+        );
+        version(WARN_VERSION_LABEL, &mut p.warn.version, &mut p.label_errors);
+        let has_warn_level = labels.contains_key(WARN_LABEL);
+        let has_warn_version = labels.contains_key(WARN_VERSION_LABEL);
+        if !has_warn_level && has_enforce_level && p.enforce.level > p.warn.level {
+            p.warn.level = p.enforce.level;
+            if !has_warn_version {
+                p.warn.version = p.enforce.version;
+            }
+        }
+        p
     }
 }
 
@@ -54,6 +121,10 @@ mod tests {
     const DEFAULT: LevelVersion = LevelVersion {
         level: Level::Baseline,
         version: Version::Minor(30),
+    };
+    const PRIVILEGED: LevelVersion = LevelVersion {
+        level: Level::Privileged,
+        version: Version::Latest,
     };
 
     #[test]
@@ -78,10 +149,38 @@ mod tests {
     #[test]
     fn invalid_labels_fall_back_like_upstream() {
         let p = NamespacePolicy::from_labels(
-            &labels(&[(ENFORCE_LABEL, "strict"), (ENFORCE_VERSION_LABEL, "1.25")]),
+            &labels(&[
+                (ENFORCE_LABEL, "strict"),
+                (ENFORCE_VERSION_LABEL, "1.25"),
+                (WARN_LABEL, "loud"),
+            ]),
             DEFAULT,
         );
         assert_eq!(p.enforce.to_string(), "restricted:latest");
-        assert_eq!(p.label_errors.len(), 2);
+        assert_eq!(p.warn.level, Level::Privileged);
+        assert_eq!(p.label_errors.len(), 3);
+    }
+
+    #[test]
+    fn warn_follows_a_stricter_enforce_level() {
+        let p = NamespacePolicy::from_labels(
+            &labels(&[
+                (ENFORCE_LABEL, "baseline"),
+                (ENFORCE_VERSION_LABEL, "v1.29"),
+            ]),
+            PRIVILEGED,
+        );
+        assert_eq!(p.warn.to_string(), "baseline:v1.29");
+        assert_eq!(p.audit.to_string(), "privileged:latest");
+        let p = NamespacePolicy::from_labels(
+            &labels(&[(ENFORCE_LABEL, "baseline"), (WARN_LABEL, "privileged")]),
+            PRIVILEGED,
+        );
+        assert_eq!(p.warn.level, Level::Privileged);
+        let p = NamespacePolicy::from_labels(
+            &labels(&[(ENFORCE_LABEL, "restricted"), (WARN_VERSION_LABEL, "v1.20")]),
+            PRIVILEGED,
+        );
+        assert_eq!(p.warn.to_string(), "restricted:v1.20");
     }
 }

@@ -27,8 +27,9 @@ pub fn rules() -> Vec<palisade_core::report::RuleMeta> {
             short_description: format!("Pod Security Standards ({}): {}", c.level, c.title),
             full_description: c.description.to_owned(),
             help: format!("Fix: {}.", c.hint),
-            help_uri: "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
-                .to_owned(),
+            help_uri: Some(
+                "https://kubernetes.io/docs/concepts/security/pod-security-standards/".to_owned(),
+            ),
             severity: c.severity(),
         })
         .collect()

@@ -10,7 +10,11 @@ use rstest::rstest;
 
 #[test]
 fn bundled_example_passes_restricted() {
-    let (code, report) = audit_json(&["examples/iris-model-server/manifests"]);
+    let (code, report) = audit_json(&[
+        "--config",
+        "examples/iris-model-server/palisade.yaml",
+        "examples/iris-model-server/manifests",
+    ]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["findings"].as_array().unwrap().len(), 0);
     assert_eq!(report["summary"]["evaluated"], 1);
@@ -471,4 +475,42 @@ fn host_network_defaults_host_ports_in_pods_only() {
     );
     let (_, report) = audit_json(&["--level", "baseline", &path_str(&dir, "deploy.yaml")]);
     assert_eq!(checks(&report), ["hostNamespaces"]);
+}
+
+#[test]
+fn ml_serving_rules_report_offline_in_every_mode() {
+    let config = "rules:\n  requiredLabels: {mode: audit, labels: [team, model]}\n  allowedRegistries: {mode: warn, registries: [registry.example.com/ml]}\n  imageDigest: {mode: enforce}\n  noLatestTag: {}\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {team: ds}\nspec:\n  containers:\n  - name: app\n    image: docker.io/library/flask\n  - name: ok\n    image: registry.example.com/ml/iris@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n";
+    let dir = tree(&[("palisade.yaml", config), ("pod.yaml", pod)]);
+    let (code, report) = audit_json(&[
+        "--level",
+        "privileged",
+        "--config",
+        &path_str(&dir, "palisade.yaml"),
+        &path_str(&dir, "pod.yaml"),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    let ids: Vec<&str> = findings
+        .iter()
+        .map(|f| f["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "palisade/required-labels",
+            "palisade/allowed-registries",
+            "palisade/image-digest",
+            "palisade/no-latest-tag"
+        ]
+    );
+    assert_eq!(findings[0]["field"], "metadata.labels");
+    assert_eq!(findings[0]["detail"], "pod must carry label \"model\"");
+    assert_eq!(findings[1]["field"], "spec.containers[0].image");
+    assert_eq!(findings[1]["line"], 9);
+    assert_eq!(findings[1]["container"], "app");
+    assert!(findings[3]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("violates palisade rules: missing required labels"));
 }

@@ -46,9 +46,15 @@ fn sarif_meets_code_scanning_requirements() {
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), palisade_pss::CHECKS.len());
+    assert_eq!(
+        rules.len(),
+        palisade_pss::CHECKS.len() + palisade_policy::rules::RULES.len()
+    );
     for rule in rules {
-        assert!(rule["id"].as_str().unwrap().starts_with("pss/"));
+        assert!(
+            rule["id"].as_str().unwrap().starts_with("pss/")
+                || rule["id"].as_str().unwrap().starts_with("palisade/")
+        );
         assert!(
             rule["shortDescription"]["text"].is_string()
                 && rule["fullDescription"]["text"].is_string()

@@ -25,7 +25,8 @@ pub struct RuleMeta {
     pub short_description: String,
     pub full_description: String,
     pub help: String,
-    pub help_uri: String,
+    /// Absolute documentation URL, where there is one.
+    pub help_uri: Option<String>,
     pub severity: Severity,
 }
 

@@ -47,20 +47,23 @@ impl<W: Write> SarifReporter<W> {
             .rules
             .iter()
             .map(|r| {
-                json!({
+                let mut rule = json!({
                     "id": r.id,
                     "name": r.name,
                     "shortDescription": {"text": r.short_description},
                     "fullDescription": {"text": r.full_description},
                     "help": {"text": r.help},
-                    "helpUri": r.help_uri,
                     "defaultConfiguration": {"level": sarif_level(r.severity)},
                     "properties": {
                         "tags": ["security", "kubernetes", "pod-security"],
                         "security-severity": security_severity(r.severity),
                         "precision": "very-high",
                     }
-                })
+                });
+                if let Some(uri) = &r.help_uri {
+                    rule["helpUri"] = json!(uri);
+                }
+                rule
             })
             .collect();
         let driver = json!({

@@ -129,8 +129,15 @@ impl<W: Write> Reporter for TableReporter<W> {
             )?;
             i += same_check;
         }
-        if let Some(first) = report.findings.first() {
-            writeln!(self.out, "  {}", self.paint(DIM, &first.message))?;
+        // The whole message per policy, as the API server (or palisade's rules) would word it.
+        let mut messages: Vec<&str> = Vec::new();
+        for finding in &report.findings {
+            if !messages.contains(&finding.message.as_str()) {
+                messages.push(&finding.message);
+            }
+        }
+        for message in messages {
+            writeln!(self.out, "  {}", self.paint(DIM, message))?;
         }
         writeln!(self.out)
     }

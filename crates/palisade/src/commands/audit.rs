@@ -69,7 +69,11 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let mut reporter: Box<dyn Reporter> = match args.format {
         OutputFormat::Table => Box::new(TableReporter::new(out, color, args.verbose)),
         OutputFormat::Json => Box::new(JsonReporter::new(out, version)),
-        OutputFormat::Sarif => Box::new(SarifReporter::new(out, version, palisade_pss::rules())),
+        OutputFormat::Sarif => Box::new(SarifReporter::new(
+            out,
+            version,
+            palisade_policy::rule_metadata(),
+        )),
     };
 
     let mut summary = Summary::default();
