@@ -87,6 +87,28 @@ impl Node {
         }
     }
 
+    /// A tree from JSON (an admission request's object); every node is at line 0, "no source".
+    pub fn from_json(value: &serde_json::Value) -> Node {
+        let value = match value {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(items) => {
+                Value::Sequence(items.iter().map(Node::from_json).collect())
+            }
+            serde_json::Value::Object(map) => Value::Mapping(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Node::from_json(v)))
+                    .collect(),
+            ),
+        };
+        Node::new(0, 0, value)
+    }
+
     /// Converts to a JSON value, the form the typed Kubernetes structs deserialize from.
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {

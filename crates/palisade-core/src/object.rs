@@ -77,7 +77,8 @@ impl Object {
         Ok(objects)
     }
 
-    fn from_node(source: SourceRef, node: Node) -> Result<Object, InputError> {
+    /// An object from a parsed tree (a document, or a list item).
+    pub fn from_node(source: SourceRef, node: Node) -> Result<Object, InputError> {
         let error = |line: u32, message: String| InputError::at(source.file.clone(), line, message);
         if !node.is_mapping() {
             return Err(error(

@@ -259,13 +259,18 @@ fn rule_findings(
     findings
 }
 
-/// The message for broken rules, in the PodSecurity style: `violates palisade rules: reason (detail), ...`.
-pub fn rules_message<'a>(violations: impl IntoIterator<Item = &'a RuleViolation>) -> String {
+/// Broken rules in the PodSecurity style: `reason (detail), reason (detail)`.
+pub fn rules_detail<'a>(violations: impl IntoIterator<Item = &'a RuleViolation>) -> String {
     let parts: Vec<String> = violations
         .into_iter()
         .map(|v| format!("{} ({})", v.reason, v.detail))
         .collect();
-    format!("violates palisade rules: {}", parts.join(", "))
+    parts.join(", ")
+}
+
+/// The message for broken rules: `violates palisade rules: reason (detail), ...`.
+pub fn rules_message<'a>(violations: impl IntoIterator<Item = &'a RuleViolation>) -> String {
+    format!("violates palisade rules: {}", rules_detail(violations))
 }
 
 /// The object path and container name of a check's location.

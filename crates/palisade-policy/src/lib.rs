@@ -2,8 +2,10 @@
 //! every front end (`palisade audit`, the admission webhook).
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod audit;
 pub mod config;
+pub mod harden;
 pub mod namespace;
 pub mod rules;
 
