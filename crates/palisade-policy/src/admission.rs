@@ -143,32 +143,32 @@ impl Admission {
     }
 
     /// The shared preamble: which requests are evaluated at all, and exemptions.
-    fn screen(&self, request: &Request<'_>) -> Result<Target, Decision> {
+    fn screen(&self, request: &Request<'_>) -> Result<Target, Box<Decision>> {
         if !matches!(request.operation, "CREATE" | "UPDATE") {
-            return Err(Decision::default());
+            return Err(Box::default());
         }
         let target = self.target(request);
         match target {
-            Target::Other => return Err(Decision::default()),
+            Target::Other => return Err(Box::default()),
             Target::Pod if IGNORED_POD_SUBRESOURCES.contains(&request.sub_resource) => {
-                return Err(Decision::default())
+                return Err(Box::default())
             }
             Target::Pod if !matches!(request.sub_resource, "" | "ephemeralcontainers") => {
-                return Err(Decision::default())
+                return Err(Box::default())
             }
-            Target::Workload if !request.sub_resource.is_empty() => return Err(Decision::default()),
+            Target::Workload if !request.sub_resource.is_empty() => return Err(Box::default()),
             _ => {}
         }
         let exemptions = &self.config.pod_security.exemptions;
         if !request.namespace.is_empty()
             && exemptions.namespaces.iter().any(|n| n == request.namespace)
         {
-            return Err(Decision::exempt("namespace"));
+            return Err(Box::new(Decision::exempt("namespace")));
         }
         if !request.username.is_empty()
             && exemptions.usernames.iter().any(|u| u == request.username)
         {
-            return Err(Decision::exempt("user"));
+            return Err(Box::new(Decision::exempt("user")));
         }
         Ok(target)
     }
@@ -199,7 +199,7 @@ impl Admission {
     ) -> Decision {
         let target = match self.screen(request) {
             Ok(target) => target,
-            Err(decision) => return decision,
+            Err(decision) => return *decision,
         };
         let object = match request.object.map(|o| to_object(o, request)) {
             Some(Ok(object)) => object,
@@ -363,12 +363,7 @@ impl Admission {
     pub fn mutate(&self, request: &Request<'_>) -> Decision {
         let target = match self.screen(request) {
             Ok(target) => target,
-            Err(decision) => {
-                return Decision {
-                    patch: Vec::new(),
-                    ..decision
-                }
-            }
+            Err(decision) => return *decision,
         };
         if (target == Target::Pod
             && (request.operation != "CREATE" || !request.sub_resource.is_empty()))

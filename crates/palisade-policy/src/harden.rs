@@ -93,7 +93,7 @@ fn harden_pod_spec(spec: &mut Map<String, Value>, config: &HardeningConfig) {
     }
     let spec_value = Value::Object(spec.clone());
     let container_sets = |path: &[&str], predicate: &dyn Fn(&Value) -> bool| {
-        containers_of(spec).any(|c| get(c, path).is_some_and(|v| predicate(v)))
+        containers_of(spec).any(|c| get(c, path).is_some_and(predicate))
     };
     let any_container_root = container_sets(&["securityContext", "runAsUser"], &|v| {
         v.as_i64() == Some(0)
