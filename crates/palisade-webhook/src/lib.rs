@@ -1,1 +1,14 @@
+//! palisade-webhook: the admission server. The policy engine (palisade-policy) decides; this crate
+//! speaks AdmissionReview over HTTPS, keeps the namespace cache, and runs the operational parts.
 #![forbid(unsafe_code)]
+
+pub mod certs;
+pub mod metrics;
+pub mod namespaces;
+pub mod review;
+pub mod server;
+pub mod tls;
+
+pub use namespaces::NamespaceSource;
+pub use server::{router, serve, ServeError, ServeOptions};
+pub use tls::CertFiles;

@@ -22,6 +22,11 @@ pub enum Command {
     /// Audit Kubernetes manifests against the Pod Security Standards, offline, with the verdicts
     /// and messages of the API server's Pod Security Admission.
     Audit(AuditArgs),
+    /// Serve the validating and mutating admission webhook (AdmissionReview v1 over HTTPS).
+    Webhook(WebhookArgs),
+    /// Write a self-signed CA and a serving certificate for the webhook (local use, or clusters
+    /// without cert-manager).
+    Certs(CertsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,4 +91,73 @@ pub struct AuditArgs {
     /// Also list objects that pass or are exempt (table format).
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NamespaceSourceChoice {
+    /// The cluster's Namespaces when running in a cluster (KUBERNETES_SERVICE_HOST is set), else the file.
+    Auto,
+    /// Watch the cluster's Namespaces (in-cluster config, kubeconfig, or --kube-api-url).
+    Cluster,
+    /// Only the configuration file's podSecurity.namespaces and the defaults.
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Address to serve HTTPS on.
+    #[arg(long, default_value = "0.0.0.0:8443", env = "PALISADE_LISTEN")]
+    pub listen: std::net::SocketAddr,
+    /// PEM serving certificate (chain); reloaded when it changes.
+    #[arg(long, env = "PALISADE_TLS_CERT")]
+    pub tls_cert: PathBuf,
+    /// PEM private key; reloaded when it changes.
+    #[arg(long, env = "PALISADE_TLS_KEY")]
+    pub tls_key: PathBuf,
+    /// The configuration file (docs/configuration.md).
+    #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Level for namespaces with no labels and no entry in the config [default: the config file's, else restricted].
+    #[arg(long, env = "PALISADE_DEFAULT_LEVEL", value_parser = ["privileged", "baseline", "restricted"])]
+    pub default_level: Option<String>,
+    /// Version for namespaces with no labels and no entry in the config [default: the config file's, else latest].
+    #[arg(long, env = "PALISADE_DEFAULT_VERSION")]
+    pub default_version: Option<String>,
+    /// Where namespace Pod Security labels come from.
+    #[arg(long, value_enum, default_value_t = NamespaceSourceChoice::Auto, env = "PALISADE_NAMESPACE_SOURCE")]
+    pub namespaces: NamespaceSourceChoice,
+    /// Kubernetes API server URL, for `--namespaces cluster` outside a cluster (e.g. `kubectl proxy`).
+    #[arg(long, env = "PALISADE_KUBE_API_URL")]
+    pub kube_api_url: Option<String>,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 3 * 1024 * 1024, env = "PALISADE_BODY_LIMIT")]
+    pub body_limit: usize,
+    /// Time allowed for one request, in milliseconds.
+    #[arg(long, default_value_t = 8000, env = "PALISADE_DEADLINE_MS")]
+    pub deadline_ms: u64,
+    /// On SIGTERM, how long requests in flight may take to finish, in seconds.
+    #[arg(long, default_value_t = 20, env = "PALISADE_SHUTDOWN_GRACE_SECONDS")]
+    pub shutdown_grace_seconds: u64,
+    /// How often to check the certificate files for rotation, in milliseconds.
+    #[arg(long, default_value_t = 2000, env = "PALISADE_CERT_RELOAD_MS")]
+    pub cert_reload_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// Directory for ca.crt, tls.crt and tls.key.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// The webhook's Service name.
+    #[arg(long, default_value = "palisade-webhook")]
+    pub service: String,
+    /// The webhook's namespace.
+    #[arg(long, default_value = "palisade")]
+    pub namespace: String,
+    /// Extra DNS names or IP addresses for the serving certificate.
+    #[arg(long = "name")]
+    pub names: Vec<String>,
+    /// Validity, in days.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
 }

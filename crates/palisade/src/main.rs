@@ -24,6 +24,8 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Audit(args) => commands::audit::run(args),
+        Command::Webhook(args) => commands::webhook::run(args),
+        Command::Certs(args) => commands::webhook::certs(args),
     };
     match result {
         Ok(code) => code,

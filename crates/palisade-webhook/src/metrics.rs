@@ -1,0 +1,104 @@
+//! Prometheus metrics: requests, decisions by rule, latency.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub webhook: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub webhook: String,
+    pub decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    pub rule: String,
+    pub mode: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub webhook: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to about 1.6 s.
+    Histogram::new(exponential_buckets(0.00005, 2.0, 16))
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub decisions: Family<DecisionLabels, Counter>,
+    pub violations: Family<RuleLabels, Counter>,
+    pub latency: Family<WebhookLabels, Histogram, fn() -> Histogram>,
+    pub tls_reloads: Counter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("palisade_webhook");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let violations = Family::<RuleLabels, Counter>::default();
+        let latency = Family::<WebhookLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let tls_reloads = Counter::default();
+        registry.register(
+            "requests",
+            "Admission HTTP requests by webhook and status code",
+            requests.clone(),
+        );
+        registry.register(
+            "decisions",
+            "Admission decisions by webhook (allow, deny, patch)",
+            decisions.clone(),
+        );
+        registry.register(
+            "rule_violations",
+            "Checks and rules that fired, by rule and mode",
+            violations.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer an admission request",
+            latency.clone(),
+        );
+        registry.register(
+            "tls_reloads",
+            "Serving certificate reloads",
+            tls_reloads.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            decisions,
+            violations,
+            latency,
+            tls_reloads,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,291 @@
+//! The HTTPS server: routes, limits, deadlines, metrics, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use palisade_policy::admission::{Admission, Decision};
+
+use crate::metrics::{DecisionLabels, Metrics, RequestLabels, RuleLabels, WebhookLabels};
+use crate::namespaces::NamespaceSource;
+use crate::review::{respond, AdmissionReview, API_VERSION};
+use crate::tls::{CertFiles, TlsError};
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub cert: CertFiles,
+    /// How often to check the certificate files for a rotation.
+    pub reload_every: Duration,
+    /// Largest request body accepted (the API server sends at most about 3 MiB).
+    pub body_limit: usize,
+    /// Time allowed for one request, body included.
+    pub deadline: Duration,
+    /// On shutdown, how long requests in flight may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl ServeOptions {
+    pub fn new(listen: SocketAddr, cert: CertFiles) -> Self {
+        Self {
+            listen,
+            cert,
+            reload_every: Duration::from_secs(2),
+            body_limit: 3 * 1024 * 1024,
+            deadline: Duration::from_secs(8),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug)]
+struct AppState {
+    admission: Admission,
+    namespaces: NamespaceSource,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Webhook {
+    Validate,
+    Mutate,
+}
+
+impl Webhook {
+    fn name(self) -> &'static str {
+        match self {
+            Webhook::Validate => "validate",
+            Webhook::Mutate => "mutate",
+        }
+    }
+}
+
+/// The router, without TLS: exposed so tests and benchmarks can drive it directly.
+pub fn router(
+    admission: Admission,
+    namespaces: NamespaceSource,
+    metrics: Arc<Metrics>,
+    options: &ServeOptions,
+) -> Router {
+    let state = Arc::new(AppState {
+        admission,
+        namespaces,
+        metrics,
+    });
+    Router::new()
+        .route(
+            "/validate",
+            post(|State(s): State<Arc<AppState>>, body: Bytes| async move {
+                review(&s, Webhook::Validate, &body)
+            }),
+        )
+        .route(
+            "/mutate",
+            post(|State(s): State<Arc<AppState>>, body: Bytes| async move {
+                review(&s, Webhook::Mutate, &body)
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            options.deadline,
+        ))
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+
+async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+    if s.namespaces.ready() {
+        "ok".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "namespace cache not synced",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics_text(State(s): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+        .into_response()
+}
+
+fn bad_request(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message,
+    )
+        .into_response()
+}
+
+fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
+    let start = Instant::now();
+    let response = match serde_json::from_slice::<AdmissionReview>(body) {
+        Err(e) => bad_request(format!("invalid AdmissionReview JSON: {e}")),
+        Ok(review) if review.api_version != API_VERSION || review.kind != "AdmissionReview" => {
+            bad_request(format!(
+                "unsupported {} {}: palisade answers {API_VERSION} AdmissionReview",
+                review.api_version, review.kind
+            ))
+        }
+        Ok(AdmissionReview { request: None, .. }) => {
+            bad_request("AdmissionReview has no request".into())
+        }
+        Ok(AdmissionReview {
+            request: Some(request),
+            ..
+        }) => {
+            let policy_request = request.as_policy_request();
+            let decision: Decision = match webhook {
+                Webhook::Validate => {
+                    let labels = state.namespaces.labels(policy_request.namespace);
+                    state.admission.validate(&policy_request, labels.as_ref())
+                }
+                Webhook::Mutate => state.admission.mutate(&policy_request),
+            };
+            let outcome = match (&decision.denial, decision.patch.is_empty()) {
+                (Some(_), _) => "deny",
+                (None, false) => "patch",
+                (None, true) => "allow",
+            };
+            state
+                .metrics
+                .decisions
+                .get_or_create(&DecisionLabels {
+                    webhook: webhook.name().into(),
+                    decision: outcome.into(),
+                })
+                .inc();
+            for fired in &decision.fired {
+                state
+                    .metrics
+                    .violations
+                    .get_or_create(&RuleLabels {
+                        rule: fired.rule.clone(),
+                        mode: fired.mode.into(),
+                    })
+                    .inc();
+            }
+            tracing::debug!(
+                webhook = webhook.name(),
+                uid = %request.uid,
+                kind = %request.kind.kind,
+                namespace = policy_request.namespace,
+                name = policy_request.name,
+                outcome,
+                "admission review"
+            );
+            let body = respond(&request, decision);
+            match serde_json::to_vec(&body) {
+                Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+                Err(e) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot encode the response: {e}"),
+                )
+                    .into_response(),
+            }
+        }
+    };
+    let code = response.status().as_u16().to_string();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            webhook: webhook.name().into(),
+            code,
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&WebhookLabels {
+            webhook: webhook.name().into(),
+        })
+        .observe(start.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves until `shutdown` completes, then stops accepting and lets requests in flight finish
+/// (for up to `shutdown_grace`). Calls `on_listening` with the bound address.
+pub async fn serve(
+    options: ServeOptions,
+    admission: Admission,
+    namespaces: NamespaceSource,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr) + Send + 'static,
+) -> Result<(), ServeError> {
+    let (tls, loaded) = options.cert.load()?;
+    let metrics = Arc::new(Metrics::new());
+    let reloads = metrics.tls_reloads.clone();
+    let router = router(admission, namespaces, metrics, &options);
+    tokio::spawn(options.cert.clone().watch(
+        tls.clone(),
+        loaded,
+        options.reload_every,
+        move || {
+            reloads.inc();
+        },
+    ));
+    let listener =
+        std::net::TcpListener::bind(options.listen).map_err(|source| ServeError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ServeError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: options.listen,
+        source,
+    })?;
+    let handle = axum_server::Handle::new();
+    let grace = options.shutdown_grace;
+    let shutdown_handle = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        shutdown_handle.graceful_shutdown(Some(grace));
+    });
+    on_listening(addr);
+    axum_server::from_tcp_rustls(listener, tls)
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })
+}

@@ -1,0 +1,117 @@
+//! `palisade webhook` and `palisade certs`: thin wrappers over palisade-webhook.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use palisade_policy::admission::Admission;
+use palisade_policy::Config;
+use palisade_pss::Version;
+use palisade_webhook::{CertFiles, NamespaceSource, ServeOptions};
+
+use crate::cli::{CertsArgs, NamespaceSourceChoice, WebhookArgs};
+
+pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => {
+            Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?
+        }
+        None => Config::default(),
+    };
+    let mut defaults = config.default_level_version();
+    if let Some(level) = &args.default_level {
+        defaults.level = level
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--default-level: {e}"))?;
+    }
+    if let Some(version) = &args.default_version {
+        defaults.version = version
+            .parse::<Version>()
+            .map_err(|e| anyhow::anyhow!("--default-version: {e}"))?;
+    }
+    let admission = Admission::new(config, defaults);
+    let mut options = ServeOptions::new(
+        args.listen,
+        CertFiles {
+            cert: args.tls_cert.clone(),
+            key: args.tls_key.clone(),
+        },
+    );
+    options.body_limit = args.body_limit;
+    options.deadline = Duration::from_millis(args.deadline_ms);
+    options.shutdown_grace = Duration::from_secs(args.shutdown_grace_seconds);
+    options.reload_every = Duration::from_millis(args.cert_reload_ms.max(100));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+        let use_cluster = match args.namespaces {
+            NamespaceSourceChoice::Cluster => true,
+            NamespaceSourceChoice::Config => false,
+            NamespaceSourceChoice::Auto => in_cluster || args.kube_api_url.is_some(),
+        };
+        let namespaces = if use_cluster {
+            let client = match &args.kube_api_url {
+                Some(url) => {
+                    let url = url.parse().with_context(|| format!("--kube-api-url {url:?}"))?;
+                    kube::Client::try_from(kube::Config::new(url)).context("cannot build the Kubernetes client")?
+                }
+                None => kube::Client::try_default().await.context("cannot reach the Kubernetes API (in-cluster config or kubeconfig)")?,
+            };
+            NamespaceSource::watch(client)
+        } else {
+            NamespaceSource::Config
+        };
+        tracing::info!(policy = %defaults, namespaces = ?namespaces, "starting the admission webhook");
+        palisade_webhook::serve(options, admission, namespaces, shutdown_signal(), |addr| {
+            // One line on standard output, so scripts (and tests) can find the port.
+            println!("palisade webhook listening on {addr}");
+        })
+        .await
+        .map_err(anyhow::Error::from)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (the kubelet) or SIGINT (a terminal).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+pub fn certs(args: CertsArgs) -> anyhow::Result<ExitCode> {
+    let mut names = palisade_webhook::certs::service_names(&args.service, &args.namespace);
+    names.extend(args.names);
+    let written = palisade_webhook::certs::generate(&args.out, names, args.days)?;
+    println!(
+        "wrote {}, {} and {}",
+        written.ca_cert.display(),
+        written.cert.display(),
+        written.key.display()
+    );
+    println!("caBundle: {}", written.ca_bundle_base64);
+    Ok(ExitCode::SUCCESS)
+}
