@@ -251,6 +251,7 @@ fn diff(old: &Value, new: &Value, path: &mut String, ops: &mut Vec<PatchOp>) {
                 path.push_str(&escape(key));
                 match a.get(key) {
                     Some(va) if !va.is_null() => diff(va, vb, path, ops),
+                    Some(_) if vb.is_null() => {}
                     Some(_) => ops.push(PatchOp {
                         op: "replace",
                         path: path.clone(),

@@ -107,6 +107,10 @@ pub fn router(
                 review(&s, Webhook::Mutate, &body)
             }),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -117,6 +121,36 @@ pub fn router(
         ))
         .layer(CatchPanicLayer::new())
         .with_state(state)
+}
+
+/// Counts every admission request and its latency, including those refused before the handler
+/// (oversized bodies, deadlines).
+async fn count_requests(
+    State(s): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let webhook = match request.uri().path() {
+        "/mutate" => Webhook::Mutate,
+        _ => Webhook::Validate,
+    };
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let code = response.status().as_u16().to_string();
+    s.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            webhook: webhook.name().into(),
+            code,
+        })
+        .inc();
+    s.metrics
+        .latency
+        .get_or_create(&WebhookLabels {
+            webhook: webhook.name().into(),
+        })
+        .observe(start.elapsed().as_secs_f64());
+    response
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
@@ -152,7 +186,6 @@ fn bad_request(message: String) -> Response {
 }
 
 fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
-    let start = Instant::now();
     let response = match serde_json::from_slice::<AdmissionReview>(body) {
         Err(e) => bad_request(format!("invalid AdmissionReview JSON: {e}")),
         Ok(review) if review.api_version != API_VERSION || review.kind != "AdmissionReview" => {
@@ -219,22 +252,6 @@ fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
             }
         }
     };
-    let code = response.status().as_u16().to_string();
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            webhook: webhook.name().into(),
-            code,
-        })
-        .inc();
-    state
-        .metrics
-        .latency
-        .get_or_create(&WebhookLabels {
-            webhook: webhook.name().into(),
-        })
-        .observe(start.elapsed().as_secs_f64());
     response
 }
 

@@ -1,0 +1,506 @@
+//! The real `palisade webhook` binary over real HTTPS on 127.0.0.1, answering AdmissionReview
+//! requests as the API server sends them; whole responses are asserted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod webhook_support;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use webhook_support::{client_trusting, make_certs, pod_review, review, yaml_to_json, Webhook};
+
+const CONFIG: &str = r#"
+podSecurity:
+  level: restricted
+  version: latest
+  exemptions:
+    namespaces: [kube-system]
+    usernames: [system:serviceaccount:kube-system:replicaset-controller-exempt]
+    runtimeClasses: [kata]
+  namespaces:
+    pss-baseline-v1-37: {enforce: baseline, enforce-version: v1.37, warn: baseline, warn-version: v1.37}
+    pss-restricted-v1-37: {enforce: restricted, enforce-version: v1.37}
+    pss-restricted-v1-25: {enforce: restricted, enforce-version: v1.25}
+    warn-only: {enforce: privileged, warn: restricted}
+    rules: {enforce: privileged, warn: privileged, audit: privileged}
+rules:
+  requiredLabels: {mode: enforce, labels: [team, model]}
+  allowedRegistries: {mode: warn, registries: [registry.example.com/ml]}
+  imageDigest: {mode: audit}
+  noLatestTag: {mode: enforce}
+hardening:
+  runAsUser: 10001
+  writablePaths: [/tmp]
+"#;
+
+fn corpus() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/pod-security")
+}
+
+/// Pods whose only rule problems are absent: labelled and pinned.
+fn compliant_labels(pod: &mut Value) {
+    pod["metadata"]["labels"] = json!({"team": "ds", "model": "iris"});
+    for key in ["containers", "initContainers"] {
+        if let Some(cs) = pod["spec"].get_mut(key).and_then(Value::as_array_mut) {
+            for c in cs {
+                c["image"] = json!("registry.example.com/ml/iris@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+            }
+        }
+    }
+}
+
+#[test]
+fn pod_security_fixtures_are_enforced_over_https() {
+    let webhook = Webhook::start(CONFIG, &[]);
+    let manifest = std::fs::read_to_string(corpus().join("MANIFEST.tsv")).unwrap();
+    let mut checked = 0;
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (level, version, outcome, path, expect) = (cols[0], cols[1], cols[2], cols[5], cols[8]);
+        let namespace = format!("pss-{level}-{}", version.replace('.', "-"));
+        if !matches!(
+            namespace.as_str(),
+            "pss-baseline-v1-37" | "pss-restricted-v1-37" | "pss-restricted-v1-25"
+        ) {
+            continue;
+        }
+        let mut pod = yaml_to_json(&std::fs::read_to_string(corpus().join(path)).unwrap());
+        compliant_labels(&mut pod);
+        let uid = format!("uid-{checked}");
+        let (status, body) = webhook.post("/validate", &pod_review(&uid, &namespace, &pod));
+        assert_eq!(status, 200);
+        let response = &body["response"];
+        assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(body["kind"], "AdmissionReview");
+        assert_eq!(response["uid"], uid, "{path}");
+        let name = pod["metadata"]["name"].as_str().unwrap();
+        if outcome == "pass" {
+            assert_eq!(response["allowed"], true, "{path}: {body:#}");
+        } else {
+            assert_eq!(response["allowed"], false, "{path}: {body:#}");
+            let status = &response["status"];
+            assert_eq!(status["code"], 403);
+            assert_eq!(status["reason"], "Forbidden");
+            assert_eq!(status["status"], "Failure");
+            let message = status["message"].as_str().unwrap();
+            let prefix = format!(
+                "pods \"{name}\" is forbidden: violates PodSecurity \"{level}:{version}\": "
+            );
+            assert!(message.starts_with(&prefix), "{path}: {message}");
+            assert!(message.contains(expect), "{path}: {message} lacks {expect}");
+            assert!(
+                response.get("warnings").is_none(),
+                "no warnings on a denial: {body:#}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 200, "checked {checked} fixtures");
+}
+
+#[test]
+fn a_denial_is_a_complete_admission_response() {
+    let webhook = Webhook::start(CONFIG, &[]);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "iris", "namespace": "pss-baseline-v1-37", "labels": {"team": "ds", "model": "iris"}},
+        "spec": {"hostPID": true, "containers": [{"name": "app", "image": "registry.example.com/ml/iris:1.0"}]}});
+    let (status, body) = webhook.post(
+        "/validate",
+        &pod_review(
+            "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "pss-baseline-v1-37",
+            &pod,
+        ),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {
+                "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "allowed": false,
+                "status": {
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": "pods \"iris\" is forbidden: violates PodSecurity \"baseline:v1.37\": host namespaces (hostPID=true)",
+                    "reason": "Forbidden",
+                    "details": {"name": "iris", "kind": "pods"},
+                    "code": 403
+                },
+                "auditAnnotations": {
+                    "pod-security.kubernetes.io/audit-violations": "would violate PodSecurity \"restricted:latest\": host namespaces (hostPID=true), allowPrivilegeEscalation != false (container \"app\" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container \"app\" must set securityContext.capabilities.drop=[\"ALL\"]), runAsNonRoot != true (pod or container \"app\" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container \"app\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")",
+                    "pod-security.kubernetes.io/enforce-policy": "baseline:v1.37",
+                    "palisade.dev/audit-violations": "would violate palisade rules: image not pinned by digest (container \"app\" must reference its image by digest (image@sha256:...))"
+                }
+            }
+        })
+    );
+}
+
+#[test]
+fn workloads_get_warnings_and_exemptions_apply() {
+    let webhook = Webhook::start(CONFIG, &[]);
+    let deployment = yaml_to_json(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/iris-model-server-insecure/deployment.yaml"),
+        )
+        .unwrap(),
+    );
+    let (_, body) = webhook.post(
+        "/validate",
+        &review(
+            "d1",
+            "CREATE",
+            "apps",
+            "Deployment",
+            "deployments",
+            "ml-iris",
+            &deployment,
+        ),
+    );
+    let response = &body["response"];
+    assert_eq!(response["allowed"], true, "{body:#}");
+    let warnings: Vec<&str> = response["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{body:#}");
+    assert!(warnings[0].starts_with("would violate PodSecurity \"restricted:latest\": host namespaces (hostNetwork=true), allowPrivilegeEscalation != false"));
+    // Enforce-mode rules warn on workloads (the pods they create are denied at admission).
+    assert!(warnings[1].starts_with("would violate palisade rules: missing required labels (pod must carry labels \"team\", \"model\"), latest image tag"), "{}", warnings[1]);
+
+    // Exempt namespace, user and runtime class.
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostPID": true, "containers": [{"name": "c", "image": "x"}]}});
+    let (_, body) = webhook.post("/validate", &pod_review("e1", "kube-system", &pod));
+    assert_eq!(
+        body["response"],
+        json!({"uid": "e1", "allowed": true, "auditAnnotations": {"pod-security.kubernetes.io/exempt": "namespace"}})
+    );
+    let mut request = pod_review("e2", "ml", &pod);
+    request["request"]["userInfo"]["username"] =
+        json!("system:serviceaccount:kube-system:replicaset-controller-exempt");
+    let (_, body) = webhook.post("/validate", &request);
+    assert_eq!(
+        body["response"]["auditAnnotations"]["pod-security.kubernetes.io/exempt"],
+        "user"
+    );
+    pod["spec"]["runtimeClassName"] = json!("kata");
+    let (_, body) = webhook.post("/validate", &pod_review("e3", "ml", &pod));
+    assert_eq!(
+        body["response"]["auditAnnotations"]["pod-security.kubernetes.io/exempt"],
+        "runtimeClass"
+    );
+    assert_eq!(body["response"]["allowed"], true);
+}
+
+#[test]
+fn every_ml_rule_in_its_mode() {
+    let webhook = Webhook::start(CONFIG, &[]);
+    let pod = |labels: Value, image: &str| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "m", "labels": labels}, "spec": {"containers": [{"name": "app", "image": image}]}});
+    let pinned = "registry.example.com/ml/iris@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let labels = json!({"team": "ds", "model": "iris"});
+    // All good.
+    let (_, body) = webhook.post(
+        "/validate",
+        &pod_review("r0", "rules", &pod(labels.clone(), pinned)),
+    );
+    assert_eq!(
+        body["response"],
+        json!({"uid": "r0", "allowed": true, "auditAnnotations": {"pod-security.kubernetes.io/enforce-policy": "privileged:latest"}})
+    );
+    // requiredLabels (enforce): denied.
+    let (_, body) = webhook.post(
+        "/validate",
+        &pod_review("r1", "rules", &pod(json!({"team": "ds"}), pinned)),
+    );
+    assert_eq!(body["response"]["status"]["message"], "pods \"m\" is forbidden: violates palisade rules: missing required labels (pod must carry label \"model\")");
+    // noLatestTag (enforce): denied.
+    let (_, body) = webhook.post(
+        "/validate",
+        &pod_review(
+            "r2",
+            "rules",
+            &pod(labels.clone(), "registry.example.com/ml/iris:latest"),
+        ),
+    );
+    let message = body["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "latest image tag (container \"app\" must not use the latest tag (or no tag))"
+        ),
+        "{message}"
+    );
+    // allowedRegistries (warn) and imageDigest (audit): allowed, with a warning and an audit annotation.
+    let (_, body) = webhook.post(
+        "/validate",
+        &pod_review("r3", "rules", &pod(labels, "docker.io/library/python:3.11")),
+    );
+    assert_eq!(
+        body["response"],
+        json!({
+            "uid": "r3",
+            "allowed": true,
+            "warnings": ["would violate palisade rules: disallowed image registry (container \"app\" must use images from \"registry.example.com/ml\", not \"docker.io/library/python:3.11\")"],
+            "auditAnnotations": {
+                "palisade.dev/audit-violations": "would violate palisade rules: image not pinned by digest (container \"app\" must reference its image by digest (image@sha256:...))",
+                "pod-security.kubernetes.io/enforce-policy": "privileged:latest"
+            }
+        })
+    );
+}
+
+#[test]
+fn mutations_harden_pods_with_a_json_patch() {
+    let webhook = Webhook::start(CONFIG, &[]);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "h"},
+        "spec": {"containers": [{"name": "app", "image": "x", "securityContext": {"readOnlyRootFilesystem": true}}]}});
+    let (status, body) = webhook.post("/mutate", &pod_review("m1", "ml", &pod));
+    assert_eq!(status, 200);
+    let response = &body["response"];
+    assert_eq!(response["allowed"], true);
+    assert_eq!(response["patchType"], "JSONPatch");
+    let patch: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(response["patch"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        patch,
+        json!([
+            {"op": "add", "path": "/spec/containers/0/securityContext/allowPrivilegeEscalation", "value": false},
+            {"op": "add", "path": "/spec/containers/0/securityContext/capabilities", "value": {"drop": ["ALL"]}},
+            {"op": "add", "path": "/spec/containers/0/volumeMounts", "value": [{"name": "palisade-tmp", "mountPath": "/tmp"}]},
+            {"op": "add", "path": "/spec/securityContext", "value": {"seccompProfile": {"type": "RuntimeDefault"}, "runAsNonRoot": true, "runAsUser": 10001}},
+            {"op": "add", "path": "/spec/volumes", "value": [{"name": "palisade-tmp", "emptyDir": {}}]}
+        ])
+    );
+    // The hardened pod is admitted at restricted.
+    let mut hardened = pod.clone();
+    palisade_policy::harden::apply(
+        &mut hardened,
+        &serde_json::from_value::<Vec<PatchOpIn>>(patch)
+            .unwrap()
+            .into_iter()
+            .map(PatchOpIn::into_op)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    compliant_labels(&mut hardened);
+    let (_, body) = webhook.post(
+        "/validate",
+        &pod_review("m2", "pss-restricted-v1-37", &hardened),
+    );
+    assert_eq!(body["response"]["allowed"], true, "{body:#}");
+    // Hardening twice changes nothing.
+    let (_, body) = webhook.post("/mutate", &pod_review("m3", "ml", &hardened));
+    assert_eq!(body["response"], json!({"uid": "m3", "allowed": true}));
+}
+
+#[derive(serde::Deserialize)]
+struct PatchOpIn {
+    op: String,
+    path: String,
+    value: Value,
+}
+
+impl PatchOpIn {
+    fn into_op(self) -> palisade_policy::harden::PatchOp {
+        assert_eq!(self.op, "add");
+        palisade_policy::harden::PatchOp {
+            op: "add",
+            path: self.path,
+            value: self.value,
+        }
+    }
+}
+
+#[test]
+fn malformed_oversized_and_unsupported_requests() {
+    let webhook = Webhook::start(CONFIG, &["--body-limit", "65536"]);
+    let client = webhook.client();
+    let response = client
+        .post(webhook.url("/validate"))
+        .body("{\"apiVersion\": ")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response
+        .text()
+        .unwrap()
+        .starts_with("invalid AdmissionReview JSON: EOF while parsing"));
+    let response = client
+        .post(webhook.url("/validate"))
+        .body(vec![b' '; 100_000])
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let (status, body) = webhook.post("/validate", &json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "x"}}));
+    assert_eq!(status, 400);
+    assert!(body
+        .as_str()
+        .unwrap()
+        .starts_with("unsupported admission.k8s.io/v1beta1 AdmissionReview"));
+    let (status, _) = webhook.post(
+        "/validate",
+        &json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}),
+    );
+    assert_eq!(status, 400);
+    // A request whose object is not a pod is refused, not passed.
+    let (status, body) = webhook.post("/validate", &pod_review("bad", "ml", &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "x"}})));
+    assert_eq!(status, 200);
+    assert_eq!(body["response"]["allowed"], false);
+    assert_eq!(body["response"]["status"]["code"], 400);
+    // Health, readiness, metrics.
+    assert_eq!(
+        client
+            .get(webhook.url("/healthz"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        "ok"
+    );
+    assert_eq!(
+        client
+            .get(webhook.url("/readyz"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let metrics = client
+        .get(webhook.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("palisade_webhook_requests_total{webhook=\"validate\",code=\"413\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("palisade_webhook_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn certificates_are_reloaded_when_rotated() {
+    let webhook = Webhook::start(CONFIG, &["--cert-reload-ms", "200"]);
+    let old_ca = webhook.dir.path().join("old-ca.crt");
+    std::fs::copy(webhook.ca(), &old_ca).unwrap();
+    assert_eq!(
+        client_trusting(&old_ca)
+            .get(webhook.url("/healthz"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // Rotate: a new CA and certificate written over the same files.
+    make_certs(webhook.dir.path());
+    let new_client = client_trusting(&webhook.ca());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if new_client.get(webhook.url("/healthz")).send().is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was not served within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        client_trusting(&old_ca)
+            .get(webhook.url("/healthz"))
+            .send()
+            .is_err(),
+        "the old certificate is still served"
+    );
+    let metrics = new_client
+        .get(webhook.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("palisade_webhook_tls_reloads_total 1"),
+        "{metrics}"
+    );
+}
+
+/// A body that arrives slowly, so the request is in flight when SIGTERM arrives.
+struct SlowBody {
+    parts: Vec<Vec<u8>>,
+    delay: Duration,
+}
+
+impl std::io::Read for SlowBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.parts.is_empty() {
+            return Ok(0);
+        }
+        std::thread::sleep(self.delay);
+        let part = self.parts.remove(0);
+        buf[..part.len()].copy_from_slice(&part);
+        Ok(part.len())
+    }
+}
+
+#[test]
+fn shutdown_finishes_requests_in_flight() {
+    let mut webhook = Webhook::start(CONFIG, &[]);
+    let body = serde_json::to_vec(&pod_review("inflight", "ml", &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}))).unwrap();
+    let half = body.len() / 2;
+    let parts = vec![body[..half].to_vec(), body[half..].to_vec()];
+    let client = webhook.client();
+    let url = webhook.url("/validate");
+    let length = body.len() as u64;
+    let in_flight = std::thread::spawn(move || {
+        let body = reqwest::blocking::Body::sized(
+            SlowBody {
+                parts,
+                delay: Duration::from_millis(700),
+            },
+            length,
+        );
+        let response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().unwrap(),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(webhook.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let (status, body) = in_flight.join().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body["response"]["uid"], "inflight");
+    let exit = webhook.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    // Nothing listens any more.
+    assert!(client_trusting(&webhook.ca())
+        .get(webhook.url("/healthz"))
+        .send()
+        .is_err());
+}
