@@ -1,14 +1,17 @@
-//! Audit throughput: palisade against a generated corpus of workload manifests, and checkov from
-//! PyPI on the same corpus in the same run when it is installed.
+//! Benchmarks that run the real palisade binary beside a peer or a floor in the same run.
 //!
 //!     cargo build --release -p palisade -p palisade-bench
-//!     target/release/palisade-bench --documents 10000
+//!     target/release/palisade-bench audit --documents 10000
+//!     target/release/palisade-bench webhook --connections 64 --seconds 10
 //!
-//! Reports documents per second, peak memory (of the palisade process), the same at four times the
-//! corpus (memory must not grow with it), and the throughput ratio to checkov.
+//! `audit`: documents per second and peak memory on a generated corpus (and on four times it:
+//! memory must not grow), and the throughput ratio to checkov when it is installed.
+//! `webhook`: throughput and p50/p99 latency of `palisade webhook` under wrk, beside nginx serving
+//! a fixed AdmissionReview response over the same TLS as the floor.
 #![forbid(unsafe_code)]
 
 mod corpus;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,6 +22,14 @@ use clap::Parser;
 use nix::sys::resource::{getrusage, UsageWho};
 
 #[derive(Debug, Parser)]
+enum Bench {
+    /// Audit throughput and memory, beside checkov.
+    Audit(Args),
+    /// Webhook throughput and latency, beside nginx as the floor.
+    Webhook(webhook::Args),
+}
+
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Workload documents in the corpus.
     #[arg(long, default_value_t = 10_000)]
@@ -97,7 +108,13 @@ fn find_checkov(args: &Args) -> Option<PathBuf> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    match Bench::parse() {
+        Bench::Audit(args) => audit(args),
+        Bench::Webhook(args) => webhook::run(args),
+    }
+}
+
+fn audit(args: Args) -> anyhow::Result<()> {
     let palisade = match &args.palisade {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("palisade"),

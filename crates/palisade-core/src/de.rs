@@ -167,6 +167,87 @@ impl<'de> MapAccess<'de> for Entries<'de> {
     }
 }
 
+/// Reading a tree from any serde format (JSON in admission requests): every node at line 0.
+impl<'de> serde::Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::new(0, 0, Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+        Ok(Node::new(0, 0, Value::Int(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+        Ok(Node::new(
+            0,
+            0,
+            i64::try_from(v)
+                .map(Value::Int)
+                .unwrap_or(Value::Float(v as f64)),
+        ))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+        Ok(Node::new(0, 0, Value::Float(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+        Ok(Node::new(0, 0, Value::String(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Node, E> {
+        Ok(Node::new(0, 0, Value::String(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::new(0, 0, Value::Null))
+    }
+
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::new(0, 0, Value::Null))
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::new(0, 0, Value::Sequence(items)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries: Vec<(String, Node)> =
+            Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        while let Some((key, value)) = map.next_entry::<String, Node>()? {
+            // Duplicate keys: Go's decoder keeps the last; so do we.
+            if let Some(existing) = entries.iter_mut().find(|(k, _)| *k == key) {
+                existing.1 = value;
+            } else {
+                entries.push((key, value));
+            }
+        }
+        Ok(Node::new(0, 0, Value::Mapping(entries)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::pod::{ObjectMeta, PodSpec};

@@ -172,6 +172,10 @@ pub fn typed_at<T: DeserializeOwned>(
     path: &FieldPath,
     root: &Node,
 ) -> Result<T, InputError> {
+    // The happy path without path tracking; on failure, read again to name the field.
+    if let Ok(value) = T::deserialize(node) {
+        return Ok(value);
+    }
     serde_path_to_error::deserialize(node).map_err(|err| {
         let mut field = path.clone();
         for segment in err.path().iter() {

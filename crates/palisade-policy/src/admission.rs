@@ -48,8 +48,8 @@ pub struct Request<'a> {
     pub name: &'a str,
     pub namespace: &'a str,
     pub username: &'a str,
-    pub object: Option<&'a Value>,
-    pub old_object: Option<&'a Value>,
+    pub object: Option<&'a Node>,
+    pub old_object: Option<&'a Node>,
 }
 
 /// A denial, shaped like the `metav1.Status` the API server returns.
@@ -222,7 +222,7 @@ impl Admission {
         };
         if target == Target::Pod && request.operation == "UPDATE" {
             if let Some(old) = request.old_object {
-                if !is_significant_pod_update(request.object.unwrap_or(&Value::Null), old) {
+                if !is_significant_pod_update(&object.node, old) {
                     return Decision::default();
                 }
             }
@@ -371,7 +371,7 @@ impl Admission {
         {
             return Decision::default();
         }
-        let Some(object) = request.object else {
+        let Some(object) = request.object.map(Node::to_json) else {
             return Decision::default();
         };
         let class = object
@@ -389,7 +389,7 @@ impl Admission {
             return Decision::exempt("runtimeClass");
         }
         Decision {
-            patch: harden(object, request.group, request.kind, &self.config.hardening),
+            patch: harden(&object, request.group, request.kind, &self.config.hardening),
             ..Decision::default()
         }
     }
@@ -420,36 +420,36 @@ fn equivalent(lv: LevelVersion) -> (Level, u32) {
     }
 }
 
-fn to_object(value: &Value, request: &Request<'_>) -> Result<Object, String> {
+fn to_object(node: &Node, request: &Request<'_>) -> Result<Object, String> {
     let file: Arc<str> = Arc::from(format!("{}/{}", request.namespace, request.name));
     let source = SourceRef {
         file,
         document: 1,
         line: 0,
     };
-    Object::from_node(source, Node::from_json(value)).map_err(|e| e.message)
+    Object::from_node(source, node.clone()).map_err(|e| e.message)
 }
 
 /// Upstream's `isSignificantPodUpdate`: only image changes and new ephemeral containers can change
 /// a pod's verdict, since the rest of its spec is immutable.
-fn is_significant_pod_update(pod: &Value, old: &Value) -> bool {
-    let containers = |v: &Value, key: &str| -> Vec<(String, String)> {
-        v.pointer(&format!("/spec/{key}"))
-            .and_then(Value::as_array)
-            .map(|cs| {
-                cs.iter()
-                    .map(|c| {
-                        let s = |k: &str| {
-                            c.get(k)
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned()
-                        };
-                        (s("name"), s("image"))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+fn is_significant_pod_update(pod: &Node, old: &Node) -> bool {
+    let containers = |v: &Node, key: &str| -> Vec<(String, String)> {
+        let list = v.get("spec").and_then(|s| s.get(key));
+        match list.map(|l| &l.value) {
+            Some(palisade_core::node::Value::Sequence(items)) => items
+                .iter()
+                .map(|c| {
+                    let s = |k: &str| {
+                        c.get(k)
+                            .and_then(Node::as_str)
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    (s("name"), s("image"))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     };
     for key in ["containers", "initContainers"] {
         let (new, old) = (containers(pod, key), containers(old, key));
@@ -483,7 +483,7 @@ mod tests {
         )
     }
 
-    fn request<'a>(kind: &'a str, object: &'a Value) -> Request<'a> {
+    fn request<'a>(kind: &'a str, object: &'a Node) -> Request<'a> {
         let (group, resource) = match kind {
             "Pod" => ("", "pods"),
             "Deployment" => ("apps", "deployments"),
@@ -497,8 +497,9 @@ mod tests {
             resource_group: group,
             sub_resource: "",
             name: object
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Node::as_str)
                 .unwrap_or(""),
             namespace: "ml",
             username: "alice",
@@ -525,7 +526,7 @@ mod tests {
             "baseline".to_owned(),
         )]
         .into();
-        let object = pod(json!({"privileged": true}));
+        let object = Node::from_json(&pod(json!({"privileged": true})));
         let d = a.validate(&request("Pod", &object), Some(&labels));
         let denial = d.denial.unwrap();
         assert_eq!((denial.code, denial.reason), (403, "Forbidden"));
@@ -542,7 +543,7 @@ mod tests {
 
     #[test]
     fn warns_for_workloads_or_denies_when_configured() {
-        let object = deployment();
+        let object = Node::from_json(&deployment());
         let d = admission("").validate(&request("Deployment", &object), None);
         assert!(d.allowed());
         assert!(
@@ -559,7 +560,7 @@ mod tests {
 
     #[test]
     fn exemptions_and_other_requests_are_allowed() {
-        let object = pod(json!({"privileged": true}));
+        let object = Node::from_json(&pod(json!({"privileged": true})));
         let a = admission("podSecurity:\n  exemptions: {namespaces: [ml], usernames: [bob]}\n");
         assert_eq!(
             a.validate(&request("Pod", &object), None).audit_annotations[EXEMPT_ANNOTATION],
@@ -577,7 +578,9 @@ mod tests {
         r.sub_resource = "";
         r.operation = "DELETE";
         assert!(a.validate(&r, None).allowed());
-        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}});
+        let service = Node::from_json(
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}),
+        );
         assert!(a.validate(&request("Service", &service), None).allowed());
     }
 
@@ -588,7 +591,7 @@ mod tests {
             a.config.clone(),
             LevelVersion::new(Level::Privileged, Version::Latest),
         );
-        let object = pod(json!({}));
+        let object = Node::from_json(&pod(json!({})));
         let d = a.validate(&request("Pod", &object), None);
         assert_eq!(
             d.denial.unwrap().message,
@@ -596,7 +599,9 @@ mod tests {
         );
         assert!(d.audit_annotations[RULES_AUDIT_ANNOTATION]
             .starts_with("would violate palisade rules: missing required labels"));
-        let object = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "flask:2.2"}]}});
+        let object = Node::from_json(
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "flask:2.2"}]}}),
+        );
         let d = a.validate(&request("Pod", &object), None);
         assert!(d.allowed());
         assert_eq!(d.warnings, ["would violate palisade rules: image not pinned by digest (container \"app\" must reference its image by digest (image@sha256:...))"]);
@@ -605,11 +610,16 @@ mod tests {
     #[test]
     fn pod_updates_are_evaluated_only_when_significant() {
         let a = admission("");
-        let old = pod(json!({"privileged": true}));
-        let mut relabelled = old.clone();
+        let old_value = pod(json!({"privileged": true}));
+        let mut relabelled = old_value.clone();
         relabelled["metadata"]["labels"] = json!({"a": "b"});
-        let mut new_image = old.clone();
+        let mut new_image = old_value.clone();
         new_image["spec"]["containers"][0]["image"] = json!("flask:3");
+        let (old, relabelled, new_image) = (
+            Node::from_json(&old_value),
+            Node::from_json(&relabelled),
+            Node::from_json(&new_image),
+        );
         for (new, significant) in [(&relabelled, false), (&new_image, true)] {
             let mut r = request("Pod", new);
             r.operation = "UPDATE";
@@ -620,7 +630,9 @@ mod tests {
 
     #[test]
     fn undecodable_pods_are_bad_requests() {
-        let object = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "nope"}});
+        let object = Node::from_json(
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "nope"}}),
+        );
         let d = admission("").validate(&request("Pod", &object), None);
         let denial = d.denial.unwrap();
         assert_eq!((denial.code, denial.reason), (400, "BadRequest"));
@@ -634,13 +646,13 @@ mod tests {
     #[test]
     fn mutation_hardens_pods_on_create_only() {
         let a = admission("");
-        let object = pod(json!({}));
+        let object = Node::from_json(&pod(json!({})));
         let d = a.mutate(&request("Pod", &object));
         assert!(d.patch.iter().any(|op| op.path == "/spec/securityContext"));
         let mut r = request("Pod", &object);
         r.operation = "UPDATE";
         assert!(a.mutate(&r).patch.is_empty());
-        let object = deployment();
+        let object = Node::from_json(&deployment());
         assert!(a
             .mutate(&request("Deployment", &object))
             .patch

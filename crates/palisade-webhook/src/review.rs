@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use palisade_core::Node;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use palisade_policy::admission::{Decision, Request};
 
@@ -62,10 +62,11 @@ pub struct AdmissionRequest {
     pub operation: String,
     #[serde(default)]
     pub user_info: UserInfo,
+    /// Read straight into palisade's tree: one pass, no intermediate JSON value.
     #[serde(default)]
-    pub object: Option<Value>,
+    pub object: Option<Node>,
     #[serde(default)]
-    pub old_object: Option<Value>,
+    pub old_object: Option<Node>,
     #[serde(default)]
     pub dry_run: Option<bool>,
 }
@@ -81,8 +82,9 @@ impl AdmissionRequest {
             .or_else(|| {
                 self.object
                     .as_ref()
-                    .and_then(|o| o.pointer("/metadata/name"))
-                    .and_then(Value::as_str)
+                    .and_then(|o| o.get("metadata"))
+                    .and_then(|m| m.get("name"))
+                    .and_then(Node::as_str)
             })
             .unwrap_or("");
         Request {

@@ -35,7 +35,12 @@ pub struct LogArgs {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PALISADE_LOG_FORMAT")]
     pub log_format: LogFormat,
     /// Log filter, e.g. `info` or `palisade=debug`.
-    #[arg(long, global = true, default_value = "warn", env = "PALISADE_LOG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn,rustls=error",
+        env = "PALISADE_LOG"
+    )]
     pub log_level: String,
 }
 
@@ -138,6 +143,9 @@ pub struct WebhookArgs {
     /// On SIGTERM, how long requests in flight may take to finish, in seconds.
     #[arg(long, default_value_t = 20, env = "PALISADE_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: u64,
+    /// Serving threads [default: one per core].
+    #[arg(long, env = "PALISADE_THREADS")]
+    pub threads: Option<usize>,
     /// How often to check the certificate files for rotation, in milliseconds.
     #[arg(long, default_value_t = 2000, env = "PALISADE_CERT_RELOAD_MS")]
     pub cert_reload_ms: u64,

@@ -9,12 +9,18 @@ mod logging;
 use std::process::ExitCode;
 
 use clap::Parser;
+use mimalloc::MiMalloc;
 
 use cli::{Cli, Command};
 
 /// Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 error.
 pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
+
+/// The webhook allocates for every request it parses; mimalloc makes that markedly cheaper than
+/// glibc's allocator under concurrency (see the webhook benchmark in the README).
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

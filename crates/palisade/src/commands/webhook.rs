@@ -42,6 +42,9 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
     options.deadline = Duration::from_millis(args.deadline_ms);
     options.shutdown_grace = Duration::from_secs(args.shutdown_grace_seconds);
     options.reload_every = Duration::from_millis(args.cert_reload_ms.max(100));
+    if let Some(threads) = args.threads {
+        options.threads = threads.max(1);
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
