@@ -12,6 +12,7 @@ pub mod path;
 pub mod pod;
 pub mod report;
 pub mod source;
+pub mod text_patch;
 pub mod workload;
 pub mod yaml;
 

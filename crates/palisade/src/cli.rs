@@ -22,6 +22,9 @@ pub enum Command {
     /// Audit Kubernetes manifests against the Pod Security Standards, offline, with the verdicts
     /// and messages of the API server's Pod Security Admission.
     Audit(AuditArgs),
+    /// Make manifests pass the restricted Pod Security Standard where that is safe: set what is
+    /// unset, never override a value, keep comments and key order where the YAML allows.
+    Harden(HardenArgs),
     /// Serve the validating and mutating admission webhook (AdmissionReview v1 over HTTPS).
     Webhook(WebhookArgs),
     /// Write a self-signed CA and a serving certificate for the webhook (local use, or clusters
@@ -168,4 +171,20 @@ pub struct CertsArgs {
     /// Validity, in days.
     #[arg(long, default_value_t = 365)]
     pub days: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct HardenArgs {
+    /// Manifest files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The configuration file (its `hardening` section: default UID, writable paths).
+    #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Rewrite the files instead of printing the hardened manifests.
+    #[arg(long, short = 'i', conflicts_with = "patch")]
+    pub in_place: bool,
+    /// Print a JSON Patch per object (JSON lines) instead of manifests.
+    #[arg(long)]
+    pub patch: bool,
 }
