@@ -514,3 +514,31 @@ fn ml_serving_rules_report_offline_in_every_mode() {
         .unwrap()
         .starts_with("violates palisade rules: missing required labels"));
 }
+
+#[test]
+fn palisades_own_deployment_passes_restricted_and_its_config_is_valid() {
+    let (code, report) = audit_json(&["--level", "restricted", "deploy"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["passed"], 1);
+    assert_eq!(
+        report["summary"]["skipped"]["ValidatingWebhookConfiguration"],
+        1
+    );
+    // The ConfigMap's palisade.yaml is a valid configuration.
+    let text = std::fs::read_to_string(common::root().join("deploy/config.yaml")).unwrap();
+    let doc = palisade_core::yaml::documents(&text)
+        .next()
+        .unwrap()
+        .unwrap();
+    let config = doc
+        .root
+        .unwrap()
+        .get("data")
+        .unwrap()
+        .get("palisade.yaml")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    palisade_policy::Config::parse(std::sync::Arc::from("deploy/config.yaml"), &config).unwrap();
+}

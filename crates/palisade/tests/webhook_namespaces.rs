@@ -51,7 +51,11 @@ fn serve_connection(stream: TcpStream, list_delay: Duration, lists: Arc<AtomicUs
                 break;
             }
         }
-        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_owned();
         if !path.starts_with("/api/v1/namespaces") {
             let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
             continue;
@@ -90,8 +94,21 @@ fn namespace_labels_come_from_the_cluster() {
     let webhook = Webhook::start_with(&["--namespaces", "cluster", "--kube-api-url", &url], dir);
     let client = webhook.client();
     // Not ready until the first list has arrived.
-    assert_eq!(client.get(webhook.url("/readyz")).send().unwrap().status().as_u16(), 503);
-    wait_until("readiness", || client.get(webhook.url("/readyz")).send().is_ok_and(|r| r.status().as_u16() == 200));
+    assert_eq!(
+        client
+            .get(webhook.url("/readyz"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        503
+    );
+    wait_until("readiness", || {
+        client
+            .get(webhook.url("/readyz"))
+            .send()
+            .is_ok_and(|r| r.status().as_u16() == 200)
+    });
     assert!(lists.load(Ordering::SeqCst) >= 1);
 
     let host_pid = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostPID": true, "containers": [{"name": "c", "image": "x"}]}});
@@ -105,8 +122,16 @@ fn namespace_labels_come_from_the_cluster() {
     let (_, body) = webhook.post("/validate", &pod_review("c", "team-restricted", &plain));
     assert_eq!(body["response"]["allowed"], false);
     // team-late arrived through the watch and is privileged.
-    wait_until("the watch event", || webhook.post("/validate", &pod_review("d", "team-late", &host_pid)).1["response"]["allowed"] == true);
+    wait_until("the watch event", || {
+        webhook
+            .post("/validate", &pod_review("d", "team-late", &host_pid))
+            .1["response"]["allowed"]
+            == true
+    });
     // A namespace the cluster does not have gets the default.
     let (_, body) = webhook.post("/validate", &pod_review("e", "elsewhere", &plain));
-    assert!(body["response"]["status"]["message"].as_str().unwrap().contains("violates PodSecurity \"restricted:latest\""));
+    assert!(body["response"]["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("violates PodSecurity \"restricted:latest\""));
 }
