@@ -19,6 +19,10 @@ pub struct Args {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Measurements of each, alternating floor and palisade so drift in the machine's load hits
+    /// both alike; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// nginx worker processes (one per core is nginx's usual setting).
     #[arg(long, default_value_t = 2)]
     nginx_workers: usize,
@@ -173,6 +177,24 @@ fn request_body() -> String {
     .to_string()
 }
 
+/// The median of each measure on its own.
+fn median_result(results: Vec<WrkResult>) -> WrkResult {
+    let median = |mut xs: Vec<f64>| {
+        xs.sort_by(f64::total_cmp);
+        xs[xs.len() / 2]
+    };
+    WrkResult {
+        requests_per_second: median(results.iter().map(|r| r.requests_per_second).collect()),
+        p50_ms: median(results.iter().map(|r| r.p50_ms).collect()),
+        p99_ms: median(results.iter().map(|r| r.p99_ms).collect()),
+        errors: results
+            .iter()
+            .map(|r| r.errors.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let palisade = match &args.palisade {
         Some(p) => p.clone(),
@@ -219,13 +241,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("cannot start nginx (apt-get install nginx-light)")?,
     );
     wait_for_port(nginx_port)?;
-    let floor = wrk(
-        &args,
-        d,
-        &format!("https://127.0.0.1:{nginx_port}/validate"),
-    )?;
-    drop(nginx);
-
     let port = free_port()?;
     let webhook = Killed(
         Command::new(&palisade)
@@ -260,9 +275,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Ok(out) = check {
         println!("palisade answers: {}", String::from_utf8_lossy(&out.stdout));
     }
-    let palisade_result = wrk(&args, d, &format!("https://127.0.0.1:{port}/validate"))?;
+    let (mut floors, mut ours) = (Vec::new(), Vec::new());
+    for round in 0..args.rounds.max(1) {
+        let floor = wrk(
+            &args,
+            d,
+            &format!("https://127.0.0.1:{nginx_port}/validate"),
+        )?;
+        let mine = wrk(&args, d, &format!("https://127.0.0.1:{port}/validate"))?;
+        println!(
+            "round {}: nginx {:.0}/s p99 {:.2} ms; palisade {:.0}/s p99 {:.2} ms {}{}",
+            round + 1,
+            floor.requests_per_second,
+            floor.p99_ms,
+            mine.requests_per_second,
+            mine.p99_ms,
+            floor.errors,
+            mine.errors
+        );
+        floors.push(floor);
+        ours.push(mine);
+    }
     drop(webhook);
-
+    drop(nginx);
+    let floor = median_result(floors);
+    let palisade_result = median_result(ours);
+    println!("medians of {} rounds:", args.rounds.max(1));
     println!(
         "{} connections, {} wrk threads, {} s each, request {} bytes, on {} cores",
         args.connections,

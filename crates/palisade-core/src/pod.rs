@@ -342,29 +342,48 @@ impl VolumeSource {
 }
 
 impl<'de> Deserialize<'de> for Volume {
+    /// Reads the name and which known source fields are set (non-null), without building the
+    /// sources themselves: the checks only ask which kind a volume is.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let map = Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
-            .unwrap_or_default();
-        let name = match map.get("name") {
-            None | Some(serde_json::Value::Null) => String::new(),
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => {
-                return Err(D::Error::custom(format!(
-                    "volume name must be a string, not {other}"
-                )))
+        deserializer.deserialize_option(VolumeVisitor)
+    }
+}
+
+struct VolumeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for VolumeVisitor {
+    type Value = Volume;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a volume (a mapping with a name and a source)")
+    }
+
+    fn visit_none<E>(self) -> Result<Volume, E> {
+        Ok(Volume::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<Volume, E> {
+        Ok(Volume::default())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Volume, D::Error> {
+        deserializer.deserialize_map(VolumeVisitor)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Volume, A::Error> {
+        let mut volume = Volume::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "name" {
+                volume.name = map.next_value::<Option<String>>()?.unwrap_or_default();
+            } else if VolumeSource::KNOWN.contains(&key.as_str()) {
+                if map.next_value::<Option<serde::de::IgnoredAny>>()?.is_some() {
+                    volume.sources.push(key);
+                }
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
             }
-        };
-        let sources = map
-            .iter()
-            .filter(|(k, v)| !v.is_null() && VolumeSource::KNOWN.contains(&k.as_str()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        Ok(Volume {
-            name,
-            sources,
-            defaulted_empty_dir: false,
-        })
+        }
+        Ok(volume)
     }
 }
 

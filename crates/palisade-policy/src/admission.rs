@@ -48,7 +48,8 @@ pub struct Request<'a> {
     pub name: &'a str,
     pub namespace: &'a str,
     pub username: &'a str,
-    pub object: Option<&'a Node>,
+    /// The request's object, read by [`parse_object`] (or why it could not be).
+    pub object: Option<&'a ParsedObject>,
     pub old_object: Option<&'a Node>,
 }
 
@@ -63,7 +64,7 @@ pub struct Denial {
 /// Why a rule or check fired, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fired {
-    pub rule: String,
+    pub rule: &'static str,
     pub mode: &'static str,
 }
 
@@ -201,7 +202,7 @@ impl Admission {
             Ok(target) => target,
             Err(decision) => return *decision,
         };
-        let object = match request.object.map(|o| to_object(o, request)) {
+        let object = match request.object {
             Some(Ok(object)) => object,
             failure => {
                 let error = match failure {
@@ -227,7 +228,7 @@ impl Admission {
                 }
             }
         }
-        let templates = match pod_templates(&object) {
+        let templates = match pod_templates(object) {
             Ok(Workload::Pods(templates)) => templates,
             Ok(Workload::NotAWorkload) => return Decision::default(),
             Err(e) => {
@@ -314,7 +315,7 @@ impl Admission {
             );
             for v in &violations {
                 decision.fired.push(Fired {
-                    rule: v.rule.id.to_owned(),
+                    rule: v.rule.id,
                     mode: mode_name(v.mode),
                 });
             }
@@ -371,7 +372,11 @@ impl Admission {
         {
             return Decision::default();
         }
-        let Some(object) = request.object.map(Node::to_json) else {
+        let Some(object) = request
+            .object
+            .and_then(|o| o.as_ref().ok())
+            .map(|o| o.node.to_json())
+        else {
             return Decision::default();
         };
         let class = object
@@ -406,7 +411,7 @@ fn mode_name(mode: RuleMode) -> &'static str {
 fn fire(decision: &mut Decision, evaluation: &Evaluation, mode: &'static str) {
     for failure in &evaluation.failures {
         decision.fired.push(Fired {
-            rule: failure.check.rule_id(),
+            rule: failure.check.rule,
             mode,
         });
     }
@@ -420,14 +425,18 @@ fn equivalent(lv: LevelVersion) -> (Level, u32) {
     }
 }
 
-fn to_object(node: &Node, request: &Request<'_>) -> Result<Object, String> {
-    let file: Arc<str> = Arc::from(format!("{}/{}", request.namespace, request.name));
+/// An admission request's object, or why it is not one.
+pub type ParsedObject = Result<Object, String>;
+
+/// Reads a request's object, taking the tree (no copy): done once per request by the front end.
+pub fn parse_object(node: Node, namespace: &str, name: &str) -> ParsedObject {
+    let file: Arc<str> = Arc::from(format!("{namespace}/{name}"));
     let source = SourceRef {
         file,
         document: 1,
         line: 0,
     };
-    Object::from_node(source, node.clone()).map_err(|e| e.message)
+    Object::from_node(source, node).map_err(|e| e.message)
 }
 
 /// Upstream's `isSignificantPodUpdate`: only image changes and new ephemeral containers can change
@@ -475,6 +484,10 @@ mod tests {
     use palisade_pss::Version;
     use serde_json::json;
 
+    fn parsed(value: &Value) -> ParsedObject {
+        parse_object(Node::from_json(value), "ml", "")
+    }
+
     fn admission(config: &str) -> Admission {
         let config = Config::parse(Arc::from("palisade.yaml"), config).unwrap();
         Admission::new(
@@ -483,7 +496,7 @@ mod tests {
         )
     }
 
-    fn request<'a>(kind: &'a str, object: &'a Node) -> Request<'a> {
+    fn request<'a>(kind: &'a str, object: &'a ParsedObject) -> Request<'a> {
         let (group, resource) = match kind {
             "Pod" => ("", "pods"),
             "Deployment" => ("apps", "deployments"),
@@ -497,9 +510,8 @@ mod tests {
             resource_group: group,
             sub_resource: "",
             name: object
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .and_then(Node::as_str)
+                .as_ref()
+                .map(|o| o.metadata.name.as_str())
                 .unwrap_or(""),
             namespace: "ml",
             username: "alice",
@@ -526,7 +538,7 @@ mod tests {
             "baseline".to_owned(),
         )]
         .into();
-        let object = Node::from_json(&pod(json!({"privileged": true})));
+        let object = parsed(&pod(json!({"privileged": true})));
         let d = a.validate(&request("Pod", &object), Some(&labels));
         let denial = d.denial.unwrap();
         assert_eq!((denial.code, denial.reason), (403, "Forbidden"));
@@ -543,7 +555,7 @@ mod tests {
 
     #[test]
     fn warns_for_workloads_or_denies_when_configured() {
-        let object = Node::from_json(&deployment());
+        let object = parsed(&deployment());
         let d = admission("").validate(&request("Deployment", &object), None);
         assert!(d.allowed());
         assert!(
@@ -560,7 +572,7 @@ mod tests {
 
     #[test]
     fn exemptions_and_other_requests_are_allowed() {
-        let object = Node::from_json(&pod(json!({"privileged": true})));
+        let object = parsed(&pod(json!({"privileged": true})));
         let a = admission("podSecurity:\n  exemptions: {namespaces: [ml], usernames: [bob]}\n");
         assert_eq!(
             a.validate(&request("Pod", &object), None).audit_annotations[EXEMPT_ANNOTATION],
@@ -578,9 +590,8 @@ mod tests {
         r.sub_resource = "";
         r.operation = "DELETE";
         assert!(a.validate(&r, None).allowed());
-        let service = Node::from_json(
-            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}),
-        );
+        let service =
+            parsed(&json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}));
         assert!(a.validate(&request("Service", &service), None).allowed());
     }
 
@@ -591,7 +602,7 @@ mod tests {
             a.config.clone(),
             LevelVersion::new(Level::Privileged, Version::Latest),
         );
-        let object = Node::from_json(&pod(json!({})));
+        let object = parsed(&pod(json!({})));
         let d = a.validate(&request("Pod", &object), None);
         assert_eq!(
             d.denial.unwrap().message,
@@ -599,8 +610,8 @@ mod tests {
         );
         assert!(d.audit_annotations[RULES_AUDIT_ANNOTATION]
             .starts_with("would violate palisade rules: missing required labels"));
-        let object = Node::from_json(
-            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "flask:2.2"}]}}),
+        let object = parsed(
+            &&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "flask:2.2"}]}}),
         );
         let d = a.validate(&request("Pod", &object), None);
         assert!(d.allowed());
@@ -615,11 +626,8 @@ mod tests {
         relabelled["metadata"]["labels"] = json!({"a": "b"});
         let mut new_image = old_value.clone();
         new_image["spec"]["containers"][0]["image"] = json!("flask:3");
-        let (old, relabelled, new_image) = (
-            Node::from_json(&old_value),
-            Node::from_json(&relabelled),
-            Node::from_json(&new_image),
-        );
+        let old = Node::from_json(&old_value);
+        let (relabelled, new_image) = (parsed(&relabelled), parsed(&new_image));
         for (new, significant) in [(&relabelled, false), (&new_image, true)] {
             let mut r = request("Pod", new);
             r.operation = "UPDATE";
@@ -630,8 +638,8 @@ mod tests {
 
     #[test]
     fn undecodable_pods_are_bad_requests() {
-        let object = Node::from_json(
-            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "nope"}}),
+        let object = parsed(
+            &&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "nope"}}),
         );
         let d = admission("").validate(&request("Pod", &object), None);
         let denial = d.denial.unwrap();
@@ -646,13 +654,13 @@ mod tests {
     #[test]
     fn mutation_hardens_pods_on_create_only() {
         let a = admission("");
-        let object = Node::from_json(&pod(json!({})));
+        let object = parsed(&pod(json!({})));
         let d = a.mutate(&request("Pod", &object));
         assert!(d.patch.iter().any(|op| op.path == "/spec/securityContext"));
         let mut r = request("Pod", &object);
         r.operation = "UPDATE";
         assert!(a.mutate(&r).patch.is_empty());
-        let object = Node::from_json(&deployment());
+        let object = parsed(&deployment());
         assert!(a
             .mutate(&request("Deployment", &object))
             .patch

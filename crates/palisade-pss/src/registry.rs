@@ -43,6 +43,8 @@ const fn overriding(since: u32, check: CheckFn, overrides: &'static [&'static st
 pub struct CheckInfo {
     /// Upstream's check ID, e.g. `runAsNonRoot`.
     pub id: &'static str,
+    /// The stable rule ID palisade reports: `pss/` and the check ID.
+    pub rule: &'static str,
     /// The level that introduces the check.
     pub level: Level,
     pub title: &'static str,
@@ -55,7 +57,7 @@ pub struct CheckInfo {
 impl CheckInfo {
     /// The stable rule ID palisade reports, e.g. `pss/runAsNonRoot`.
     pub fn rule_id(&self) -> String {
-        format!("pss/{}", self.id)
+        self.rule.to_owned()
     }
 
     /// Baseline checks guard against known privilege escalations; restricted ones are hardening.
@@ -76,6 +78,7 @@ impl CheckInfo {
 pub static CHECKS: &[CheckInfo] = &[
     CheckInfo {
         id: "appArmorProfile",
+        rule: "pss/appArmorProfile",
         level: Level::Baseline,
         title: "AppArmor",
         description: "On supported hosts, the RuntimeDefault AppArmor profile applies; pods may not override it with an unconfined or other profile type.",
@@ -84,6 +87,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "capabilities_baseline",
+        rule: "pss/capabilities_baseline",
         level: Level::Baseline,
         title: "Capabilities",
         description: "Adding capabilities beyond the container runtime's default set must be disallowed.",
@@ -92,6 +96,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "hostNamespaces",
+        rule: "pss/hostNamespaces",
         level: Level::Baseline,
         title: "Host Namespaces",
         description: "Sharing the host network, PID or IPC namespaces must be disallowed.",
@@ -100,6 +105,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "hostPathVolumes",
+        rule: "pss/hostPathVolumes",
         level: Level::Baseline,
         title: "HostPath Volumes",
         description: "HostPath volumes must be forbidden.",
@@ -108,6 +114,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "hostPorts",
+        rule: "pss/hostPorts",
         level: Level::Baseline,
         title: "Host Ports",
         description: "Host ports must be disallowed (in a Pod with hostNetwork, every container port is a host port).",
@@ -116,6 +123,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "hostProbesAndHostLifecycle",
+        rule: "pss/hostProbesAndHostLifecycle",
         level: Level::Baseline,
         title: "Host Probes / Lifecycle Hooks",
         description: "Probes and lifecycle handlers may not set a host, which would let the kubelet reach other endpoints.",
@@ -124,6 +132,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "privileged",
+        rule: "pss/privileged",
         level: Level::Baseline,
         title: "Privileged Containers",
         description: "Privileged containers disable most security mechanisms and must be disallowed.",
@@ -132,6 +141,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "procMount",
+        rule: "pss/procMount",
         level: Level::Baseline,
         title: "/proc Mount Type",
         description: "The default /proc masks must be kept, unless (from v1.35, at baseline) the pod runs in a user namespace.",
@@ -140,6 +150,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "seLinuxOptions",
+        rule: "pss/seLinuxOptions",
         level: Level::Baseline,
         title: "SELinux",
         description: "Setting a custom SELinux user or role is forbidden, and the type is limited to the container types.",
@@ -148,6 +159,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "seccompProfile_baseline",
+        rule: "pss/seccompProfile_baseline",
         level: Level::Baseline,
         title: "Seccomp",
         description: "Seccomp may not be explicitly set to Unconfined.",
@@ -156,6 +168,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "sysctls",
+        rule: "pss/sysctls",
         level: Level::Baseline,
         title: "Sysctls",
         description: "Only the safe, namespaced sysctls are allowed.",
@@ -170,6 +183,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "windowsHostProcess",
+        rule: "pss/windowsHostProcess",
         level: Level::Baseline,
         title: "HostProcess",
         description: "Windows HostProcess containers have privileged access to the host and must be disallowed.",
@@ -178,6 +192,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "allowPrivilegeEscalation",
+        rule: "pss/allowPrivilegeEscalation",
         level: Level::Restricted,
         title: "Privilege Escalation",
         description: "Privilege escalation (such as via set-user-ID or set-group-ID file mode) must not be allowed.",
@@ -186,6 +201,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "capabilities_restricted",
+        rule: "pss/capabilities_restricted",
         level: Level::Restricted,
         title: "Capabilities",
         description: "Containers must drop ALL capabilities, and may only add back NET_BIND_SERVICE.",
@@ -197,6 +213,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "procMount_restricted",
+        rule: "pss/procMount_restricted",
         level: Level::Restricted,
         title: "/proc Mount Type",
         description: "The default /proc masks must be kept, in user namespaces too.",
@@ -205,6 +222,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "restrictedVolumes",
+        rule: "pss/restrictedVolumes",
         level: Level::Restricted,
         title: "Volume Types",
         description: "Only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected and secret volumes are allowed.",
@@ -213,6 +231,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "runAsNonRoot",
+        rule: "pss/runAsNonRoot",
         level: Level::Restricted,
         title: "Running as Non-root",
         description: "Containers must run as non-root users (from v1.35, unless the pod runs in a user namespace).",
@@ -221,6 +240,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "runAsUser",
+        rule: "pss/runAsUser",
         level: Level::Restricted,
         title: "Running as Non-root user",
         description: "Containers must not set runAsUser to 0 (from v1.35, unless the pod runs in a user namespace).",
@@ -229,6 +249,7 @@ pub static CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: "seccompProfile_restricted",
+        rule: "pss/seccompProfile_restricted",
         level: Level::Restricted,
         title: "Seccomp",
         description: "A seccomp profile must be set, RuntimeDefault or Localhost, at pod level or on every container.",
@@ -401,6 +422,13 @@ mod tests {
         let mut sorted = restricted.clone();
         sorted.sort_unstable();
         assert_eq!(restricted, sorted);
+    }
+
+    #[test]
+    fn rule_ids_name_their_checks() {
+        for check in CHECKS {
+            assert_eq!(check.rule, format!("pss/{}", check.id));
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use palisade_core::Node;
 use serde::{Deserialize, Serialize};
 
-use palisade_policy::admission::{Decision, Request};
+use palisade_policy::admission::{parse_object, Decision, ParsedObject, Request};
 
 pub const API_VERSION: &str = "admission.k8s.io/v1";
 
@@ -72,19 +72,28 @@ pub struct AdmissionRequest {
 }
 
 impl AdmissionRequest {
+    /// Takes the object out of the request and reads it, once, without copying the tree.
+    pub fn take_object(&mut self) -> Option<ParsedObject> {
+        let (namespace, name) = (
+            self.namespace.clone().unwrap_or_default(),
+            self.name.clone().unwrap_or_default(),
+        );
+        self.object
+            .take()
+            .map(|node| parse_object(node, &namespace, &name))
+    }
+
     /// The view of this request the policy engine takes. A request without a name (generateName)
     /// is named by its object's metadata, as the API server names it in messages.
-    pub fn as_policy_request(&self) -> Request<'_> {
+    pub fn as_policy_request<'a>(&'a self, object: Option<&'a ParsedObject>) -> Request<'a> {
         let name = self
             .name
             .as_deref()
             .filter(|n| !n.is_empty())
             .or_else(|| {
-                self.object
-                    .as_ref()
-                    .and_then(|o| o.get("metadata"))
-                    .and_then(|m| m.get("name"))
-                    .and_then(Node::as_str)
+                object
+                    .and_then(|o| o.as_ref().ok())
+                    .map(|o| o.metadata.name.as_str())
             })
             .unwrap_or("");
         Request {
@@ -97,7 +106,7 @@ impl AdmissionRequest {
             name,
             namespace: self.namespace.as_deref().unwrap_or(""),
             username: &self.user_info.username,
-            object: self.object.as_ref(),
+            object,
             old_object: self.old_object.as_ref(),
         }
     }
@@ -150,14 +159,14 @@ pub struct AdmissionResponse {
 }
 
 /// The AdmissionReview answering `request` with `decision`.
-pub fn respond(request: &AdmissionRequest, decision: Decision) -> ReviewResponse {
+pub fn respond(request: &AdmissionRequest, name: &str, decision: Decision) -> ReviewResponse {
     let status = decision.denial.as_ref().map(|denial| Status {
         metadata: BTreeMap::new(),
         status: "Failure",
         message: denial.message.clone(),
         reason: denial.reason,
         details: StatusDetails {
-            name: request.as_policy_request().name.to_owned(),
+            name: name.to_owned(),
             group: request.resource.group.clone(),
             kind: request.resource.resource.clone(),
         },

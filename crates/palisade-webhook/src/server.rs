@@ -141,18 +141,18 @@ async fn count_requests(
     };
     let start = Instant::now();
     let response = next.run(request).await;
-    let code = response.status().as_u16().to_string();
+    let code = response.status().as_u16();
     s.metrics
         .requests
         .get_or_create(&RequestLabels {
-            webhook: webhook.name().into(),
+            webhook: webhook.name(),
             code,
         })
         .inc();
     s.metrics
         .latency
         .get_or_create(&WebhookLabels {
-            webhook: webhook.name().into(),
+            webhook: webhook.name(),
         })
         .observe(start.elapsed().as_secs_f64());
     response
@@ -203,10 +203,11 @@ fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
             bad_request("AdmissionReview has no request".into())
         }
         Ok(AdmissionReview {
-            request: Some(request),
+            request: Some(mut request),
             ..
         }) => {
-            let policy_request = request.as_policy_request();
+            let object = request.take_object();
+            let policy_request = request.as_policy_request(object.as_ref());
             let decision: Decision = match webhook {
                 Webhook::Validate => {
                     let labels = state.namespaces.labels(policy_request.namespace);
@@ -223,8 +224,8 @@ fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
                 .metrics
                 .decisions
                 .get_or_create(&DecisionLabels {
-                    webhook: webhook.name().into(),
-                    decision: outcome.into(),
+                    webhook: webhook.name(),
+                    decision: outcome,
                 })
                 .inc();
             for fired in &decision.fired {
@@ -232,8 +233,8 @@ fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
                     .metrics
                     .violations
                     .get_or_create(&RuleLabels {
-                        rule: fired.rule.clone(),
-                        mode: fired.mode.into(),
+                        rule: fired.rule,
+                        mode: fired.mode,
                     })
                     .inc();
             }
@@ -246,7 +247,7 @@ fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
                 outcome,
                 "admission review"
             );
-            let body = respond(&request, decision);
+            let body = respond(&request, policy_request.name, decision);
             match serde_json::to_vec(&body) {
                 Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
                 Err(e) => (
