@@ -611,7 +611,7 @@ mod tests {
         assert!(d.audit_annotations[RULES_AUDIT_ANNOTATION]
             .starts_with("would violate palisade rules: missing required labels"));
         let object = parsed(
-            &&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "flask:2.2"}]}}),
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "flask:2.2"}]}}),
         );
         let d = a.validate(&request("Pod", &object), None);
         assert!(d.allowed());
@@ -639,7 +639,7 @@ mod tests {
     #[test]
     fn undecodable_pods_are_bad_requests() {
         let object = parsed(
-            &&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "nope"}}),
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "nope"}}),
         );
         let d = admission("").validate(&request("Pod", &object), None);
         let denial = d.denial.unwrap();
