@@ -179,3 +179,58 @@ fn mutants_never_panic_and_errors_name_the_file() {
         "findings in {with_findings}, errors in {with_errors}"
     );
 }
+
+/// The admission path: mutated JSON objects through parse, validate and mutate, as the webhook
+/// runs them. Every answer must be a decision (allow, deny with a status, or a patch); none may panic.
+#[test]
+fn admission_mutants_never_panic() {
+    use palisade_core::Node;
+    use palisade_policy::admission::{parse_object, Admission, Request};
+
+    let seeds: Vec<Vec<u8>> = seeds()
+        .iter()
+        .filter_map(|seed| {
+            let text = String::from_utf8(seed.clone()).ok()?;
+            let root = palisade_core::yaml::documents(&text).next()?.ok()?.root?;
+            serde_json::to_vec(&root.to_json()).ok()
+        })
+        .collect();
+    let admission = Admission::new(
+        Config::default(),
+        LevelVersion::new(Level::Restricted, Version::Latest),
+    );
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut decided = 0;
+    // Most byte mutations break JSON; enough survive to reach the engine thousands of times.
+    for _ in 0..40_000 {
+        let seed = &seeds[rng.below(seeds.len())];
+        let data = mutate(&mut rng, seed);
+        let Ok(node) = serde_json::from_slice::<Node>(&data) else {
+            continue;
+        };
+        let object = parse_object(node, "ml", "mutant");
+        for (kind, group, resource) in [("Pod", "", "pods"), ("Deployment", "apps", "deployments")]
+        {
+            let request = Request {
+                operation: "CREATE",
+                group,
+                kind,
+                resource,
+                resource_group: group,
+                sub_resource: "",
+                name: "mutant",
+                namespace: "ml",
+                username: "fuzz",
+                object: Some(&object),
+                old_object: None,
+            };
+            let decision = admission.validate(&request, None);
+            if let Some(denial) = &decision.denial {
+                assert!(matches!(denial.code, 400 | 403) && !denial.message.is_empty());
+            }
+            let _ = admission.mutate(&request);
+            decided += 1;
+        }
+    }
+    assert!(decided > 5_000, "only {decided} mutants parsed as JSON");
+}
