@@ -94,6 +94,7 @@ impl Decision {
 /// What kind of object a request is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
+    Namespace,
     Pod,
     Workload,
     Other,
@@ -117,6 +118,7 @@ impl Admission {
 
     fn target(&self, request: &Request<'_>) -> Target {
         match (request.group, request.kind) {
+            ("", "Namespace") => Target::Namespace,
             ("", "Pod") => Target::Pod,
             ("", "PodTemplate" | "ReplicationController")
             | ("apps" | "extensions", "ReplicaSet" | "Deployment" | "DaemonSet")
@@ -157,7 +159,9 @@ impl Admission {
             Target::Pod if !matches!(request.sub_resource, "" | "ephemeralcontainers") => {
                 return Err(Box::default())
             }
-            Target::Workload if !request.sub_resource.is_empty() => return Err(Box::default()),
+            Target::Workload | Target::Namespace if !request.sub_resource.is_empty() => {
+                return Err(Box::default())
+            }
             _ => {}
         }
         let exemptions = &self.config.pod_security.exemptions;
@@ -192,6 +196,29 @@ impl Admission {
         }
     }
 
+    /// Namespaces: their Pod Security labels must be valid, as upstream requires (422 Invalid).
+    fn validate_namespace(&self, namespace: &Object) -> Decision {
+        let policy = NamespacePolicy::from_labels(&namespace.metadata.labels, self.defaults);
+        if policy.label_errors.is_empty() {
+            return Decision::default();
+        }
+        let detail = match policy.label_errors.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        Decision {
+            denial: Some(Denial {
+                code: 422,
+                reason: "Invalid",
+                message: format!(
+                    "Namespace {:?} is invalid: {detail}",
+                    namespace.metadata.name
+                ),
+            }),
+            ..Decision::default()
+        }
+    }
+
     /// The validating webhook's decision.
     pub fn validate(
         &self,
@@ -221,6 +248,9 @@ impl Admission {
                 return decision;
             }
         };
+        if target == Target::Namespace {
+            return self.validate_namespace(object);
+        }
         if target == Target::Pod && request.operation == "UPDATE" {
             if let Some(old) = request.old_object {
                 if !is_significant_pod_update(&object.node, old) {
@@ -368,7 +398,7 @@ impl Admission {
         };
         if (target == Target::Pod
             && (request.operation != "CREATE" || !request.sub_resource.is_empty()))
-            || target == Target::Other
+            || matches!(target, Target::Other | Target::Namespace)
         {
             return Decision::default();
         }
@@ -634,6 +664,34 @@ mod tests {
             r.old_object = Some(&old);
             assert_eq!(!a.validate(&r, None).allowed(), significant);
         }
+    }
+
+    #[test]
+    fn namespaces_need_valid_labels() {
+        let a = admission("");
+        let ns = |labels: Value| {
+            parsed(
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml", "labels": labels}}),
+            )
+        };
+        let valid = ns(json!({"pod-security.kubernetes.io/enforce": "baseline"}));
+        let mut r = request("Namespace", &valid);
+        r.namespace = "";
+        assert!(a.validate(&r, None).allowed());
+        let invalid = ns(
+            json!({"pod-security.kubernetes.io/enforce": "strict", "pod-security.kubernetes.io/warn-version": "1.30"}),
+        );
+        let r = Request {
+            object: Some(&invalid),
+            ..r
+        };
+        let denial = a.validate(&r, None).denial.unwrap();
+        assert_eq!((denial.code, denial.reason), (422, "Invalid"));
+        assert_eq!(
+            denial.message,
+            "Namespace \"ml\" is invalid: [metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: \"strict\": must be one of privileged, baseline, restricted, metadata.labels[pod-security.kubernetes.io/warn-version]: Invalid value: \"1.30\": must be \"latest\" or \"v1.x\"]"
+        );
+        assert!(a.mutate(&r).patch.is_empty());
     }
 
     #[test]

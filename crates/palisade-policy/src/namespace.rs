@@ -50,7 +50,12 @@ impl NamespacePolicy {
                         true
                     }
                     Some(Err(e)) => {
-                        errors.push(format!("{label}: {e}"));
+                        let _ = e;
+                        errors.push(field_error(
+                            label,
+                            level_value(labels, label),
+                            "must be one of privileged, baseline, restricted",
+                        ));
                         *target = fallback;
                         false
                     }
@@ -79,7 +84,8 @@ impl NamespacePolicy {
         let version = |label: &str, target: &mut Version, errors: &mut Vec<String>| {
             if let Some(v) = labels.get(label) {
                 *target = v.parse().unwrap_or_else(|e| {
-                    errors.push(format!("{label}: {e}"));
+                    let _ = e;
+                    errors.push(field_error(label, v, "must be \"latest\" or \"v1.x\""));
                     Version::Latest
                 });
             }
@@ -105,6 +111,15 @@ impl NamespacePolicy {
         }
         p
     }
+}
+
+fn level_value<'a>(labels: &'a BTreeMap<String, String>, label: &str) -> &'a str {
+    labels.get(label).map(String::as_str).unwrap_or_default()
+}
+
+/// An invalid label, worded as the API server's `field.Invalid` error.
+fn field_error(label: &str, value: &str, detail: &str) -> String {
+    format!("metadata.labels[{label}]: Invalid value: {value:?}: {detail}")
 }
 
 #[cfg(test)]
@@ -159,6 +174,10 @@ mod tests {
         assert_eq!(p.enforce.to_string(), "restricted:latest");
         assert_eq!(p.warn.level, Level::Privileged);
         assert_eq!(p.label_errors.len(), 3);
+        assert_eq!(
+            p.label_errors[0],
+            "metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: \"strict\": must be one of privileged, baseline, restricted"
+        );
     }
 
     #[test]

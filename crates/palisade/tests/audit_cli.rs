@@ -347,7 +347,11 @@ fn invalid_namespace_labels_fall_back_to_restricted_latest() {
     assert_eq!(report["findings"][0]["level"], "restricted");
     assert_eq!(report["findings"][0]["version"], "latest");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("invalid level \"strict\""), "{stderr}");
+    assert!(
+        stderr
+            .contains("Invalid value: \"strict\": must be one of privileged, baseline, restricted"),
+        "{stderr}"
+    );
 }
 
 #[rstest]

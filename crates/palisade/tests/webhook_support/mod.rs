@@ -19,29 +19,12 @@ impl Webhook {
     pub fn start(config: &str, extra: &[&str]) -> Webhook {
         let dir = tempfile::tempdir().unwrap();
         make_certs(dir.path());
-        std::fs::write(dir.path().join("palisade.yaml"), config).unwrap();
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("palisade"))
-            .args([
-                "webhook",
-                "--listen",
-                "127.0.0.1:0",
-                "--namespaces",
-                "config",
-            ])
-            .arg("--tls-cert")
-            .arg(dir.path().join("tls.crt"))
-            .arg("--tls-key")
-            .arg(dir.path().join("tls.key"))
-            .arg("--config")
-            .arg(dir.path().join("palisade.yaml"))
-            .args(extra)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let addr = read_listening(&mut child);
-        Webhook { child, addr, dir }
+        let config_path = dir.path().join("palisade.yaml");
+        std::fs::write(&config_path, config).unwrap();
+        let config_path = config_path.display().to_string();
+        let mut args = vec!["--namespaces", "config", "--config", &config_path];
+        args.extend_from_slice(extra);
+        Webhook::start_with(&args, dir)
     }
 
     /// Starts it with arguments given in full (namespace source included).
