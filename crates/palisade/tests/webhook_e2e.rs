@@ -504,3 +504,24 @@ fn shutdown_finishes_requests_in_flight() {
         .send()
         .is_err());
 }
+
+#[test]
+fn a_request_slower_than_the_deadline_is_cut_off() {
+    let webhook = Webhook::start(CONFIG, &["--deadline-ms", "500"]);
+    let body = serde_json::to_vec(&pod_review("slow", "ml", &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}))).unwrap();
+    let half = body.len() / 2;
+    let length = body.len() as u64;
+    let slow = SlowBody { parts: vec![body[..half].to_vec(), body[half..].to_vec()], delay: Duration::from_millis(1500) };
+    let response = webhook
+        .client()
+        .post(webhook.url("/validate"))
+        .header("content-type", "application/json")
+        .body(reqwest::blocking::Body::sized(slow, length))
+        .send();
+    // Either the server answers 408 or it closes the connection on the late body; never 200.
+    if let Ok(response) = response {
+        assert_eq!(response.status().as_u16(), 408);
+    }
+    // And it keeps serving.
+    assert_eq!(webhook.client().get(webhook.url("/healthz")).send().unwrap().status().as_u16(), 200);
+}
