@@ -511,7 +511,10 @@ fn a_request_slower_than_the_deadline_is_cut_off() {
     let body = serde_json::to_vec(&pod_review("slow", "ml", &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}))).unwrap();
     let half = body.len() / 2;
     let length = body.len() as u64;
-    let slow = SlowBody { parts: vec![body[..half].to_vec(), body[half..].to_vec()], delay: Duration::from_millis(1500) };
+    let slow = SlowBody {
+        parts: vec![body[..half].to_vec(), body[half..].to_vec()],
+        delay: Duration::from_millis(1500),
+    };
     let response = webhook
         .client()
         .post(webhook.url("/validate"))
@@ -523,5 +526,14 @@ fn a_request_slower_than_the_deadline_is_cut_off() {
         assert_eq!(response.status().as_u16(), 408);
     }
     // And it keeps serving.
-    assert_eq!(webhook.client().get(webhook.url("/healthz")).send().unwrap().status().as_u16(), 200);
+    assert_eq!(
+        webhook
+            .client()
+            .get(webhook.url("/healthz"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
 }
