@@ -6,6 +6,7 @@ pub mod de;
 pub mod error;
 pub mod finding;
 pub mod image_ref;
+pub mod names;
 pub mod node;
 pub mod object;
 pub mod path;

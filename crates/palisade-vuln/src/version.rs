@@ -48,22 +48,7 @@ impl Ecosystem {
     /// Package names as the ecosystem compares them (PEP 503 for PyPI).
     pub fn normalize_name(self, name: &str) -> String {
         match self {
-            Ecosystem::PyPI => {
-                let mut out = String::with_capacity(name.len());
-                let mut last_sep = false;
-                for c in name.chars() {
-                    if matches!(c, '-' | '_' | '.') {
-                        if !last_sep {
-                            out.push('-');
-                        }
-                        last_sep = true;
-                    } else {
-                        out.push(c.to_ascii_lowercase());
-                        last_sep = false;
-                    }
-                }
-                out
-            }
+            Ecosystem::PyPI => palisade_core::names::normalize_pypi_name(name),
             _ => name.to_owned(),
         }
     }

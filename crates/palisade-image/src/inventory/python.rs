@@ -2,23 +2,7 @@
 
 use super::{Kind, Package, ParseError};
 
-/// PEP 503 normalised name: lowercase, runs of `-`, `_`, `.` become one `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut last_sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !last_sep {
-                out.push('-');
-            }
-            last_sep = true;
-        } else {
-            out.push(c.to_ascii_lowercase());
-            last_sep = false;
-        }
-    }
-    out
-}
+pub use palisade_core::names::normalize_pypi_name as normalize_name;
 
 /// True for the files that hold a Python distribution's metadata.
 pub fn is_metadata_path(path: &str) -> bool {
