@@ -6,6 +6,7 @@ pub mod admission;
 pub mod audit;
 pub mod config;
 pub mod harden;
+pub mod harden_text;
 pub mod namespace;
 pub mod rules;
 

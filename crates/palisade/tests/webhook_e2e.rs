@@ -360,30 +360,9 @@ fn malformed_oversized_and_unsupported_requests() {
     assert_eq!(body["response"]["allowed"], false);
     assert_eq!(body["response"]["status"]["code"], 400);
     // Health, readiness, metrics.
-    assert_eq!(
-        client
-            .get(webhook.url("/healthz"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-        "ok"
-    );
-    assert_eq!(
-        client
-            .get(webhook.url("/readyz"))
-            .send()
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
-    let metrics = client
-        .get(webhook.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    assert_eq!(webhook.text("/healthz"), "ok");
+    assert_eq!(webhook.status("/readyz"), 200);
+    let metrics = webhook.text("/metrics");
     assert!(
         metrics.contains("palisade_webhook_requests_total{webhook=\"validate\",code=\"413\"} 1"),
         "{metrics}"
@@ -526,14 +505,5 @@ fn a_request_slower_than_the_deadline_is_cut_off() {
         assert_eq!(response.status().as_u16(), 408);
     }
     // And it keeps serving.
-    assert_eq!(
-        webhook
-            .client()
-            .get(webhook.url("/healthz"))
-            .send()
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(webhook.status("/healthz"), 200);
 }

@@ -94,15 +94,7 @@ fn namespace_labels_come_from_the_cluster() {
     let webhook = Webhook::start_with(&["--namespaces", "cluster", "--kube-api-url", &url], dir);
     let client = webhook.client();
     // Not ready until the first list has arrived.
-    assert_eq!(
-        client
-            .get(webhook.url("/readyz"))
-            .send()
-            .unwrap()
-            .status()
-            .as_u16(),
-        503
-    );
+    assert_eq!(webhook.status("/readyz"), 503);
     wait_until("readiness", || {
         client
             .get(webhook.url("/readyz"))

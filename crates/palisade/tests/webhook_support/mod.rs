@@ -57,6 +57,26 @@ impl Webhook {
         client_trusting(&self.ca())
     }
 
+    /// GETs `path` and returns the status code.
+    pub fn status(&self, path: &str) -> u16 {
+        self.client()
+            .get(self.url(path))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// GETs `path` and returns the body.
+    pub fn text(&self, path: &str) -> String {
+        self.client()
+            .get(self.url(path))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     /// POSTs an AdmissionReview and returns the status and parsed body.
     pub fn post(&self, path: &str, review: &Value) -> (u16, Value) {
         let response = self
