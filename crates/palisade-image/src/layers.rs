@@ -85,10 +85,171 @@ fn decompress<'a>(
     })
 }
 
-enum Change {
-    Whiteout(String),
-    Opaque(String),
-    Put(String, Entry),
+/// What one layer does to the layers below it. Read independently of the other layers (so layers
+/// are read in parallel and cached by diffID), then applied in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LayerChanges {
+    /// Paths this layer's whiteouts hide in lower layers.
+    pub whiteouts: Vec<String>,
+    /// Directories this layer makes opaque (hiding everything lower layers put inside).
+    pub opaque: Vec<String>,
+    /// This layer's own entries, in stream order.
+    pub entries: Vec<(String, LayerEntry)>,
+}
+
+/// An entry as a layer states it; hard links are resolved when the layer is applied, because
+/// their target may come from a lower layer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LayerEntry {
+    File(Option<Vec<u8>>),
+    Symlink(String),
+    HardLink(String),
+    Directory,
+}
+
+/// Reads one layer (gzip, zstd or plain tar) into its changes. `keep` says which files' contents
+/// to hold; every other file is recorded by path only.
+pub fn read_layer(
+    layer: &str,
+    reader: impl Read,
+    keep: impl Fn(&str) -> bool,
+) -> Result<LayerChanges, LayerError> {
+    let invalid = |message: String| LayerError::Invalid {
+        layer: layer.into(),
+        message,
+    };
+    let io = |source: std::io::Error| LayerError::Io {
+        layer: layer.into(),
+        source,
+    };
+    let stream = PadAtEnd::new(decompress(layer, Box::new(reader))?);
+    let mut archive = tar::Archive::new(stream);
+    let mut changes = LayerChanges::default();
+    // Where the last entry's content ends in the stream, to tell a layer that only lacks its
+    // end-of-archive blocks from one whose content is cut short.
+    let mut content_end = 0u64;
+    let mut last_path = String::new();
+    let entries = archive.entries().map_err(io)?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| invalid(format!("unreadable tar entry: {e}")))?;
+        let raw = entry
+            .path()
+            .map_err(|e| invalid(format!("bad path: {e}")))?
+            .to_string_lossy()
+            .into_owned();
+        let Some(path) = clean_path(&raw) else {
+            continue;
+        };
+        if path.is_empty() {
+            continue;
+        }
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        if name == ".wh..wh..opq" {
+            changes.opaque.push(dir.to_owned());
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            changes.whiteouts.push(if dir.is_empty() {
+                hidden.to_owned()
+            } else {
+                format!("{dir}/{hidden}")
+            });
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        content_end = entry.raw_file_position() + entry.size();
+        last_path.clone_from(&path);
+        let link_target = |entry: &tar::Entry<'_, _>| -> Result<String, LayerError> {
+            Ok(entry
+                .link_name()
+                .map_err(|e| invalid(format!("bad link in {path}: {e}")))?
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default())
+        };
+        let item = if kind.is_dir() {
+            LayerEntry::Directory
+        } else if kind.is_symlink() {
+            LayerEntry::Symlink(link_target(&entry)?)
+        } else if kind.is_hard_link() {
+            LayerEntry::HardLink(clean_path(&link_target(&entry)?).unwrap_or_default())
+        } else if kind.is_file() {
+            if keep(&path) {
+                let size = entry
+                    .header()
+                    .size()
+                    .map_err(|e| invalid(format!("bad size for {path}: {e}")))?;
+                if size > MAX_KEPT_FILE {
+                    return Err(invalid(format!("{path} is {size} bytes, over the {MAX_KEPT_FILE}-byte limit for package databases")));
+                }
+                let mut content = Vec::with_capacity(size as usize);
+                entry
+                    .read_to_end(&mut content)
+                    .map_err(|e| invalid(format!("truncated content of {path}: {e}")))?;
+                LayerEntry::File(Some(content))
+            } else {
+                LayerEntry::File(None)
+            }
+        } else {
+            continue;
+        };
+        changes.entries.push((path, item));
+    }
+    // Reading to the end of the stream catches a truncated or corrupt tail (a gzip trailer, the
+    // tar end blocks) that the entry iterator alone would not notice.
+    let mut rest = archive.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink())
+        .map_err(|e| invalid(format!("corrupt data after the last entry: {e}")))?;
+    if rest.real_len < content_end {
+        return Err(invalid(format!(
+            "truncated: the stream ends at byte {} inside {last_path}, whose content runs to byte {content_end}",
+            rest.real_len
+        )));
+    }
+    Ok(changes)
+}
+
+/// Some image builders (umoci 0.4's `insert`, seen here) end a layer right after the last file's
+/// content, without the padding and end-of-archive blocks. The content is complete and the diffID
+/// covers exactly those bytes, so such a layer is read: at the end of the real stream this supplies
+/// zero padding and the end blocks. Whether real content was cut short is checked separately,
+/// against where the last entry's content ends (`real_len`), so a truncated layer is still an error.
+struct PadAtEnd<R> {
+    inner: R,
+    real_len: u64,
+    /// Synthetic zero bytes left to serve once the real stream has ended.
+    pad_left: Option<u64>,
+}
+
+impl<R: Read> PadAtEnd<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            real_len: 0,
+            pad_left: None,
+        }
+    }
+}
+
+impl<R: Read> Read for PadAtEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.pad_left.is_none() {
+            let n = self.inner.read(buf)?;
+            if n > 0 {
+                self.real_len += n as u64;
+                return Ok(n);
+            }
+            let to_block = (512 - self.real_len % 512) % 512;
+            self.pad_left = Some(to_block + 1024);
+        }
+        let left = self.pad_left.unwrap_or(0);
+        let n = (left.min(buf.len() as u64)) as usize;
+        buf[..n].fill(0);
+        self.pad_left = Some(left - n as u64);
+        Ok(n)
+    }
 }
 
 impl MergedFs {
@@ -96,115 +257,43 @@ impl MergedFs {
         Self::default()
     }
 
-    /// Applies one layer (compressed or not). `keep` says which files' contents to hold.
+    /// Reads and applies one layer (compressed or not). `keep` says which files' contents to hold.
     pub fn apply_layer(
         &mut self,
         layer: &str,
         reader: impl Read,
         keep: impl Fn(&str) -> bool,
     ) -> Result<(), LayerError> {
-        let invalid = |message: String| LayerError::Invalid {
-            layer: layer.into(),
-            message,
-        };
-        let io = |source: std::io::Error| LayerError::Io {
-            layer: layer.into(),
-            source,
-        };
-        let stream = decompress(layer, Box::new(reader))?;
-        let mut archive = tar::Archive::new(stream);
-        let mut changes = Vec::new();
-        let entries = archive.entries().map_err(io)?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| invalid(format!("unreadable tar entry: {e}")))?;
-            let raw = entry
-                .path()
-                .map_err(|e| invalid(format!("bad path: {e}")))?
-                .to_string_lossy()
-                .into_owned();
-            let Some(path) = clean_path(&raw) else {
-                continue;
-            };
-            if path.is_empty() {
-                continue;
-            }
-            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-            if name == ".wh..wh..opq" {
-                changes.push(Change::Opaque(dir.to_owned()));
-                continue;
-            }
-            if let Some(hidden) = name.strip_prefix(".wh.") {
-                changes.push(Change::Whiteout(if dir.is_empty() {
-                    hidden.to_owned()
-                } else {
-                    format!("{dir}/{hidden}")
-                }));
-                continue;
-            }
-            let kind = entry.header().entry_type();
-            let item = if kind.is_dir() {
-                Entry::Directory
-            } else if kind.is_symlink() {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| invalid(format!("bad link in {path}: {e}")))?
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                Entry::Symlink(target)
-            } else if kind.is_hard_link() {
-                // A hard link shares its target's content: copy what the merged view holds.
-                let target = entry
-                    .link_name()
-                    .map_err(|e| invalid(format!("bad link in {path}: {e}")))?
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let target = clean_path(&target).unwrap_or_default();
-                let same_layer = changes.iter().rev().find_map(|c| match c {
-                    Change::Put(p, e) if *p == target => Some(e.clone()),
-                    _ => None,
-                });
-                same_layer
-                    .or_else(|| self.entries.get(&target).cloned())
-                    .unwrap_or(Entry::File(None))
-            } else if kind.is_file() {
-                if keep(&path) {
-                    let size = entry
-                        .header()
-                        .size()
-                        .map_err(|e| invalid(format!("bad size for {path}: {e}")))?;
-                    if size > MAX_KEPT_FILE {
-                        return Err(invalid(format!("{path} is {size} bytes, over the {MAX_KEPT_FILE}-byte limit for package databases")));
-                    }
-                    let mut content = Vec::with_capacity(size as usize);
-                    entry
-                        .read_to_end(&mut content)
-                        .map_err(|e| invalid(format!("truncated content of {path}: {e}")))?;
-                    Entry::File(Some(content))
-                } else {
-                    Entry::File(None)
-                }
-            } else {
-                continue;
-            };
-            changes.push(Change::Put(path, item));
-        }
-        // Hide lower layers first, then add this layer's own entries.
-        for change in &changes {
-            match change {
-                Change::Whiteout(path) => self.remove_tree(path),
-                Change::Opaque(dir) => {
-                    let prefix = format!("{dir}/");
-                    self.entries.retain(|p, _| !p.starts_with(&prefix));
-                }
-                Change::Put(..) => {}
-            }
-        }
-        for change in changes {
-            if let Change::Put(path, entry) = change {
-                self.entries.insert(path, entry);
-            }
-        }
+        let changes = read_layer(layer, reader, keep)?;
+        self.apply(changes);
         Ok(())
+    }
+
+    /// Applies a layer's changes on top of the layers applied so far.
+    pub fn apply(&mut self, changes: LayerChanges) {
+        // Hide lower layers first, then add this layer's own entries.
+        for path in &changes.whiteouts {
+            self.remove_tree(path);
+        }
+        for dir in &changes.opaque {
+            let prefix = format!("{dir}/");
+            self.entries.retain(|p, _| !p.starts_with(&prefix));
+        }
+        for (path, entry) in changes.entries {
+            let entry = match entry {
+                LayerEntry::File(content) => Entry::File(content),
+                LayerEntry::Symlink(target) => Entry::Symlink(target),
+                LayerEntry::Directory => Entry::Directory,
+                // A hard link shares its target's content: this layer's entries are applied in
+                // stream order, so the target is already in the view whichever layer it came from.
+                LayerEntry::HardLink(target) => self
+                    .entries
+                    .get(&target)
+                    .cloned()
+                    .unwrap_or(Entry::File(None)),
+            };
+            self.entries.insert(path, entry);
+        }
     }
 
     fn remove_tree(&mut self, path: &str) {
@@ -372,6 +461,26 @@ mod tests {
         );
         let cache: Vec<&str> = fs.paths().filter(|p| p.starts_with("opt/cache/")).collect();
         assert_eq!(cache, ["opt/cache/b"]);
+    }
+
+    #[test]
+    fn a_layer_without_end_blocks_is_read_but_cut_content_is_an_error() {
+        let tar = tar_of(&[
+            Item::File("var/lib/dpkg/status", "Package: a\nVersion: 1\n"),
+            Item::File("opt/venv/pyvenv.cfg", "home = /usr/bin\n"),
+        ]);
+        // The last file's content ends here: no padding, no end-of-archive blocks.
+        let content_end = 512 * 3 + "home = /usr/bin\n".len();
+        let changes = read_layer("umoci", &gzip(&tar[..content_end])[..], keep).unwrap();
+        assert_eq!(changes.entries.len(), 2);
+        assert_eq!(
+            changes.entries[0].1,
+            LayerEntry::File(Some(b"Package: a\nVersion: 1\n".to_vec()))
+        );
+        for cut in [content_end - 1, 512 * 3 + 1, 512 * 2 + 100] {
+            let err = read_layer("cut", &tar[..cut], keep).unwrap_err();
+            assert!(err.to_string().contains("layer cut"), "{cut}: {err}");
+        }
     }
 
     #[test]

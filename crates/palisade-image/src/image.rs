@@ -1,0 +1,697 @@
+//! Opening an image from any of its sources and reading its layers into one merged view.
+//!
+//! Layers are read in parallel (each is its own gzip or zstd stream), verified against their
+//! digests as they stream, and cached by diffID, so a rescan of an image that shares its base
+//! with one scanned before reads only what changed. Nothing is extracted to disk.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::layers::{LayerChanges, MergedFs};
+use crate::oci::{self, Descriptor, ImageConfig, ManifestOrIndex};
+use crate::target::Target;
+
+/// An error opening or reading an image: where (the image, and the file or blob inside it) and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct ImageError {
+    pub location: String,
+    pub message: String,
+}
+
+impl ImageError {
+    pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            location: location.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One layer of an opened image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerRef {
+    /// The blob as stored (compressed or not), with its digest when the source names one.
+    pub blob: Descriptor,
+    /// The digest of the uncompressed tar, from the image configuration: the cache key.
+    pub diff_id: Option<String>,
+}
+
+/// Reads blobs from wherever the image lives.
+pub trait BlobSource: Send + Sync + std::fmt::Debug {
+    /// A reader of the blob's raw bytes. The caller verifies the digest.
+    fn open_blob(&self, blob: &Descriptor) -> Result<Box<dyn Read + Send + '_>, ImageError>;
+}
+
+/// An image whose manifest and configuration have been read, ready to have its layers read.
+#[derive(Debug)]
+pub struct OpenedImage {
+    /// The target as the user named it.
+    pub name: String,
+    /// The manifest's digest, where the image has a manifest.
+    pub manifest_digest: Option<String>,
+    pub config: ImageConfig,
+    pub layers: Vec<LayerRef>,
+    content: Content,
+}
+
+#[derive(Debug)]
+enum Content {
+    Blobs(Box<dyn BlobSource>),
+    RootFs(PathBuf),
+}
+
+/// Which platform to take from a multi-platform image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformWanted {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Default for PlatformWanted {
+    fn default() -> Self {
+        let architecture = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            other => other,
+        };
+        Self {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: None,
+        }
+    }
+}
+
+impl std::str::FromStr for PlatformWanted {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut parts = s.split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(os), Some(arch), variant, None) if !os.is_empty() && !arch.is_empty() => {
+                Ok(Self {
+                    os: os.into(),
+                    architecture: arch.into(),
+                    variant: variant.map(str::to_owned),
+                })
+            }
+            _ => Err(format!(
+                "invalid platform {s:?}: expected OS/ARCH[/VARIANT]"
+            )),
+        }
+    }
+}
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub platform: PlatformWanted,
+    /// Speak plain HTTP to registries (only for a loopback or lab registry).
+    pub plain_http: bool,
+    /// The Docker config file with registry credentials; `None` looks in the usual places.
+    pub docker_config: Option<PathBuf>,
+}
+
+/// Opens an image: reads its index, manifest and configuration, but no layer yet.
+pub fn open(target: &Target, options: &OpenOptions) -> Result<OpenedImage, ImageError> {
+    let name = target.to_string();
+    match target {
+        Target::Dir(path) => {
+            if !path.is_dir() {
+                return Err(ImageError::new(&name, "not a directory"));
+            }
+            Ok(OpenedImage {
+                name,
+                manifest_digest: None,
+                config: ImageConfig::default(),
+                layers: Vec::new(),
+                content: Content::RootFs(path.clone()),
+            })
+        }
+        Target::OciDir { path, tag } => {
+            let source = crate::source::oci_dir::OciDir::new(&name, path)?;
+            let index = source.index()?;
+            from_index(name, source, index, tag.as_deref(), options)
+        }
+        Target::OciArchive { path, tag } => {
+            let source = crate::source::archive::TarArchive::open(&name, path)?;
+            let index = source.read_json::<ManifestOrIndex>("index.json")?;
+            from_index(name, source, index, tag.as_deref(), options)
+        }
+        Target::DockerArchive { path, tag } => {
+            let source = crate::source::archive::TarArchive::open(&name, path)?;
+            crate::source::docker_archive::open(name, source, tag.as_deref())
+        }
+        Target::Registry(reference) => crate::source::registry::open(name, reference, options),
+    }
+}
+
+/// What an index-based source (OCI layout, OCI archive) holds for a source that can read a
+/// manifest by digest.
+pub(crate) trait ManifestSource: BlobSource {
+    fn location(&self) -> &str;
+    fn read_blob_verified(&self, blob: &Descriptor, limit: u64) -> Result<Vec<u8>, ImageError> {
+        if blob.size > limit {
+            return Err(ImageError::new(
+                self.location(),
+                format!(
+                    "{} is {} bytes, over the {limit}-byte limit for manifests and configurations",
+                    blob.digest, blob.size
+                ),
+            ));
+        }
+        let mut reader = self.open_blob(blob)?;
+        let mut bytes = Vec::new();
+        reader
+            .by_ref()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                ImageError::new(self.location(), format!("reading {}: {e}", blob.digest))
+            })?;
+        if bytes.len() as u64 > limit {
+            return Err(ImageError::new(
+                self.location(),
+                format!("{} is over the {limit}-byte limit", blob.digest),
+            ));
+        }
+        verify_digest(self.location(), &blob.digest, &bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// The largest manifest, index or configuration read (they are a few KiB in practice).
+pub const MAX_JSON_BLOB: u64 = 4 * 1024 * 1024;
+
+/// Checks `bytes` against `digest` (`sha256:<hex>`; other algorithms are refused).
+pub fn verify_digest(location: &str, digest: &str, bytes: &[u8]) -> Result<(), ImageError> {
+    let expected = digest.strip_prefix("sha256:").ok_or_else(|| {
+        ImageError::new(
+            location,
+            format!("unsupported digest {digest:?} (only sha256)"),
+        )
+    })?;
+    let actual = hex::encode(Sha256::digest(bytes));
+    if actual != expected {
+        return Err(ImageError::new(
+            location,
+            format!("content of {digest} does not match its digest (sha256:{actual})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses JSON, naming the location and the line and column of a syntax error.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    location: &str,
+    what: &str,
+    bytes: &[u8],
+) -> Result<T, ImageError> {
+    serde_json::from_slice(bytes).map_err(|e| ImageError::new(location, format!("{what}: {e}")))
+}
+
+fn from_index<S: ManifestSource + 'static>(
+    name: String,
+    source: S,
+    index: ManifestOrIndex,
+    tag: Option<&str>,
+    options: &OpenOptions,
+) -> Result<OpenedImage, ImageError> {
+    let location = source.location().to_owned();
+    let manifests = index.manifests.unwrap_or_default();
+    let candidates: Vec<&Descriptor> = match tag {
+        Some(tag) => manifests
+            .iter()
+            .filter(|d| {
+                d.annotations
+                    .get("org.opencontainers.image.ref.name")
+                    .map(String::as_str)
+                    == Some(tag)
+                    || d.annotations
+                        .get("io.containerd.image.name")
+                        .is_some_and(|n| n.ends_with(&format!(":{tag}")))
+            })
+            .collect(),
+        None => manifests.iter().collect(),
+    };
+    let chosen = match candidates.as_slice() {
+        [] => {
+            return Err(ImageError::new(
+                &location,
+                match tag {
+                    Some(tag) => format!("index.json names no image tagged {tag:?}"),
+                    None => "index.json lists no image".into(),
+                },
+            ))
+        }
+        [one] => (*one).clone(),
+        several => {
+            let tags: Vec<&str> = several
+                .iter()
+                .filter_map(|d| {
+                    d.annotations
+                        .get("org.opencontainers.image.ref.name")
+                        .map(String::as_str)
+                })
+                .collect();
+            return Err(ImageError::new(
+                &location,
+                format!(
+                    "index.json lists {} images; name one with PATH:TAG (tags: {})",
+                    several.len(),
+                    tags.join(", ")
+                ),
+            ));
+        }
+    };
+    let (digest, manifest) = resolve_manifest(&source, chosen, &options.platform)?;
+    let config_desc = manifest
+        .config
+        .clone()
+        .ok_or_else(|| ImageError::new(&location, format!("manifest {digest} has no config")))?;
+    let config_bytes = source.read_blob_verified(&config_desc, MAX_JSON_BLOB)?;
+    let config: ImageConfig = parse_json(
+        &location,
+        &format!("config {}", config_desc.digest),
+        &config_bytes,
+    )?;
+    let layers = layers_of(&location, &manifest, &config)?;
+    Ok(OpenedImage {
+        name,
+        manifest_digest: Some(digest),
+        config,
+        layers,
+        content: Content::Blobs(Box::new(source)),
+    })
+}
+
+/// Follows an index down to the manifest for the wanted platform.
+pub(crate) fn resolve_manifest<S: ManifestSource + ?Sized>(
+    source: &S,
+    mut descriptor: Descriptor,
+    platform: &PlatformWanted,
+) -> Result<(String, ManifestOrIndex), ImageError> {
+    for _ in 0..4 {
+        let bytes = source.read_blob_verified(&descriptor, MAX_JSON_BLOB)?;
+        let parsed: ManifestOrIndex = parse_json(
+            source.location(),
+            &format!("manifest {}", descriptor.digest),
+            &bytes,
+        )?;
+        match parsed.manifests {
+            Some(manifests) => descriptor = pick_platform(source.location(), &manifests, platform)?,
+            None => return Ok((descriptor.digest, parsed)),
+        }
+    }
+    Err(ImageError::new(
+        source.location(),
+        "indexes nested more than 4 deep",
+    ))
+}
+
+pub(crate) fn pick_platform(
+    location: &str,
+    manifests: &[Descriptor],
+    wanted: &PlatformWanted,
+) -> Result<Descriptor, ImageError> {
+    let images: Vec<&Descriptor> = manifests
+        .iter()
+        // Attestation manifests (buildkit's unknown/unknown) are not images.
+        .filter(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown"))
+        .collect();
+    if let [one] = images.as_slice() {
+        if one.platform.is_none() {
+            return Ok((*one).clone());
+        }
+    }
+    images
+        .iter()
+        .find(|d| {
+            d.platform.as_ref().is_some_and(|p| {
+                p.os == wanted.os
+                    && p.architecture == wanted.architecture
+                    && (wanted.variant.is_none() || p.variant == wanted.variant)
+            })
+        })
+        .map(|d| (*d).clone())
+        .ok_or_else(|| {
+            let offered: Vec<String> = images
+                .iter()
+                .filter_map(|d| d.platform.as_ref())
+                .map(|p| format!("{}/{}", p.os, p.architecture))
+                .collect();
+            ImageError::new(
+                location,
+                format!(
+                    "no image for {}/{} (offered: {})",
+                    wanted.os,
+                    wanted.architecture,
+                    offered.join(", ")
+                ),
+            )
+        })
+}
+
+pub(crate) fn layers_of(
+    location: &str,
+    manifest: &ManifestOrIndex,
+    config: &ImageConfig,
+) -> Result<Vec<LayerRef>, ImageError> {
+    let blobs = manifest.layers.clone().unwrap_or_default();
+    let diff_ids = &config.rootfs.diff_ids;
+    if !diff_ids.is_empty() && diff_ids.len() != blobs.len() {
+        return Err(ImageError::new(
+            location,
+            format!(
+                "the manifest lists {} layers but the configuration {} diff_ids",
+                blobs.len(),
+                diff_ids.len()
+            ),
+        ));
+    }
+    for blob in &blobs {
+        if !is_layer_media_type(&blob.media_type) {
+            return Err(ImageError::new(
+                location,
+                format!(
+                    "layer {} has media type {:?}, not a container image layer",
+                    blob.digest, blob.media_type
+                ),
+            ));
+        }
+    }
+    Ok(blobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, blob)| LayerRef {
+            blob,
+            diff_id: diff_ids.get(i).cloned(),
+        })
+        .collect())
+}
+
+fn is_layer_media_type(media_type: &str) -> bool {
+    media_type.is_empty()
+        || media_type.starts_with("application/vnd.oci.image.layer.")
+        || media_type.starts_with("application/vnd.docker.image.rootfs.")
+}
+
+/// A reader that hashes what passes through and fails at the end if the digest differs, so a
+/// tampered or truncated blob is an error, never a silently different inventory.
+pub struct VerifyingReader<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    expected: String,
+}
+
+impl<R> std::fmt::Debug for VerifyingReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingReader")
+            .field("expected", &self.expected)
+            .finish()
+    }
+}
+
+impl<R: Read> VerifyingReader<R> {
+    /// `expected` is `sha256:<hex>`; any other algorithm is read unverified.
+    pub fn new(inner: R, expected: &str) -> Self {
+        let (hasher, expected) = match expected.strip_prefix("sha256:") {
+            Some(hex) => (Some(Sha256::new()), hex.to_owned()),
+            None => (None, String::new()),
+        };
+        Self {
+            inner,
+            hasher,
+            expected,
+        }
+    }
+}
+
+impl<R: Read> Read for VerifyingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(hasher) = &mut self.hasher {
+            if n > 0 {
+                hasher.update(&buf[..n]);
+            } else if !buf.is_empty() {
+                let actual = hex::encode(std::mem::take(hasher).finalize());
+                self.hasher = None;
+                if actual != self.expected {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "content does not match digest sha256:{} (got sha256:{actual})",
+                            self.expected
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Progress of a scan, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// Layers to read, and their total stored size.
+    Start { layers: usize, bytes: u64 },
+    /// A layer is done (read, or found in the cache).
+    LayerDone { bytes: u64, cached: bool },
+}
+
+/// Where per-layer results are kept between scans.
+#[derive(Debug, Clone)]
+pub struct LayerCache {
+    dir: PathBuf,
+    /// Changes whenever what is kept from a layer changes, so old entries are never misread.
+    key: String,
+}
+
+impl LayerCache {
+    pub fn new(dir: impl Into<PathBuf>, key: &str) -> Self {
+        Self {
+            dir: dir.into(),
+            key: key.to_owned(),
+        }
+    }
+
+    /// The default location: `$XDG_CACHE_HOME/palisade/layers`, or `~/.cache/palisade/layers`.
+    pub fn default_dir() -> Option<PathBuf> {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+            .map(|base| base.join("palisade").join("layers"))
+    }
+
+    fn path(&self, diff_id: &str) -> Option<PathBuf> {
+        let hex = diff_id.strip_prefix("sha256:")?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(self.dir.join(format!("sha256-{hex}.{}", self.key)))
+    }
+
+    fn get(&self, diff_id: &str) -> Option<LayerChanges> {
+        let bytes = std::fs::read(self.path(diff_id)?).ok()?;
+        let body = bytes.strip_prefix(CACHE_MAGIC)?;
+        // A damaged entry is a miss, not an error: the layer is simply read again.
+        postcard::from_bytes(body).ok()
+    }
+
+    fn put(&self, diff_id: &str, changes: &LayerChanges) {
+        let Some(path) = self.path(diff_id) else {
+            return;
+        };
+        let Ok(body) = postcard::to_stdvec(changes) else {
+            return;
+        };
+        // Written beside and renamed into place, so a concurrent scan never reads half an entry.
+        // A cache that cannot be written only costs speed.
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.dir)?;
+            let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+            std::io::Write::write_all(&mut file, CACHE_MAGIC)?;
+            std::io::Write::write_all(&mut file, &body)?;
+            file.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            tracing::debug!(error = %e, "layer cache not written");
+        }
+    }
+}
+
+const CACHE_MAGIC: &[u8] = b"palisade-layer-v1\n";
+
+/// What reading an image's layers produced.
+#[derive(Debug)]
+pub struct ReadImage {
+    pub fs: MergedFs,
+    /// Layers served from the cache.
+    pub cached_layers: usize,
+}
+
+impl OpenedImage {
+    pub(crate) fn from_parts(
+        name: String,
+        manifest_digest: Option<String>,
+        config: ImageConfig,
+        layers: Vec<LayerRef>,
+        source: Box<dyn BlobSource>,
+    ) -> Self {
+        Self {
+            name,
+            manifest_digest,
+            config,
+            layers,
+            content: Content::Blobs(source),
+        }
+    }
+
+    /// Reads every layer (in parallel, up to `threads` at once) and merges them in order.
+    pub fn read(
+        &self,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+        cache: Option<&LayerCache>,
+        threads: usize,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<ReadImage, ImageError> {
+        match &self.content {
+            Content::RootFs(root) => {
+                progress(Progress::Start {
+                    layers: 1,
+                    bytes: 0,
+                });
+                let changes = crate::source::rootfs::read(&self.name, root, keep)?;
+                progress(Progress::LayerDone {
+                    bytes: 0,
+                    cached: false,
+                });
+                let mut fs = MergedFs::new();
+                fs.apply(changes);
+                Ok(ReadImage {
+                    fs,
+                    cached_layers: 0,
+                })
+            }
+            Content::Blobs(source) => {
+                let total: u64 = self.layers.iter().map(|l| l.blob.size).sum();
+                progress(Progress::Start {
+                    layers: self.layers.len(),
+                    bytes: total,
+                });
+                let next = AtomicUsize::new(0);
+                let cached = AtomicUsize::new(0);
+                // Largest layers first: the scan takes as long as its biggest layer at least.
+                let mut order: Vec<usize> = (0..self.layers.len()).collect();
+                order.sort_by_key(|&i| std::cmp::Reverse(self.layers[i].blob.size));
+                let workers = threads.clamp(1, self.layers.len().max(1));
+                let mut results: Vec<Option<Result<LayerChanges, ImageError>>> =
+                    (0..self.layers.len()).map(|_| None).collect();
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = (0..workers)
+                        .map(|_| {
+                            scope.spawn(|| {
+                                let mut done = Vec::new();
+                                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed))
+                                {
+                                    let layer = &self.layers[i];
+                                    let result = self.read_layer(
+                                        source.as_ref(),
+                                        layer,
+                                        keep,
+                                        cache,
+                                        &cached,
+                                    );
+                                    progress(Progress::LayerDone {
+                                        bytes: layer.blob.size,
+                                        cached: matches!(&result, Ok((_, true))),
+                                    });
+                                    done.push((i, result.map(|(c, _)| c)));
+                                }
+                                done
+                            })
+                        })
+                        .collect();
+                    for handle in handles {
+                        // A panic in a worker is a bug; it surfaces as a missing layer below.
+                        for (i, result) in handle.join().unwrap_or_default() {
+                            results[i] = Some(result);
+                        }
+                    }
+                });
+                let mut fs = MergedFs::new();
+                for result in results {
+                    let changes = result
+                        .ok_or_else(|| ImageError::new(&self.name, "a layer was not read"))??;
+                    fs.apply(changes);
+                }
+                Ok(ReadImage {
+                    fs,
+                    cached_layers: cached.load(Ordering::Relaxed),
+                })
+            }
+        }
+    }
+
+    fn read_layer(
+        &self,
+        source: &dyn BlobSource,
+        layer: &LayerRef,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+        cache: Option<&LayerCache>,
+        cached: &AtomicUsize,
+    ) -> Result<(LayerChanges, bool), ImageError> {
+        if let (Some(cache), Some(diff_id)) = (cache, &layer.diff_id) {
+            if let Some(changes) = cache.get(diff_id) {
+                cached.fetch_add(1, Ordering::Relaxed);
+                return Ok((changes, true));
+            }
+        }
+        let raw = source.open_blob(&layer.blob)?;
+        let mut verified = VerifyingReader::new(raw, &layer.blob.digest);
+        let changes = match crate::layers::read_layer(&layer.blob.digest, &mut verified, keep) {
+            Ok(changes) => changes,
+            Err(e) => {
+                // A blob that does not match its digest usually breaks the decompressor first;
+                // the digest is the real finding, so the rest is read to check it.
+                if let Err(digest) = std::io::copy(&mut verified, &mut std::io::sink()) {
+                    if digest.kind() == std::io::ErrorKind::InvalidData {
+                        return Err(ImageError::new(
+                            &self.name,
+                            format!(
+                                "layer {}: {}",
+                                layer.blob.digest,
+                                digest
+                                    .into_inner()
+                                    .map(|e| e.to_string())
+                                    .unwrap_or_default()
+                            ),
+                        ));
+                    }
+                }
+                return Err(ImageError::new(&self.name, e.to_string()));
+            }
+        };
+        if let (Some(cache), Some(diff_id)) = (cache, &layer.diff_id) {
+            cache.put(diff_id, &changes);
+        }
+        Ok((changes, false))
+    }
+}
+
+/// The media type of a manifest, from its field or its shape.
+pub fn manifest_kind(manifest: &ManifestOrIndex) -> &str {
+    match manifest.media_type.as_deref() {
+        Some(t) => t,
+        None if manifest.manifests.is_some() => oci::OCI_INDEX,
+        None => oci::OCI_MANIFEST,
+    }
+}

@@ -1,0 +1,653 @@
+//! A client of the OCI distribution API (<https://github.com/opencontainers/distribution-spec>):
+//! manifests and blobs by digest, token and basic authentication with credentials from the Docker
+//! config file, and the pushes an artifact needs. Blocking: layers stream straight into their
+//! decompressors on the scan's worker threads.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use palisade_core::image_ref::ImageRef;
+
+use crate::image::{
+    self, layers_of, parse_json, resolve_manifest, verify_digest, BlobSource, ImageError,
+    ManifestSource, OpenOptions, OpenedImage, MAX_JSON_BLOB,
+};
+use crate::oci::{self, Descriptor, ImageConfig, ManifestOrIndex};
+
+/// A repository on a registry, with the session's credentials and token.
+#[derive(Debug)]
+pub struct Repository {
+    location: String,
+    http: reqwest::blocking::Client,
+    base: String,
+    repository: String,
+    credentials: Option<Credentials>,
+    authorization: Mutex<Option<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl Repository {
+    pub fn new(
+        reference: &ImageRef,
+        plain_http: bool,
+        docker_config: Option<&PathBuf>,
+    ) -> Result<Self, ImageError> {
+        let location = format!("registry:{}", reference.full_name());
+        let host = match reference.registry.as_str() {
+            "docker.io" => "registry-1.docker.io",
+            other => other,
+        };
+        let scheme = if plain_http { "http" } else { "https" };
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(None)
+            .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ImageError::new(&location, format!("HTTP client: {e}")))?;
+        let credentials = docker_credentials(&reference.registry, docker_config)
+            .map_err(|m| ImageError::new(&location, m))?;
+        Ok(Self {
+            location,
+            http,
+            base: format!("{scheme}://{host}"),
+            repository: reference.repository.clone(),
+            credentials,
+            authorization: Mutex::new(None),
+        })
+    }
+
+    fn send(
+        &self,
+        build: &dyn Fn() -> reqwest::blocking::RequestBuilder,
+        actions: &str,
+    ) -> Result<reqwest::blocking::Response, ImageError> {
+        let attempt = |auth: Option<String>| {
+            let mut request = build();
+            if let Some(auth) = auth {
+                request = request.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            request.send().map_err(|e| {
+                ImageError::new(
+                    &self.location,
+                    format!("cannot reach the registry: {}", error_chain(&e)),
+                )
+            })
+        };
+        let current = self.authorization.lock().ok().and_then(|a| a.clone());
+        let response = attempt(current)?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let challenge = response
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let auth = self.authenticate(&challenge, actions)?;
+        if let Ok(mut slot) = self.authorization.lock() {
+            *slot = Some(auth.clone());
+        }
+        let response = attempt(Some(auth))?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(ImageError::new(
+                &self.location,
+                "the registry refused the credentials (401)",
+            ));
+        }
+        Ok(response)
+    }
+
+    fn authenticate(&self, challenge: &str, actions: &str) -> Result<String, ImageError> {
+        let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
+        let basic = self.credentials.as_ref().map(|c| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", c.username, c.password))
+            )
+        });
+        if scheme.eq_ignore_ascii_case("basic") {
+            return basic.ok_or_else(|| {
+                ImageError::new(
+                    &self.location,
+                    "the registry wants credentials; none found in the Docker config",
+                )
+            });
+        }
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ImageError::new(
+                &self.location,
+                format!("unsupported authentication challenge {challenge:?}"),
+            ));
+        }
+        let params = challenge_params(params);
+        let realm = params
+            .iter()
+            .find(|(k, _)| k == "realm")
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| ImageError::new(&self.location, "bearer challenge without a realm"))?;
+        let mut query: Vec<(String, String)> = Vec::new();
+        if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
+            query.push(("service".into(), service.clone()));
+        }
+        query.push((
+            "scope".into(),
+            format!("repository:{}:{actions}", self.repository),
+        ));
+        let mut request = self.http.get(&realm).query(&query);
+        if let Some(basic) = &basic {
+            request = request.header(reqwest::header::AUTHORIZATION, basic);
+        }
+        let response = request.send().map_err(|e| {
+            ImageError::new(
+                &self.location,
+                format!("token service {realm}: {}", error_chain(&e)),
+            )
+        })?;
+        if !response.status().is_success() {
+            return Err(ImageError::new(
+                &self.location,
+                format!("token service {realm} answered {}", response.status()),
+            ));
+        }
+        #[derive(Deserialize)]
+        struct Token {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let token: Token = response
+            .json()
+            .map_err(|e| ImageError::new(&self.location, format!("token service {realm}: {e}")))?;
+        token
+            .token
+            .or(token.access_token)
+            .map(|t| format!("Bearer {t}"))
+            .ok_or_else(|| {
+                ImageError::new(
+                    &self.location,
+                    format!("token service {realm} returned no token"),
+                )
+            })
+    }
+
+    fn fail(&self, what: &str, response: reqwest::blocking::Response) -> ImageError {
+        let status = response.status();
+        let body: String = response
+            .text()
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        ImageError::new(
+            &self.location,
+            format!("{what}: the registry answered {status} {}", body.trim()),
+        )
+    }
+
+    /// A manifest or index by tag or digest: its bytes, media type and digest (verified when the
+    /// reference is a digest).
+    pub fn manifest(&self, reference: &str) -> Result<(Vec<u8>, String, String), ImageError> {
+        let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.repository);
+        let response = self.send(
+            &|| {
+                self.http
+                    .get(&url)
+                    .header(reqwest::header::ACCEPT, oci::ACCEPTED_MANIFESTS.join(", "))
+            },
+            "pull",
+        )?;
+        if !response.status().is_success() {
+            return Err(self.fail(&format!("manifest {reference}"), response));
+        }
+        let media_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let mut bytes = Vec::new();
+        response
+            .take(MAX_JSON_BLOB + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ImageError::new(&self.location, format!("manifest {reference}: {e}")))?;
+        if bytes.len() as u64 > MAX_JSON_BLOB {
+            return Err(ImageError::new(
+                &self.location,
+                format!("manifest {reference} is over the size limit"),
+            ));
+        }
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+        );
+        if reference.starts_with("sha256:") {
+            verify_digest(&self.location, reference, &bytes)?;
+        }
+        Ok((bytes, media_type, digest))
+    }
+
+    /// Whether a manifest exists (`HEAD`), and its digest.
+    pub fn manifest_digest(&self, reference: &str) -> Result<Option<String>, ImageError> {
+        match self.manifest(reference) {
+            Ok((_, _, digest)) => Ok(Some(digest)),
+            Err(e) if e.message.contains("404") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A blob's bytes as a stream; the caller verifies the digest.
+    pub fn blob(&self, digest: &str) -> Result<reqwest::blocking::Response, ImageError> {
+        if crate::source::sha256_hex(digest).is_none() {
+            return Err(ImageError::new(
+                &self.location,
+                format!("invalid digest {digest:?}"),
+            ));
+        }
+        let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.repository);
+        let response = self.send(&|| self.http.get(&url), "pull")?;
+        if !response.status().is_success() {
+            return Err(self.fail(&format!("blob {digest}"), response));
+        }
+        Ok(response)
+    }
+
+    /// Uploads a blob (monolithic POST then PUT), unless the registry already has it.
+    pub fn push_blob(&self, bytes: &[u8]) -> Result<String, ImageError> {
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+        );
+        let head = format!("{}/v2/{}/blobs/{digest}", self.base, self.repository);
+        let response = self.send(&|| self.http.head(&head), "pull,push")?;
+        if response.status().is_success() {
+            return Ok(digest);
+        }
+        let start = format!("{}/v2/{}/blobs/uploads/", self.base, self.repository);
+        let response = self.send(
+            &|| {
+                self.http
+                    .post(&start)
+                    .header(reqwest::header::CONTENT_LENGTH, 0)
+            },
+            "pull,push",
+        )?;
+        if response.status() != reqwest::StatusCode::ACCEPTED {
+            return Err(self.fail("starting a blob upload", response));
+        }
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ImageError::new(&self.location, "blob upload without a Location"))?
+            .to_owned();
+        let mut url = if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location
+        };
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("digest={digest}"));
+        let body = bytes.to_vec();
+        let response = self.send(
+            &|| {
+                self.http
+                    .put(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(body.clone())
+            },
+            "pull,push",
+        )?;
+        if response.status() != reqwest::StatusCode::CREATED {
+            return Err(self.fail(&format!("uploading blob {digest}"), response));
+        }
+        Ok(digest)
+    }
+
+    /// Puts a manifest under a tag (or its digest); returns its digest.
+    pub fn push_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<String, ImageError> {
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+        );
+        let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.repository);
+        let body = bytes.to_vec();
+        let response = self.send(
+            &|| {
+                self.http
+                    .put(&url)
+                    .header(reqwest::header::CONTENT_TYPE, media_type)
+                    .body(body.clone())
+            },
+            "pull,push",
+        )?;
+        if response.status() != reqwest::StatusCode::CREATED {
+            return Err(self.fail(&format!("pushing manifest {reference}"), response));
+        }
+        Ok(digest)
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `realm="https://auth",service="registry",scope="..."` into pairs.
+fn challenge_params(text: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut rest = text.trim();
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.split_once('"') {
+                Some((v, n)) => (v.to_owned(), n),
+                None => (quoted.to_owned(), ""),
+            }
+        } else {
+            match after.split_once(',') {
+                Some((v, n)) => (v.trim().to_owned(), n),
+                None => (after.trim().to_owned(), ""),
+            }
+        };
+        params.push((key, value));
+        rest = next.trim_start_matches(',').trim();
+    }
+    params
+}
+
+/// The credentials for `registry` from the Docker config file (`auths`, `credHelpers`, `credsStore`).
+pub fn docker_credentials(
+    registry: &str,
+    config: Option<&PathBuf>,
+) -> Result<Option<Credentials>, String> {
+    let path = match config {
+        Some(p) => p.clone(),
+        None => match std::env::var_os("DOCKER_CONFIG") {
+            Some(dir) => PathBuf::from(dir).join("config.json"),
+            None => match std::env::var_os("HOME") {
+                Some(home) => PathBuf::from(home).join(".docker").join("config.json"),
+                None => return Ok(None),
+            },
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.is_none() => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase")]
+    struct Config {
+        #[serde(default)]
+        auths: std::collections::BTreeMap<String, Auth>,
+        #[serde(default)]
+        cred_helpers: std::collections::BTreeMap<String, String>,
+        creds_store: Option<String>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Auth {
+        auth: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+    }
+    let config: Config =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let names: Vec<String> = if registry == "docker.io" {
+        vec![
+            "https://index.docker.io/v1/".into(),
+            "index.docker.io".into(),
+            "docker.io".into(),
+            "registry-1.docker.io".into(),
+        ]
+    } else {
+        vec![
+            registry.into(),
+            format!("https://{registry}"),
+            format!("http://{registry}"),
+            format!("https://{registry}/v1/"),
+        ]
+    };
+    if let Some(helper) = names.iter().find_map(|n| config.cred_helpers.get(n)) {
+        return credential_helper(helper, &names[0]).map(Some);
+    }
+    for name in &names {
+        if let Some(auth) = config.auths.get(name) {
+            if let (Some(username), Some(password)) = (&auth.username, &auth.password) {
+                return Ok(Some(Credentials {
+                    username: username.clone(),
+                    password: password.clone(),
+                }));
+            }
+            if let Some(encoded) = &auth.auth {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .map_err(|e| {
+                        format!("{}: auths.{name}.auth is not base64: {e}", path.display())
+                    })?;
+                let decoded = String::from_utf8_lossy(&decoded).into_owned();
+                let (username, password) = decoded.split_once(':').ok_or_else(|| {
+                    format!("{}: auths.{name}.auth is not USER:PASSWORD", path.display())
+                })?;
+                return Ok(Some(Credentials {
+                    username: username.into(),
+                    password: password.into(),
+                }));
+            }
+        }
+    }
+    match &config.creds_store {
+        Some(store) if !store.is_empty() => credential_helper(store, &names[0]).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Asks `docker-credential-<helper> get` for a registry's credentials.
+fn credential_helper(helper: &str, server: &str) -> Result<Credentials, String> {
+    use std::io::Write;
+    let program = format!("docker-credential-{helper}");
+    let mut child = std::process::Command::new(&program)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(server.as_bytes())
+            .map_err(|e| format!("{program}: {e}"))?;
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{program} get {server}: {}",
+            String::from_utf8_lossy(&output.stdout).trim()
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(rename = "Username")]
+        username: String,
+        #[serde(rename = "Secret")]
+        secret: String,
+    }
+    let answer: Answer =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("{program}: {e}"))?;
+    Ok(Credentials {
+        username: answer.username,
+        password: answer.secret,
+    })
+}
+
+impl BlobSource for Repository {
+    fn open_blob(&self, blob: &Descriptor) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+        Ok(Box::new(self.blob(&blob.digest)?))
+    }
+}
+
+impl ManifestSource for Repository {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn read_blob_verified(&self, blob: &Descriptor, limit: u64) -> Result<Vec<u8>, ImageError> {
+        if is_manifest(&blob.media_type) {
+            let (bytes, _, _) = self.manifest(&blob.digest)?;
+            return Ok(bytes);
+        }
+        if blob.size > limit {
+            return Err(ImageError::new(
+                &self.location,
+                format!("{} is over the {limit}-byte limit", blob.digest),
+            ));
+        }
+        let mut bytes = Vec::new();
+        self.blob(&blob.digest)?
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ImageError::new(&self.location, format!("{}: {e}", blob.digest)))?;
+        verify_digest(&self.location, &blob.digest, &bytes)?;
+        Ok(bytes)
+    }
+}
+
+fn is_manifest(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        oci::OCI_INDEX | oci::OCI_MANIFEST | oci::DOCKER_MANIFEST | oci::DOCKER_MANIFEST_LIST
+    )
+}
+
+pub fn open(
+    name: String,
+    reference: &ImageRef,
+    options: &OpenOptions,
+) -> Result<OpenedImage, ImageError> {
+    let repository = Repository::new(
+        reference,
+        options.plain_http,
+        options.docker_config.as_ref(),
+    )?;
+    let wanted = reference
+        .digest
+        .clone()
+        .or_else(|| reference.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let (bytes, media_type, digest) = repository.manifest(&wanted)?;
+    let top: ManifestOrIndex =
+        parse_json(&repository.location, &format!("manifest {wanted}"), &bytes)?;
+    let (digest, manifest) = if top.manifests.is_some() {
+        let media_type = if media_type.is_empty() {
+            image::manifest_kind(&top).to_owned()
+        } else {
+            media_type
+        };
+        let descriptor = Descriptor {
+            media_type,
+            digest,
+            size: bytes.len() as u64,
+            platform: None,
+            annotations: Default::default(),
+            artifact_type: None,
+        };
+        resolve_manifest(&repository, descriptor, &options.platform)?
+    } else {
+        (digest, top)
+    };
+    let config_desc = manifest.config.clone().ok_or_else(|| {
+        ImageError::new(
+            &repository.location,
+            format!("manifest {digest} has no config"),
+        )
+    })?;
+    let config_bytes = repository.read_blob_verified(&config_desc, MAX_JSON_BLOB)?;
+    let config: ImageConfig = parse_json(
+        &repository.location,
+        &format!("config {}", config_desc.digest),
+        &config_bytes,
+    )?;
+    let layers = layers_of(&repository.location, &manifest, &config)?;
+    Ok(OpenedImage::from_parts(
+        name,
+        Some(digest),
+        config,
+        layers,
+        Box::new(repository),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_challenges_and_docker_configs() {
+        let params = challenge_params(
+            r#"realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
+        );
+        assert_eq!(
+            params[0],
+            ("realm".into(), "https://auth.example/token".into())
+        );
+        assert_eq!(params[1], ("service".into(), "registry.example".into()));
+        assert_eq!(params.len(), 3);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"auths":{"registry.example:5000":{"auth":"dXNlcjpwYTpzcw=="},"https://index.docker.io/v1/":{"username":"hub","password":"secret"}}}"#,
+        )
+        .unwrap();
+        let creds = docker_credentials("registry.example:5000", Some(&path))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (creds.username.as_str(), creds.password.as_str()),
+            ("user", "pa:ss")
+        );
+        let hub = docker_credentials("docker.io", Some(&path))
+            .unwrap()
+            .unwrap();
+        assert_eq!(hub.username, "hub");
+        assert_eq!(
+            docker_credentials("other.example", Some(&path)).unwrap(),
+            None
+        );
+        std::fs::write(&path, r#"{"auths":{"other.example":{"auth":"%%%"}}}"#).unwrap();
+        let err = docker_credentials("other.example", Some(&path)).unwrap_err();
+        assert!(err.contains("auths.other.example.auth"), "{err}");
+    }
+}
