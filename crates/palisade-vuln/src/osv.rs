@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use palisade_core::object::typed_at;
 use palisade_core::path::FieldPath;
@@ -26,6 +26,37 @@ pub struct Record {
     pub withdrawn: Option<String>,
     #[serde(default)]
     pub modified: Option<String>,
+    #[serde(default)]
+    pub published: Option<String>,
+    #[serde(default)]
+    pub references: Vec<Reference>,
+    #[serde(default)]
+    pub database_specific: Option<DatabaseSpecific>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Reference {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    pub url: String,
+}
+
+/// The one database-specific field palisade reads: a severity the database declares itself
+/// (GitHub's `MODERATE`, ...), used when no CVSS vector is given.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DatabaseSpecific {
+    #[serde(default)]
+    pub severity: Option<palisade_core::node::Node>,
+}
+
+impl Record {
+    /// The severity the database declares, where it is text.
+    pub fn declared_severity(&self) -> Option<&str> {
+        self.database_specific
+            .as_ref()
+            .and_then(|d| d.severity.as_ref())
+            .and_then(|n| n.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -35,7 +66,7 @@ pub struct Severity {
     pub score: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Affected {
     pub package: Option<Package>,
     #[serde(default)]
@@ -44,7 +75,7 @@ pub struct Affected {
     pub versions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Package {
     pub ecosystem: String,
     pub name: String,
@@ -52,7 +83,7 @@ pub struct Package {
     pub purl: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Range {
     #[serde(rename = "type")]
     pub kind: String,
@@ -61,7 +92,7 @@ pub struct Range {
 }
 
 /// One range event; exactly one field is set.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 pub struct Event {
     pub introduced: Option<String>,
     pub fixed: Option<String>,
