@@ -6,11 +6,13 @@
 //!
 //! `audit`: documents per second and peak memory on a generated corpus (and on four times it:
 //! memory must not grow), and the throughput ratio to checkov when it is installed.
+//! `image`: image scan time and peak memory beside syft and a plain decompression (src/image.rs).
 //! `webhook`: throughput and p50/p99 latency of `palisade webhook` under wrk, beside nginx serving
 //! a fixed AdmissionReview response over the same TLS as the floor.
 #![forbid(unsafe_code)]
 
 mod corpus;
+mod image;
 mod webhook;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +29,17 @@ enum Bench {
     Audit(Args),
     /// Webhook throughput and latency, beside nginx as the floor.
     Webhook(webhook::Args),
+    /// Image scan time and memory, beside syft and a plain decompression of the layers.
+    Image(image::Args),
+    /// (internal) Run a command and print its time and peak memory.
+    #[command(hide = true)]
+    Measure {
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// (internal) Decompress files to nowhere: the floor of the image benchmark.
+    #[command(hide = true)]
+    Floor { files: Vec<PathBuf> },
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,6 +124,9 @@ fn main() -> anyhow::Result<()> {
     match Bench::parse() {
         Bench::Audit(args) => audit(args),
         Bench::Webhook(args) => webhook::run(args),
+        Bench::Image(args) => image::run(args),
+        Bench::Measure { command } => image::measure(&command),
+        Bench::Floor { files } => image::floor(&files),
     }
 }
 

@@ -30,6 +30,160 @@ pub enum Command {
     /// Write a self-signed CA and a serving certificate for the webhook (local use, or clusters
     /// without cert-manager).
     Certs(CertsArgs),
+    /// Scan container images for vulnerable OS and Python packages.
+    #[command(subcommand)]
+    Scan(ScanCommand),
+    /// Write an image's software bill of materials (CycloneDX 1.5 or SPDX 2.3 JSON).
+    Sbom(SbomArgs),
+    /// Manage the local vulnerability database (OSV records).
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScanCommand {
+    /// Scan an image: `registry:HOST/REPO:TAG` (or `@sha256:...`), `oci-dir:PATH[:TAG]`,
+    /// `oci-archive:PATH`, `docker-archive:PATH` or `dir:PATH`.
+    Image(ScanImageArgs),
+}
+
+/// Where images come from and how layers are read.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// The image: `registry:HOST/REPO:TAG`, `registry:HOST/REPO@sha256:...`, `oci-dir:PATH[:TAG]`,
+    /// `oci-archive:PATH[:TAG]`, `docker-archive:PATH[:REPO:TAG]` or `dir:PATH`.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Speak plain HTTP to the registry (a loopback or lab registry only).
+    #[arg(long, env = "PALISADE_PLAIN_HTTP")]
+    pub plain_http: bool,
+    /// The Docker config file with registry credentials [default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json].
+    #[arg(long, env = "PALISADE_DOCKER_CONFIG", value_name = "FILE")]
+    pub docker_config: Option<PathBuf>,
+    /// The platform to take from a multi-platform image.
+    #[arg(
+        long,
+        env = "PALISADE_PLATFORM",
+        default_value = "linux/amd64",
+        value_name = "OS/ARCH[/VARIANT]"
+    )]
+    pub platform: String,
+    /// Where per-layer results are cached [default: $XDG_CACHE_HOME/palisade/layers, else ~/.cache/palisade/layers].
+    #[arg(long, env = "PALISADE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Read every layer, neither using nor filling the layer cache.
+    #[arg(long, env = "PALISADE_NO_CACHE")]
+    pub no_cache: bool,
+    /// Layers read at once [default: the number of CPUs].
+    #[arg(long, env = "PALISADE_THREADS")]
+    pub threads: Option<usize>,
+    /// Never draw a progress bar (it is drawn only on a terminal anyway).
+    #[arg(long, env = "PALISADE_NO_PROGRESS")]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DbLocation {
+    /// The vulnerability database directory [default: $XDG_CACHE_HOME/palisade/db, else ~/.cache/palisade/db].
+    #[arg(long, env = "PALISADE_DB", value_name = "DIR", global = true)]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    Table,
+    Json,
+    Sarif,
+    /// CycloneDX 1.5 with the packages and their vulnerabilities.
+    Cyclonedx,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanImageArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    #[command(flatten)]
+    pub db: DbLocation,
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table, env = "PALISADE_FORMAT")]
+    pub format: ScanFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a reported vulnerability is at least this severe (`unknown` means any; `never` never).
+    #[arg(long, default_value = "unknown", env = "PALISADE_FAIL_ON",
+          value_parser = ["unknown", "low", "medium", "high", "critical", "never"])]
+    pub fail_on: String,
+    /// Leave out vulnerabilities with no published fix.
+    #[arg(long, env = "PALISADE_IGNORE_UNFIXED")]
+    pub ignore_unfixed: bool,
+    /// Accepted findings, each with a reason and an expiry (docs/configuration.md).
+    #[arg(long, env = "PALISADE_IGNORE_FILE", value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormat {
+    /// CycloneDX 1.5 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    #[arg(long, short = 'f', value_enum, default_value_t = SbomFormat::Cyclonedx, env = "PALISADE_SBOM_FORMAT")]
+    pub format: SbomFormat,
+    /// Write the SBOM to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Build the database from OSV records: files (.json, .yaml), directories, and OSV's `all.zip`
+    /// exports. Replaces the database atomically, and only when every record was read.
+    Import(DbImportArgs),
+    /// Show what the database holds.
+    Info(DbInfoArgs),
+    /// Push the database to an OCI registry as an artifact (`HOST/REPO:TAG`).
+    Push(DbTransferArgs),
+    /// Pull the database from an OCI registry artifact (`HOST/REPO:TAG` or `@sha256:...`).
+    Pull(DbTransferArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbImportArgs {
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub db: DbLocation,
+}
+
+#[derive(Debug, Args)]
+pub struct DbInfoArgs {
+    #[command(flatten)]
+    pub db: DbLocation,
+    /// Print the metadata as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DbTransferArgs {
+    /// The artifact reference, e.g. `registry.example.com/security/palisade-db:latest`.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    #[command(flatten)]
+    pub db: DbLocation,
+    /// Speak plain HTTP to the registry (a loopback or lab registry only).
+    #[arg(long, env = "PALISADE_PLAIN_HTTP")]
+    pub plain_http: bool,
+    /// The Docker config file with registry credentials.
+    #[arg(long, env = "PALISADE_DOCKER_CONFIG", value_name = "FILE")]
+    pub docker_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

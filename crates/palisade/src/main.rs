@@ -33,6 +33,9 @@ fn main() -> ExitCode {
         Command::Harden(args) => commands::harden::run(args),
         Command::Webhook(args) => commands::webhook::run(args),
         Command::Certs(args) => commands::webhook::certs(args),
+        Command::Scan(cli::ScanCommand::Image(args)) => commands::scan::scan_image(args),
+        Command::Sbom(args) => commands::scan::sbom(args),
+        Command::Db(command) => commands::db::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,3 +1,5 @@
 pub mod audit;
+pub mod db;
 pub mod harden;
+pub mod scan;
 pub mod webhook;

@@ -29,6 +29,15 @@ pub fn palisade() -> Command {
         "PALISADE_LOG",
         "PALISADE_LOG_FORMAT",
         "NO_COLOR",
+        "PALISADE_DB",
+        "PALISADE_CACHE_DIR",
+        "PALISADE_NO_CACHE",
+        "PALISADE_PLAIN_HTTP",
+        "PALISADE_IGNORE_FILE",
+        "PALISADE_IGNORE_UNFIXED",
+        "PALISADE_PLATFORM",
+        "PALISADE_DOCKER_CONFIG",
+        "PALISADE_SBOM_FORMAT",
     ] {
         cmd.env_remove(var);
     }

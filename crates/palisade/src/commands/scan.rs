@@ -1,0 +1,236 @@
+//! `palisade scan image` and `palisade sbom`: open the image, read its layers, take the inventory,
+//! match it against the database, write the report. The work lives in palisade-image,
+//! palisade-vuln and palisade-scan; this is only I/O.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use palisade_image::inventory::{self, Inventory};
+use palisade_image::{LayerCache, OpenOptions, Progress, Target};
+use palisade_scan::ignore::IgnoreFile;
+use palisade_scan::{report, ScanOptions};
+use palisade_vuln::db::Database;
+use palisade_vuln::severity::Severity;
+
+use crate::cli::{DbLocation, ImageArgs, SbomArgs, SbomFormat, ScanFormat, ScanImageArgs};
+use crate::EXIT_FINDINGS;
+
+/// Bumped when what is kept from a layer changes (`inventory::wanted`), so cached layers read with
+/// an older selection are never used.
+const LAYER_CACHE_KEY: &str = "inv2";
+
+/// An image's inventory, and the names a report needs.
+pub struct Inspected {
+    pub name: String,
+    pub digest: Option<String>,
+    pub inventory: Inventory,
+}
+
+pub fn inspect(args: &ImageArgs) -> anyhow::Result<Inspected> {
+    let target = Target::parse(&args.target)?;
+    let options = OpenOptions {
+        platform: args
+            .platform
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--platform: {e}"))?,
+        plain_http: args.plain_http,
+        docker_config: args.docker_config.clone(),
+    };
+    let image = palisade_image::open(&target, &options)?;
+    let cache = if args.no_cache {
+        None
+    } else {
+        args.cache_dir
+            .clone()
+            .or_else(LayerCache::default_dir)
+            .map(|dir| LayerCache::new(dir, LAYER_CACHE_KEY))
+    };
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} reading layers {bar:30} {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress = |event: Progress| {
+        if let Some(bar) = &bar {
+            match event {
+                Progress::Start { bytes, .. } => bar.set_length(bytes),
+                Progress::LayerDone { bytes, cached } => {
+                    bar.inc(bytes);
+                    if cached {
+                        bar.set_message("(cached)");
+                    }
+                }
+            }
+        }
+    };
+    let read = image.read(&inventory::wanted, cache.as_ref(), threads, &progress)?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    tracing::info!(
+        layers = image.layers.len(),
+        cached = read.cached_layers,
+        "layers read"
+    );
+    Ok(Inspected {
+        name: image.name.clone(),
+        digest: image.manifest_digest.clone(),
+        inventory: inventory::scan(&read.fs),
+    })
+}
+
+pub fn db_dir(location: &DbLocation) -> anyhow::Result<PathBuf> {
+    location
+        .db
+        .clone()
+        .or_else(palisade_vuln::db::default_dir)
+        .context("no database location: set --db or PALISADE_DB (HOME is not set)")
+}
+
+pub fn load_db(location: &DbLocation) -> anyhow::Result<Database> {
+    let path = db_dir(location)?.join(palisade_vuln::db::FILE_NAME);
+    if !path.exists() {
+        anyhow::bail!(
+            "no vulnerability database at {}; build one with `palisade db import PATH...` or `palisade db pull REF`",
+            path.display()
+        );
+    }
+    Ok(Database::load(&path)?)
+}
+
+/// Today (UTC) as (year, month, day) and an RFC 3339 timestamp.
+pub fn now() -> ((u32, u32, u32), String) {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    (
+        (
+            now.year().max(0) as u32,
+            u8::from(now.month()) as u32,
+            now.day() as u32,
+        ),
+        stamp,
+    )
+}
+
+fn write_output(output: &Option<PathBuf>, text: &str) -> anyhow::Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
+    let fail_on: Option<Severity> = match args.fail_on.as_str() {
+        "never" => None,
+        other => Some(
+            other
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))?,
+        ),
+    };
+    // Everything that can be wrong with the configuration is found before the image is read.
+    let (today, stamp) = now();
+    let ignore_rules = match &args.ignore_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let name: Arc<str> = path.display().to_string().into();
+            IgnoreFile::parse(&name, &text)
+                .map_err(|e| anyhow::anyhow!("invalid ignore file {e}"))?
+                .ignore
+        }
+        None => Vec::new(),
+    };
+    let database = load_db(&args.db)?;
+    let inspected = inspect(&args.image)?;
+    let options = ScanOptions {
+        ignore_unfixed: args.ignore_unfixed,
+        ignore_rules,
+        today,
+    };
+    let result = palisade_scan::scan(
+        &inspected.name,
+        inspected.digest.as_deref(),
+        &inspected.inventory,
+        &database,
+        &options,
+    );
+    let text = match args.format {
+        ScanFormat::Table => report::table(&result),
+        ScanFormat::Json => pretty(&report::json(&result))?,
+        ScanFormat::Sarif => pretty(&report::sarif(&result, env!("CARGO_PKG_VERSION")))?,
+        ScanFormat::Cyclonedx => pretty(&palisade_scan::sbom::cyclonedx(
+            &subject(&inspected, stamp),
+            &inspected.inventory,
+            &report::cyclonedx_entries(&result),
+        ))?,
+    };
+    write_output(&args.output, &text)?;
+    for stale in &result.stale_ignores {
+        tracing::warn!(id = %stale.id, line = stale.line, "ignore rule: {}", stale.problem);
+    }
+    let failed = match (fail_on, result.worst()) {
+        (Some(threshold), Some(worst)) => worst >= threshold,
+        _ => false,
+    };
+    Ok(if failed {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn pretty(value: &serde_json::Value) -> anyhow::Result<String> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn subject(inspected: &Inspected, created: String) -> palisade_scan::sbom::Subject {
+    palisade_scan::sbom::Subject {
+        name: inspected.name.clone(),
+        digest: inspected.digest.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        created,
+    }
+}
+
+pub fn sbom(args: SbomArgs) -> anyhow::Result<ExitCode> {
+    let inspected = inspect(&args.image)?;
+    let (_, stamp) = now();
+    let subject = subject(&inspected, stamp);
+    let document = match args.format {
+        SbomFormat::Cyclonedx => {
+            palisade_scan::sbom::cyclonedx(&subject, &inspected.inventory, &[])
+        }
+        SbomFormat::Spdx => palisade_scan::sbom::spdx(&subject, &inspected.inventory),
+    };
+    write_output(&args.output, &pretty(&document)?)?;
+    for error in &inspected.inventory.errors {
+        tracing::warn!("unreadable package record: {error}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

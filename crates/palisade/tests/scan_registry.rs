@@ -1,0 +1,271 @@
+//! Pulls from a real registry: the CNCF distribution registry started by the test
+//! (../shared/tools/local-registry.sh), the image pushed into it by skopeo, and the vulnerability
+//! database moved through it as an OCI artifact.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod images;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{palisade, root};
+use images::Compression;
+
+/// A registry on 127.0.0.1, stopped when dropped.
+struct Registry {
+    pid: i32,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let output = Command::new("bash")
+            .arg(root().join("../shared/tools/local-registry.sh"))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .output()
+            .expect("local-registry.sh runs");
+        assert!(
+            output.status.success(),
+            "registry: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let pid = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .expect("a PID");
+        Registry {
+            pid,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn stop(&self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn skopeo_push(oci: &Path, destination: &str) {
+    let output = Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:app", oci.display()))
+        .arg(format!("docker://{destination}"))
+        .output()
+        .expect("skopeo runs (apt install skopeo)");
+    assert!(
+        output.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn run(args: &[&str]) -> Output {
+    palisade().args(args).output().expect("runs")
+}
+
+fn components(output: &Output) -> Vec<(String, String)> {
+    let bom: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    let mut v: Vec<(String, String)> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "library")
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn scans_and_moves_the_database_through_a_real_registry() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let built = images::build(&[Compression::Gzip, Compression::Zstd]);
+    images::write_oci_dir(&work.path().join("oci"), &built);
+    let host = format!("127.0.0.1:{}", registry.port);
+    skopeo_push(&work.path().join("oci"), &format!("{host}/ml/iris:1"));
+
+    // By tag and by digest; skopeo keeps the manifest as built, so the digest is ours.
+    let by_tag = run(&[
+        "sbom",
+        &format!("registry:{host}/ml/iris:1"),
+        "--plain-http",
+        "--no-cache",
+    ]);
+    assert_eq!(
+        by_tag.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&by_tag.stderr)
+    );
+    assert_eq!(components(&by_tag), images::expected_packages());
+    let bom: serde_json::Value = serde_json::from_slice(&by_tag.stdout).unwrap();
+    let digest = bom["metadata"]["component"]["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let by_digest = run(&[
+        "sbom",
+        &format!("registry:{host}/ml/iris@{digest}"),
+        "--plain-http",
+        "--no-cache",
+    ]);
+    assert_eq!(
+        by_digest.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&by_digest.stderr)
+    );
+    assert_eq!(components(&by_digest), images::expected_packages());
+
+    // HTTPS is the default: a plain-HTTP registry is an error unless asked for.
+    let https = run(&["sbom", &format!("registry:{host}/ml/iris:1"), "--no-cache"]);
+    assert_eq!(https.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&https.stderr).contains("cannot reach the registry"),
+        "{}",
+        String::from_utf8_lossy(&https.stderr)
+    );
+    // An unknown tag names what is missing.
+    let missing = run(&[
+        "sbom",
+        &format!("registry:{host}/ml/iris:nope"),
+        "--plain-http",
+        "--no-cache",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("manifest nope"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+
+    // The database, pushed as an artifact and pulled into an empty location.
+    let db = work.path().join("db");
+    let import = run(&[
+        "db",
+        "import",
+        root()
+            .join("../shared/vulndata/pypa-advisories/vulns")
+            .to_str()
+            .unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        import.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let reference = format!("{host}/security/palisade-db:1");
+    let push = run(&[
+        "db",
+        "push",
+        &reference,
+        "--plain-http",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        push.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let pulled = work.path().join("pulled");
+    let pull = run(&[
+        "db",
+        "pull",
+        &reference,
+        "--plain-http",
+        "--db",
+        pulled.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        pull.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+    assert_eq!(
+        std::fs::read(db.join("palisade.db")).unwrap(),
+        std::fs::read(pulled.join("palisade.db")).unwrap(),
+        "the same bytes"
+    );
+    // The artifact's manifest, as the registry holds it.
+    let manifest: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("http://{host}/v2/security/palisade-db/manifests/1"))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        manifest["artifactType"],
+        "application/vnd.palisade.vulnerability-db.v1"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+    // An image is not a database: pulling it is refused and the local database is kept.
+    let wrong = run(&[
+        "db",
+        "pull",
+        &format!("{host}/ml/iris:1"),
+        "--plain-http",
+        "--db",
+        pulled.to_str().unwrap(),
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not a palisade database"));
+    let info = run(&["db", "info", "--db", pulled.to_str().unwrap()]);
+    assert_eq!(info.status.code(), Some(0));
+
+    // The registry goes away: a clear error, not a hang.
+    registry.stop();
+    let down = run(&[
+        "sbom",
+        &format!("registry:{host}/ml/iris:1"),
+        "--plain-http",
+        "--no-cache",
+    ]);
+    assert_eq!(down.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("cannot reach the registry"),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+}
