@@ -141,12 +141,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cache = tempfile::tempdir()?;
     let s = |p: &Path| p.display().to_string();
     let mut forms: Vec<(String, String, String, Vec<PathBuf>)> = Vec::new();
+    // Not a hidden directory: syft refuses to read a layout under one.
+    let single = tempfile::Builder::new()
+        .prefix("palisade-bench-oci-")
+        .tempdir()?;
     if let Some(spec) = &args.oci_dir {
         let (dir, tag) = spec.rsplit_once(':').context("--oci-dir DIR:TAG")?;
+        // syft reads a layout only when its index names one image: both read this copy, whose
+        // index lists only the tagged image and whose blobs are the original's.
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(Path::new(dir).join("index.json"))?)?;
+        let chosen: Vec<serde_json::Value> = index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+            .cloned()
+            .collect();
+        std::fs::write(
+            single.path().join("index.json"),
+            serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": chosen}))?,
+        )?;
+        std::fs::copy(
+            Path::new(dir).join("oci-layout"),
+            single.path().join("oci-layout"),
+        )?;
+        std::os::unix::fs::symlink(
+            Path::new(dir).canonicalize()?.join("blobs"),
+            single.path().join("blobs"),
+        )?;
+        let copy = single.path().display().to_string();
         forms.push((
             "oci-dir".into(),
-            format!("oci-dir:{dir}:{tag}"),
-            format!("oci-dir:{dir}"),
+            format!("oci-dir:{copy}"),
+            format!("oci-dir:{copy}"),
             oci_layers(Path::new(dir), tag)?,
         ));
     }
@@ -185,18 +213,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "-o".into(),
             "/dev/null".into(),
         ];
+        let syft_out = cache.path().join("syft.json");
         let syft: Vec<String> = vec![
             s(&args.syft),
             "scan".into(),
             syft_target,
             "-q".into(),
             "-o".into(),
-            "syft-json=/dev/null".into(),
+            format!("syft-json={}", s(&syft_out)),
         ];
         let floor = median(&floor_cmd, args.runs)?;
         let cold_s = median(&cold, args.runs)?;
         let warm_s = median(&warm, args.runs)?;
-        let syft_s = median(&syft, args.runs).ok();
+        let _ = std::fs::remove_file(&syft_out);
+
+        // syft exits 1 on errors too: a run counts only when it wrote its packages.
+        let syft_s = median(&syft, args.runs)
+            .map_err(|e| eprintln!("syft: {e}"))
+            .ok()
+            .filter(|_| {
+                std::fs::read(&syft_out)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .and_then(|v| v["artifacts"].as_array().map(|a| !a.is_empty()))
+                    .unwrap_or(false)
+            });
         let secs = |d: Duration| d.as_secs_f64();
         println!(
             "| {form} | floor: decompress the layers | {:.2} s | {:.0} MiB | |",

@@ -114,22 +114,70 @@ pub fn read_layer(
     reader: impl Read,
     keep: impl Fn(&str) -> bool,
 ) -> Result<LayerChanges, LayerError> {
-    let invalid = |message: String| LayerError::Invalid {
+    let stream = PadAtEnd::new(decompress(layer, Box::new(reader))?);
+    let mut archive = tar::Archive::new(stream);
+    let entries = archive.entries().map_err(|source| LayerError::Io {
         layer: layer.into(),
-        message,
-    };
+        source,
+    })?;
+    let (changes, content_end, last_path) = collect(layer, entries, &keep)?;
+    // Reading to the end of the stream catches a truncated or corrupt tail (a gzip trailer, the
+    // tar end blocks) that the entry iterator alone would not notice.
+    let mut rest = archive.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| LayerError::Invalid {
+        layer: layer.into(),
+        message: format!("corrupt data after the last entry: {e}"),
+    })?;
+    truncated(layer, rest.real_len, content_end, &last_path)?;
+    Ok(changes)
+}
+
+/// Reads an uncompressed layer that can be seeked (a member of a local archive): file contents
+/// that are not kept are skipped by seeking, so only the headers and the kept files are read.
+pub fn read_plain_layer_seekable<R: Read + std::io::Seek>(
+    layer: &str,
+    mut reader: R,
+    keep: impl Fn(&str) -> bool,
+) -> Result<LayerChanges, LayerError> {
     let io = |source: std::io::Error| LayerError::Io {
         layer: layer.into(),
         source,
     };
-    let stream = PadAtEnd::new(decompress(layer, Box::new(reader))?);
-    let mut archive = tar::Archive::new(stream);
+    let len = reader.seek(std::io::SeekFrom::End(0)).map_err(io)?;
+    reader.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive.entries_with_seek().map_err(io)?;
+    let (changes, content_end, last_path) = collect(layer, entries, &keep)?;
+    truncated(layer, len, content_end, &last_path)?;
+    Ok(changes)
+}
+
+fn truncated(layer: &str, len: u64, content_end: u64, last_path: &str) -> Result<(), LayerError> {
+    if len < content_end {
+        return Err(LayerError::Invalid {
+            layer: layer.into(),
+            message: format!(
+                "truncated: the stream ends at byte {len} inside {last_path}, whose content runs to byte {content_end}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The changes a layer's entries make; also where the last entry's content ends in the stream and
+/// its path, to tell a layer that only lacks its end-of-archive blocks from one cut short.
+fn collect<R: Read>(
+    layer: &str,
+    entries: tar::Entries<'_, R>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<(LayerChanges, u64, String), LayerError> {
+    let invalid = |message: String| LayerError::Invalid {
+        layer: layer.into(),
+        message,
+    };
     let mut changes = LayerChanges::default();
-    // Where the last entry's content ends in the stream, to tell a layer that only lacks its
-    // end-of-archive blocks from one whose content is cut short.
     let mut content_end = 0u64;
     let mut last_path = String::new();
-    let entries = archive.entries().map_err(io)?;
     for entry in entries {
         let mut entry = entry.map_err(|e| invalid(format!("unreadable tar entry: {e}")))?;
         let raw = entry
@@ -194,18 +242,7 @@ pub fn read_layer(
         };
         changes.entries.push((path, item));
     }
-    // Reading to the end of the stream catches a truncated or corrupt tail (a gzip trailer, the
-    // tar end blocks) that the entry iterator alone would not notice.
-    let mut rest = archive.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink())
-        .map_err(|e| invalid(format!("corrupt data after the last entry: {e}")))?;
-    if rest.real_len < content_end {
-        return Err(invalid(format!(
-            "truncated: the stream ends at byte {} inside {last_path}, whose content runs to byte {content_end}",
-            rest.real_len
-        )));
-    }
-    Ok(changes)
+    Ok((changes, content_end, last_path))
 }
 
 /// Some image builders (umoci 0.4's `insert`, seen here) end a layer right after the last file's
@@ -477,9 +514,23 @@ mod tests {
             changes.entries[0].1,
             LayerEntry::File(Some(b"Package: a\nVersion: 1\n".to_vec()))
         );
+        let seekable =
+            read_plain_layer_seekable("umoci", std::io::Cursor::new(&tar[..content_end]), keep)
+                .unwrap();
+        assert_eq!(seekable, changes);
+        assert_eq!(
+            read_plain_layer_seekable("whole", std::io::Cursor::new(&tar[..]), keep).unwrap(),
+            changes
+        );
         for cut in [content_end - 1, 512 * 3 + 1, 512 * 2 + 100] {
             let err = read_layer("cut", &tar[..cut], keep).unwrap_err();
             assert!(err.to_string().contains("layer cut"), "{cut}: {err}");
+            let err = read_plain_layer_seekable("cut", std::io::Cursor::new(&tar[..cut]), keep)
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("layer cut"),
+                "seekable {cut}: {err}"
+            );
         }
     }
 

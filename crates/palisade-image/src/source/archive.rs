@@ -39,10 +39,11 @@ impl TarArchive {
         file.seek(SeekFrom::Start(0))
             .map_err(|e| err(e.to_string()))?;
         let total = file.metadata().map_err(|e| err(e.to_string()))?.len();
-        let mut archive = tar::Archive::new(std::io::BufReader::new(file));
+        // Seeking past members: indexing reads the headers only, not the layers.
+        let mut archive = tar::Archive::new(file);
         let mut members = HashMap::new();
         let entries = archive
-            .entries()
+            .entries_with_seek()
             .map_err(|e| err(format!("not a tar archive: {e}")))?;
         for entry in entries {
             let entry = entry.map_err(|e| err(format!("not a tar archive, or truncated: {e}")))?;
@@ -108,6 +109,25 @@ impl TarArchive {
             }
         }
         None
+    }
+
+    /// One member as a seekable section of the archive file, read with positioned reads (so
+    /// several layers of one archive are read at once without sharing a file offset).
+    pub fn open_member_section(&self, name: &str) -> Result<Section, ImageError> {
+        let (offset, size) = self.find(name).ok_or_else(|| {
+            ImageError::new(
+                &self.location,
+                format!("{name} is missing from the archive"),
+            )
+        })?;
+        let file = std::fs::File::open(&self.path)
+            .map_err(|e| ImageError::new(&self.location, e.to_string()))?;
+        Ok(Section {
+            file,
+            start: offset,
+            len: size,
+            pos: 0,
+        })
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -185,5 +205,43 @@ impl BlobSource for TarArchive {
 impl ManifestSource for TarArchive {
     fn location(&self) -> &str {
         &self.location
+    }
+}
+
+/// A byte range of a file, readable and seekable on its own.
+#[derive(Debug)]
+pub struct Section {
+    file: std::fs::File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for Section {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let left = self.len.saturating_sub(self.pos);
+        let want = (buf.len() as u64).min(left) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.start + self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Section {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        let target = target.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        self.pos = target;
+        Ok(target)
     }
 }

@@ -39,6 +39,19 @@ impl BlobSource for Members {
         })?;
         Ok(self.archive.open_member(name)?.0)
     }
+
+    fn open_blob_seekable(
+        &self,
+        blob: &Descriptor,
+    ) -> Result<Option<Box<dyn crate::image::ReadSeek + '_>>, ImageError> {
+        let name = self.by_digest.get(&blob.digest).ok_or_else(|| {
+            ImageError::new(
+                self.archive.location(),
+                format!("no member for {}", blob.digest),
+            )
+        })?;
+        Ok(Some(Box::new(self.archive.open_member_section(name)?)))
+    }
 }
 
 pub fn open(
@@ -121,6 +134,10 @@ pub fn open(
                 artifact_type: None,
             },
             diff_id: Some(diff_id.clone()),
+            // docker save writes layers uncompressed, so hashing them costs as much as reading
+            // them (several times the scan). A local archive is what the user hands in; its
+            // configuration is still verified, its layers are read as they are and not cached.
+            verify: false,
         });
     }
     Ok(OpenedImage::from_parts(
