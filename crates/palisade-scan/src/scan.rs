@@ -283,3 +283,84 @@ impl ScanReport {
         self.findings.iter().map(|f| f.severity).max()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_image::inventory::os_release;
+    use std::sync::Arc;
+
+    fn package(kind: Kind, name: &str, version: &str, source: Option<(&str, &str)>) -> Package {
+        Package {
+            kind,
+            name: name.into(),
+            version: version.into(),
+            source_name: source.map(|s| s.0.into()),
+            source_version: source.map(|s| s.1.into()),
+            architecture: None,
+            location: "var/lib/dpkg/status".into(),
+        }
+    }
+
+    fn database() -> Database {
+        let debian = r#"{"id": "DSA-0000-1", "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.11-1~deb12u2"}]}]}]}"#;
+        let unfixed = r#"{"id": "PYSEC-0000-2", "affected": [{"package": {"ecosystem": "PyPI", "name": "flask"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}"#;
+        let records = [debian, unfixed]
+            .map(|t| palisade_vuln::Record::parse(&Arc::from("r.json"), t).unwrap());
+        Database::from_records(records, vec![], "now".into())
+    }
+
+    #[test]
+    fn distro_packages_match_on_their_source_package_and_release() {
+        let inventory = Inventory {
+            os: Some(os_release::parse("ID=debian\nVERSION_ID=\"12\"\n")),
+            packages: vec![
+                package(
+                    Kind::Deb,
+                    "libssl3",
+                    "3.0.11-1~deb12u1",
+                    Some(("openssl", "3.0.11-1~deb12u1")),
+                ),
+                package(Kind::Deb, "openssl", "3.0.11-1~deb12u2", None),
+                package(Kind::Python, "Flask", "2.2.2", None),
+            ],
+            errors: vec![],
+        };
+        let report = scan("t", None, &inventory, &database(), &ScanOptions::default());
+        let ids: Vec<(&str, &str)> = report
+            .findings
+            .iter()
+            .map(|f| (f.package.as_str(), f.id.as_str()))
+            .collect();
+        assert_eq!(ids, [("Flask", "PYSEC-0000-2"), ("libssl3", "DSA-0000-1")]);
+        let ssl = &report.findings[1];
+        assert_eq!(ssl.source_package.as_deref(), Some("openssl"));
+        assert_eq!(ssl.fixed.as_deref(), Some("3.0.11-1~deb12u2"));
+        assert!(report.uncovered_ecosystems.is_empty());
+
+        // Unfixed findings can be left out.
+        let fixed_only = scan(
+            "t",
+            None,
+            &inventory,
+            &database(),
+            &ScanOptions {
+                ignore_unfixed: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(fixed_only.findings.len(), 1);
+        assert_eq!(fixed_only.findings[0].id, "DSA-0000-1");
+
+        // Debian 11 packages are not matched against Debian 12 records, and the gap is reported.
+        let bullseye = Inventory {
+            os: Some(os_release::parse("ID=debian\nVERSION_ID=\"11\"\n")),
+            ..inventory
+        };
+        let report = scan("t", None, &bullseye, &database(), &ScanOptions::default());
+        assert!(report.findings.iter().all(|f| f.kind == Kind::Python));
+        assert_eq!(report.uncovered_ecosystems, ["Debian:11"]);
+    }
+}

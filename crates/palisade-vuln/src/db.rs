@@ -447,3 +447,106 @@ fn read_zip(path: &Path, records: &mut Vec<Record>) -> Result<(), DbError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEBIAN: &str = r#"{"id": "DSA-0000-1", "aliases": ["CVE-2099-0001"], "modified": "2024-01-02T00:00:00Z",
+      "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+      "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.11-1~deb12u2"}]}]}]}"#;
+    const PYPI: &str = "id: PYSEC-0000-1\naffected:\n- package: {ecosystem: PyPI, name: Flask}\n  ranges:\n  - type: ECOSYSTEM\n    events: [{introduced: '0'}, {fixed: 2.2.5}]\n";
+
+    fn parse(name: &str, text: &str) -> Record {
+        Record::parse(&Arc::from(name), text).unwrap()
+    }
+
+    #[test]
+    fn saves_loads_and_looks_up_by_ecosystem_and_name() {
+        let db = Database::from_records(
+            [parse("a.json", DEBIAN), parse("b.yaml", PYPI)],
+            vec!["test".into()],
+            "now".into(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = db.save(dir.path()).unwrap();
+        let loaded = Database::load(&path).unwrap();
+        assert_eq!(loaded.advisories(), db.advisories());
+        let meta = Database::read_metadata(&path).unwrap();
+        assert_eq!(meta.advisories, 2);
+        assert_eq!(meta.ecosystems.get("Debian:12"), Some(&1));
+        assert_eq!(meta.newest_record.as_deref(), Some("2024-01-02T00:00:00Z"));
+        // Debian order: ~ sorts before the release.
+        let hits = loaded.lookup("Debian:12", "openssl", "3.0.11-1~deb12u1");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].fixed.as_deref(), Some("3.0.11-1~deb12u2"));
+        assert_eq!(hits[0].advisory.severity, Severity::Critical);
+        assert!(loaded
+            .lookup("Debian:12", "openssl", "3.0.11-1~deb12u2")
+            .is_empty());
+        assert!(
+            loaded.lookup("Debian:11", "openssl", "1.0").is_empty(),
+            "another release"
+        );
+        // PEP 503 names.
+        assert_eq!(loaded.lookup("PyPI", "flask", "2.2.2").len(), 1);
+    }
+
+    #[test]
+    fn refuses_other_schema_versions_and_damage() {
+        let db = Database::from_records([parse("b.yaml", PYPI)], vec![], "now".into());
+        let dir = tempfile::tempdir().unwrap();
+        let path = db.save(dir.path()).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[12] = 99;
+        let err = Database::validate_bytes(&path, &bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() - 10]).unwrap();
+        let err = Database::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("palisade.db") && err.contains("damaged"),
+            "{err}"
+        );
+        std::fs::write(&path, b"hello").unwrap();
+        assert!(Database::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not a palisade database"));
+    }
+
+    #[test]
+    fn imports_osv_zip_exports_and_names_bad_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip_path = dir.path().join("all.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("DSA-0000-1.json", options).unwrap();
+        zip.write_all(DEBIAN.as_bytes()).unwrap();
+        zip.start_file("PYSEC-0000-1.yaml", options).unwrap();
+        zip.write_all(PYPI.as_bytes()).unwrap();
+        zip.finish().unwrap();
+        let records = read_records(std::slice::from_ref(&zip_path)).unwrap();
+        assert_eq!(records.len(), 2);
+
+        let bad = dir.path().join("bad.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&bad).unwrap());
+        zip.start_file("GHSA-bad.json", options).unwrap();
+        zip.write_all(br#"{"id": "GHSA-bad", "affected": [{"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0", "fixed": "1"}]}]}]}"#).unwrap();
+        zip.finish().unwrap();
+        let err = read_records(&[bad]).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.zip!GHSA-bad.json") && err.contains("exactly one"),
+            "{err}"
+        );
+
+        let junk = dir.path().join("junk.zip");
+        std::fs::write(&junk, b"PK\x03\x04 not really").unwrap();
+        let err = read_records(&[junk]).unwrap_err().to_string();
+        assert!(err.contains("junk.zip") && err.contains("zip"), "{err}");
+    }
+}

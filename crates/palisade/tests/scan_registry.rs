@@ -269,3 +269,136 @@ fn scans_and_moves_the_database_through_a_real_registry() {
         String::from_utf8_lossy(&down.stderr)
     );
 }
+
+/// A registry that wants a password (htpasswd, answered with a Basic challenge), started here
+/// with its own configuration.
+fn start_registry_with_password(
+    dir: &Path,
+    user: &str,
+    password: &str,
+) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hash = bcrypt::hash(password, 5).unwrap();
+    std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem: {{rootdirectory: {data}}}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: palisade-test\n    path: {htpasswd}\nlog: {{level: warn}}\n",
+            data = dir.join("data").display(),
+            htpasswd = dir.join("htpasswd").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker-registry (apt install docker-registry)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (child, port);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the registry did not start");
+}
+
+#[test]
+fn registry_credentials_come_from_the_docker_config() {
+    let work = tempfile::tempdir().unwrap();
+    let (mut registry, port) = start_registry_with_password(work.path(), "ci", "s3cret:with-colon");
+    let host = format!("127.0.0.1:{port}");
+    let built = images::build(&[Compression::Gzip]);
+    images::write_oci_dir(&work.path().join("oci"), &built);
+    let output = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "ci:s3cret:with-colon",
+        ])
+        .arg(format!("oci:{}:app", work.path().join("oci").display()))
+        .arg(format!("docker://{host}/ml/iris:1"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let config = |auth: &str| {
+        let path = work.path().join(format!("config-{}.json", auth.len()));
+        std::fs::write(
+            &path,
+            format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),
+        )
+        .unwrap();
+        path
+    };
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let target = format!("registry:{host}/ml/iris:1");
+    let good = config(&b64("ci:s3cret:with-colon"));
+    let ok = run(&[
+        "sbom",
+        &target,
+        "--plain-http",
+        "--no-cache",
+        "--docker-config",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(components(&ok), images::expected_packages());
+
+    let wrong = config(&b64("ci:wrong"));
+    let refused = run(&[
+        "sbom",
+        &target,
+        "--plain-http",
+        "--no-cache",
+        "--docker-config",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("refused the credentials"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let empty = work.path().join("empty.json");
+    std::fs::write(&empty, "{}").unwrap();
+    let none = run(&[
+        "sbom",
+        &target,
+        "--plain-http",
+        "--no-cache",
+        "--docker-config",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("wants credentials"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+    let _ = registry.kill();
+    let _ = registry.wait();
+}
