@@ -1,0 +1,26 @@
+//! palisade-model: finds code-executing payloads in model files (pickle, joblib, PyTorch, NumPy,
+//! Keras) without ever loading them, and validates the headers of the formats that cannot carry
+//! code (safetensors, ONNX, GGUF). Formats are recognised by content, not by file name.
+#![forbid(unsafe_code)]
+
+pub mod finding;
+pub mod formats;
+pub mod pickle;
+pub mod policy;
+pub mod report;
+pub mod scan;
+
+mod archive;
+mod compress;
+mod gguf;
+mod keras;
+mod numpy;
+mod protobuf;
+mod safetensors;
+mod stream;
+#[cfg(test)]
+mod testutil;
+mod zipfile;
+
+pub use finding::{Finding, Location, Severity};
+pub use scan::{scan_bytes, scan_path, scan_read, FileReport, ScanOptions, ScanOutcome};

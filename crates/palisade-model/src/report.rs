@@ -1,0 +1,162 @@
+//! Model-scan reports: a table grouped by file, JSON, and SARIF 2.1.0.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::finding::{Finding, Severity};
+
+/// A scanned file and what it was recognised as.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScannedFile {
+    pub path: String,
+    pub format: String,
+}
+
+fn describe(rule: &str) -> &'static str {
+    match rule {
+        "model/dangerous-global" => {
+            "The file references a callable that executes code when it is loaded."
+        }
+        "model/unknown-global" => "The file references a global that is not on the allowlist.",
+        "model/unparseable" => "The file cannot be parsed, so it cannot be shown to be safe.",
+        "model/keras-lambda" => {
+            "A Keras Lambda layer runs arbitrary Python code when the model is loaded."
+        }
+        "model/encrypted" => "An encrypted archive member cannot be inspected.",
+        "model/limit" => {
+            "A size, depth or count limit stopped the scan; the rest was not inspected."
+        }
+        "model/torchscript" => "TorchScript code runs when the model is loaded.",
+        _ => "A model-artifact finding.",
+    }
+}
+
+/// The table: one block per file with findings, then a summary line.
+pub fn table(files: &[ScannedFile], findings: &[Finding]) -> String {
+    let mut out = String::new();
+    let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in findings {
+        by_file.entry(f.location.file.as_str()).or_default().push(f);
+    }
+    for file in files {
+        let Some(list) = by_file.get(file.path.as_str()) else {
+            continue;
+        };
+        let _ = writeln!(out, "{}  ({})", file.path, file.format);
+        for f in list {
+            let inner = if f.location.members.is_empty() {
+                String::new()
+            } else {
+                format!("{} ", f.location.members.join(" > "))
+            };
+            let global = f
+                .global
+                .as_deref()
+                .map(|g| format!(" {g}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<11}{:<24} {inner}@{}{global}: {}",
+                f.severity.to_string().to_uppercase(),
+                f.rule,
+                f.location.offset,
+                f.message
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let flagged = by_file.len();
+    let _ = writeln!(
+        out,
+        "{} files scanned, {flagged} with findings: {} dangerous, {} suspicious, {} info.",
+        files.len(),
+        count(Severity::Dangerous),
+        count(Severity::Suspicious),
+        count(Severity::Info)
+    );
+    out
+}
+
+/// JSON: the files, the findings, a summary.
+pub fn json(files: &[ScannedFile], findings: &[Finding]) -> serde_json::Value {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    json!({
+        "schemaVersion": 1,
+        "files": files,
+        "findings": findings,
+        "summary": {
+            "files": files.len(),
+            "dangerous": count(Severity::Dangerous),
+            "suspicious": count(Severity::Suspicious),
+            "info": count(Severity::Info),
+        },
+    })
+}
+
+/// SARIF 2.1.0: one rule per finding kind; members inside archives in the message and as a
+/// logical location.
+pub fn sarif(findings: &[Finding], tool_version: &str) -> serde_json::Value {
+    let mut rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let rule_objects: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r,
+                "shortDescription": {"text": describe(r)},
+                "properties": {"tags": ["security", "model"]},
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let level = match f.severity {
+                Severity::Dangerous => "error",
+                Severity::Suspicious => "warning",
+                Severity::Info => "note",
+            };
+            let inside = if f.location.members.is_empty() {
+                String::new()
+            } else {
+                format!(" (in {})", f.location.members.join(" > "))
+            };
+            let mut result = json!({
+                "ruleId": f.rule,
+                "ruleIndex": rules.iter().position(|r| *r == f.rule),
+                "level": level,
+                "message": {"text": format!("{}{inside} at byte {}", f.message, f.location.offset)},
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.location.file},
+                        "region": {"byteOffset": if f.location.members.is_empty() { f.location.offset } else { 0 }},
+                    },
+                }],
+                "partialFingerprints": {
+                    "palisadeModel/v1": format!("{}|{}|{}|{}", f.rule, f.location.file, f.location.members.join("!"), f.global.as_deref().unwrap_or("")),
+                },
+            });
+            if !f.location.members.is_empty() {
+                result["locations"][0]["logicalLocations"] = json!([{"name": f.location.members.join("!"), "kind": "member"}]);
+            }
+            result
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "palisade",
+                "version": tool_version,
+                "informationUri": "https://example.invalid/palisade",
+                "rules": rule_objects,
+            }},
+            "results": results,
+        }],
+    })
+}
