@@ -6,10 +6,10 @@ use libfuzzer_sys::fuzz_target;
 use palisade_image::{inventory, layers};
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = layers::read_layer("fuzz", data, inventory::wanted) {
+    if let Err(e) = layers::read_layer("fuzz", data, &inventory::wanted) {
         assert!(e.to_string().starts_with("layer fuzz"), "{e}");
     }
-    if let Err(e) = layers::read_plain_layer_seekable("fuzz", std::io::Cursor::new(data), inventory::wanted) {
+    if let Err(e) = layers::read_plain_layer_seekable("fuzz", std::io::Cursor::new(data), &inventory::wanted) {
         assert!(e.to_string().starts_with("layer fuzz"), "{e}");
     }
 });

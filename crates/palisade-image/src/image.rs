@@ -546,7 +546,7 @@ impl LayerCache {
     }
 }
 
-const CACHE_MAGIC: &[u8] = b"palisade-layer-v1\n";
+const CACHE_MAGIC: &[u8] = b"palisade-layer-v2\n";
 
 /// What reading an image's layers produced.
 #[derive(Debug)]
@@ -576,7 +576,7 @@ impl OpenedImage {
     /// Reads every layer (in parallel, up to `threads` at once) and merges them in order.
     pub fn read(
         &self,
-        keep: &(dyn Fn(&str) -> bool + Sync),
+        keep: &(dyn crate::layers::Select + Sync),
         cache: Option<&LayerCache>,
         threads: usize,
         progress: &(dyn Fn(Progress) + Sync),
@@ -663,7 +663,7 @@ impl OpenedImage {
         &self,
         source: &dyn BlobSource,
         layer: &LayerRef,
-        keep: &(dyn Fn(&str) -> bool + Sync),
+        keep: &(dyn crate::layers::Select + Sync),
         cache: Option<&LayerCache>,
         cached: &AtomicUsize,
     ) -> Result<(LayerChanges, bool), ImageError> {

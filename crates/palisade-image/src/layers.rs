@@ -35,6 +35,9 @@ pub enum Entry {
 #[derive(Debug, Default)]
 pub struct MergedFs {
     entries: BTreeMap<String, Entry>,
+    /// Inspection results of the files that are still in the view, as the layer that last wrote
+    /// each file left them.
+    inspections: BTreeMap<String, Vec<u8>>,
 }
 
 /// Normalises a tar path: no leading `./` or `/`, no `.` segments; `None` for paths that climb out
@@ -85,6 +88,28 @@ fn decompress<'a>(
     })
 }
 
+/// What a scan takes from a layer's files as they stream past.
+pub trait Select {
+    /// Hold this file's content in memory (package databases: small).
+    fn keep(&self, path: &str) -> bool;
+    /// Whether [`Select::inspect`] wants to see this file.
+    fn inspects(&self, _path: &str) -> bool {
+        false
+    }
+    /// Look at a file that is not kept, as it streams (model files: possibly large). The result,
+    /// opaque to this crate, is stored with the layer (and cached with it); only results for files
+    /// that survive into the merged image are handed back.
+    fn inspect(&self, _path: &str, _size: u64, _content: &mut dyn Read) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+impl<F: Fn(&str) -> bool> Select for F {
+    fn keep(&self, path: &str) -> bool {
+        self(path)
+    }
+}
+
 /// What one layer does to the layers below it. Read independently of the other layers (so layers
 /// are read in parallel and cached by diffID), then applied in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -95,6 +120,8 @@ pub struct LayerChanges {
     pub opaque: Vec<String>,
     /// This layer's own entries, in stream order.
     pub entries: Vec<(String, LayerEntry)>,
+    /// What [`Select::inspect`] said of this layer's files.
+    pub inspections: Vec<(String, Vec<u8>)>,
 }
 
 /// An entry as a layer states it; hard links are resolved when the layer is applied, because
@@ -112,7 +139,7 @@ pub enum LayerEntry {
 pub fn read_layer(
     layer: &str,
     reader: impl Read,
-    keep: impl Fn(&str) -> bool,
+    keep: &dyn Select,
 ) -> Result<LayerChanges, LayerError> {
     let stream = PadAtEnd::new(decompress(layer, Box::new(reader))?);
     let mut archive = tar::Archive::new(stream);
@@ -120,7 +147,7 @@ pub fn read_layer(
         layer: layer.into(),
         source,
     })?;
-    let (changes, content_end, last_path) = collect(layer, entries, &keep)?;
+    let (changes, content_end, last_path) = collect(layer, entries, keep)?;
     // Reading to the end of the stream catches a truncated or corrupt tail (a gzip trailer, the
     // tar end blocks) that the entry iterator alone would not notice.
     let mut rest = archive.into_inner();
@@ -137,7 +164,7 @@ pub fn read_layer(
 pub fn read_plain_layer_seekable<R: Read + std::io::Seek>(
     layer: &str,
     mut reader: R,
-    keep: impl Fn(&str) -> bool,
+    keep: &dyn Select,
 ) -> Result<LayerChanges, LayerError> {
     let io = |source: std::io::Error| LayerError::Io {
         layer: layer.into(),
@@ -147,7 +174,7 @@ pub fn read_plain_layer_seekable<R: Read + std::io::Seek>(
     reader.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries_with_seek().map_err(io)?;
-    let (changes, content_end, last_path) = collect(layer, entries, &keep)?;
+    let (changes, content_end, last_path) = collect(layer, entries, keep)?;
     truncated(layer, len, content_end, &last_path)?;
     Ok(changes)
 }
@@ -169,7 +196,7 @@ fn truncated(layer: &str, len: u64, content_end: u64, last_path: &str) -> Result
 fn collect<R: Read>(
     layer: &str,
     entries: tar::Entries<'_, R>,
-    keep: &dyn Fn(&str) -> bool,
+    keep: &dyn Select,
 ) -> Result<(LayerChanges, u64, String), LayerError> {
     let invalid = |message: String| LayerError::Invalid {
         layer: layer.into(),
@@ -221,7 +248,7 @@ fn collect<R: Read>(
         } else if kind.is_hard_link() {
             LayerEntry::HardLink(clean_path(&link_target(&entry)?).unwrap_or_default())
         } else if kind.is_file() {
-            if keep(&path) {
+            if keep.keep(&path) {
                 let size = entry
                     .header()
                     .size()
@@ -235,6 +262,12 @@ fn collect<R: Read>(
                     .map_err(|e| invalid(format!("truncated content of {path}: {e}")))?;
                 LayerEntry::File(Some(content))
             } else {
+                if keep.inspects(&path) {
+                    let size = entry.size();
+                    if let Some(result) = keep.inspect(&path, size, &mut entry) {
+                        changes.inspections.push((path.clone(), result));
+                    }
+                }
                 LayerEntry::File(None)
             }
         } else {
@@ -299,7 +332,7 @@ impl MergedFs {
         &mut self,
         layer: &str,
         reader: impl Read,
-        keep: impl Fn(&str) -> bool,
+        keep: &dyn Select,
     ) -> Result<(), LayerError> {
         let changes = read_layer(layer, reader, keep)?;
         self.apply(changes);
@@ -315,7 +348,13 @@ impl MergedFs {
         for dir in &changes.opaque {
             let prefix = format!("{dir}/");
             self.entries.retain(|p, _| !p.starts_with(&prefix));
+            self.inspections.retain(|p, _| !p.starts_with(&prefix));
         }
+        for (path, _) in &changes.entries {
+            // Rewritten by this layer: what a lower layer's copy looked like no longer matters.
+            self.inspections.remove(path);
+        }
+        self.inspections.extend(changes.inspections);
         for (path, entry) in changes.entries {
             let entry = match entry {
                 LayerEntry::File(content) => Entry::File(content),
@@ -337,6 +376,15 @@ impl MergedFs {
         let prefix = format!("{path}/");
         self.entries
             .retain(|p, _| p != path && !p.starts_with(&prefix));
+        self.inspections
+            .retain(|p, _| p != path && !p.starts_with(&prefix));
+    }
+
+    /// What [`Select::inspect`] said of the files in the merged view, by path.
+    pub fn inspections(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.inspections
+            .iter()
+            .map(|(p, r)| (p.as_str(), r.as_slice()))
     }
 
     /// The content of a kept file, following symlinks (at most 16 hops).
@@ -478,11 +526,11 @@ mod tests {
             Item::File("opt/cache/.wh..wh..opq", ""),
         ]);
         let mut fs = MergedFs::new();
-        fs.apply_layer("1", &gzip(&base)[..], keep).unwrap();
-        fs.apply_layer("2", &zstd::encode_all(&venv[..], 1).unwrap()[..], keep)
+        fs.apply_layer("1", &gzip(&base)[..], &keep).unwrap();
+        fs.apply_layer("2", &zstd::encode_all(&venv[..], 1).unwrap()[..], &keep)
             .unwrap();
-        fs.apply_layer("3", &whiteout[..], keep).unwrap();
-        fs.apply_layer("4", &gzip(&opaque)[..], keep).unwrap();
+        fs.apply_layer("3", &whiteout[..], &keep).unwrap();
+        fs.apply_layer("4", &gzip(&opaque)[..], &keep).unwrap();
         let kept: Vec<&str> = fs.kept().map(|(p, _)| p).collect();
         assert_eq!(
             kept,
@@ -500,6 +548,50 @@ mod tests {
         assert_eq!(cache, ["opt/cache/b"]);
     }
 
+    /// Records the size and first byte of every file under `models/`.
+    struct Peek;
+    impl Select for Peek {
+        fn keep(&self, _: &str) -> bool {
+            false
+        }
+        fn inspects(&self, path: &str) -> bool {
+            path.starts_with("models/")
+        }
+        fn inspect(&self, _: &str, size: u64, content: &mut dyn Read) -> Option<Vec<u8>> {
+            let mut first = [0u8; 1];
+            content.read_exact(&mut first).ok()?;
+            Some(format!("{size}:{}", first[0] as char).into_bytes())
+        }
+    }
+
+    #[test]
+    fn inspections_follow_the_files_through_the_layers() {
+        let one = tar_of(&[
+            Item::File("models/a.pkl", "AAAA"),
+            Item::File("models/b.pkl", "BB"),
+            Item::File("models/gone/c.pkl", "C"),
+            Item::File("models/opaque/d.pkl", "D"),
+            Item::File("other/e.pkl", "E"),
+        ]);
+        let two = tar_of(&[
+            Item::File("models/b.pkl", "bbb"),
+            Item::File("models/.wh.gone", ""),
+            Item::File("models/opaque/.wh..wh..opq", ""),
+        ]);
+        let mut fs = MergedFs::new();
+        fs.apply_layer("1", &one[..], &Peek).unwrap();
+        fs.apply_layer("2", &gzip(&two)[..], &Peek).unwrap();
+        let seen: Vec<(&str, &[u8])> = fs.inspections().collect();
+        assert_eq!(
+            seen,
+            [("models/a.pkl", &b"4:A"[..]), ("models/b.pkl", &b"3:b"[..])]
+        );
+        // The seekable reader inspects too.
+        let changes =
+            read_plain_layer_seekable("1", std::io::Cursor::new(&one[..]), &Peek).unwrap();
+        assert_eq!(changes.inspections.len(), 4);
+    }
+
     #[test]
     fn a_layer_without_end_blocks_is_read_but_cut_content_is_an_error() {
         let tar = tar_of(&[
@@ -508,24 +600,24 @@ mod tests {
         ]);
         // The last file's content ends here: no padding, no end-of-archive blocks.
         let content_end = 512 * 3 + "home = /usr/bin\n".len();
-        let changes = read_layer("umoci", &gzip(&tar[..content_end])[..], keep).unwrap();
+        let changes = read_layer("umoci", &gzip(&tar[..content_end])[..], &keep).unwrap();
         assert_eq!(changes.entries.len(), 2);
         assert_eq!(
             changes.entries[0].1,
             LayerEntry::File(Some(b"Package: a\nVersion: 1\n".to_vec()))
         );
         let seekable =
-            read_plain_layer_seekable("umoci", std::io::Cursor::new(&tar[..content_end]), keep)
+            read_plain_layer_seekable("umoci", std::io::Cursor::new(&tar[..content_end]), &keep)
                 .unwrap();
         assert_eq!(seekable, changes);
         assert_eq!(
-            read_plain_layer_seekable("whole", std::io::Cursor::new(&tar[..]), keep).unwrap(),
+            read_plain_layer_seekable("whole", std::io::Cursor::new(&tar[..]), &keep).unwrap(),
             changes
         );
         for cut in [content_end - 1, 512 * 3 + 1, 512 * 2 + 100] {
-            let err = read_layer("cut", &tar[..cut], keep).unwrap_err();
+            let err = read_layer("cut", &tar[..cut], &keep).unwrap_err();
             assert!(err.to_string().contains("layer cut"), "{cut}: {err}");
-            let err = read_plain_layer_seekable("cut", std::io::Cursor::new(&tar[..cut]), keep)
+            let err = read_plain_layer_seekable("cut", std::io::Cursor::new(&tar[..cut]), &keep)
                 .unwrap_err();
             assert!(
                 err.to_string().contains("layer cut"),
@@ -538,7 +630,7 @@ mod tests {
     fn path_tricks_are_ignored_and_broken_layers_are_errors() {
         let evil = tar_of(&[Item::File("ok", "1")]);
         let mut fs = MergedFs::new();
-        fs.apply_layer("evil", &evil[..], keep).unwrap();
+        fs.apply_layer("evil", &evil[..], &keep).unwrap();
         assert_eq!(clean_path("../../etc/passwd"), None);
         assert_eq!(clean_path("./a//b/./c"), Some("a/b/c".into()));
         assert_eq!(
@@ -550,7 +642,7 @@ mod tests {
             &"Package: a\n".repeat(2000),
         )]));
         let err = MergedFs::new()
-            .apply_layer("sha256:abc", &gz[..gz.len() / 2], keep)
+            .apply_layer("sha256:abc", &gz[..gz.len() / 2], &keep)
             .unwrap_err();
         assert!(err.to_string().starts_with("layer sha256:abc"), "{err}");
         let tar = tar_of(&[Item::File(
@@ -558,7 +650,7 @@ mod tests {
             &"Package: a\n".repeat(200),
         )]);
         let err = MergedFs::new()
-            .apply_layer("t", &tar[..700], keep)
+            .apply_layer("t", &tar[..700], &keep)
             .unwrap_err();
         assert!(err.to_string().contains("layer t"), "{err}");
     }

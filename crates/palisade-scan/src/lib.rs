@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ignore;
+pub mod models;
 pub mod report;
 pub mod sbom;
 pub mod scan;

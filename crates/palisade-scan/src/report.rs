@@ -154,6 +154,30 @@ pub fn table(report: &ScanReport) -> String {
         }
         let _ = writeln!(out);
     }
+    if !report.models.is_empty() {
+        let _ = writeln!(out, "Model files");
+        for m in &report.models {
+            let member = if m.members.is_empty() {
+                String::new()
+            } else {
+                format!(" > {}", m.members.join(" > "))
+            };
+            let global = m
+                .global
+                .as_deref()
+                .map(|g| format!(" {g}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<11}{}{member} @{}{global}: {}",
+                m.severity.to_uppercase(),
+                m.path,
+                m.offset,
+                m.message
+            );
+        }
+        let _ = writeln!(out);
+    }
     if report.findings.is_empty() {
         let _ = writeln!(out, "No vulnerabilities found.");
     } else {
@@ -248,6 +272,19 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
             })
         })
         .collect();
+    let mut results = results;
+    let mut rules: Vec<serde_json::Value> = rules.into_values().collect();
+    for m in &report.models {
+        if !rules.iter().any(|r| r["id"] == m.rule.as_str()) {
+            rules.push(json!({"id": m.rule, "shortDescription": {"text": "Model file finding"}, "properties": {"tags": ["security", "model"]}}));
+        }
+        results.push(json!({
+            "ruleId": m.rule,
+            "level": if m.severity == "dangerous" { "error" } else { "warning" },
+            "message": {"text": format!("{}{}: {}", m.path, m.members.iter().map(|x| format!(" > {x}")).collect::<String>(), m.message)},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": m.path.trim_start_matches('/')}}}],
+        }));
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -256,7 +293,7 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
                 "name": "palisade",
                 "version": tool_version,
                 "informationUri": "https://example.invalid/palisade",
-                "rules": rules.into_values().collect::<Vec<_>>(),
+                "rules": rules,
             }},
             "automationDetails": {"id": format!("palisade/scan-image/{}", report.target)},
             "results": results,

@@ -87,6 +87,8 @@ pub struct ScanReport {
     pub uncovered_ecosystems: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<Metadata>,
+    /// Findings of the model scanner for model files in the image (see [`crate::models`]).
+    pub models: Vec<crate::models::ModelFinding>,
 }
 
 /// How to filter findings.
@@ -274,13 +276,19 @@ pub fn scan(
         inventory_errors: inventory.errors.iter().map(ToString::to_string).collect(),
         uncovered_ecosystems: uncovered.into_iter().collect(),
         database: database.metadata.clone(),
+        models: Vec::new(),
     }
 }
 
 impl ScanReport {
-    /// The most severe finding reported, if any.
+    /// The most severe finding reported, if any. A model file that runs code when loaded counts as
+    /// critical, a suspicious one as medium: one threshold gates the whole image.
     pub fn worst(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
+        let models = self.models.iter().map(|m| match m.severity.as_str() {
+            "dangerous" => Severity::Critical,
+            _ => Severity::Medium,
+        });
+        self.findings.iter().map(|f| f.severity).chain(models).max()
     }
 }
 

@@ -274,7 +274,7 @@ mod tests {
         }
         let layer = builder.into_inner().unwrap();
         let mut fs = MergedFs::new();
-        fs.apply_layer("1", &layer[..], wanted).unwrap();
+        fs.apply_layer("1", &layer[..], &wanted).unwrap();
         fs
     }
 
@@ -463,7 +463,7 @@ mod tests {
         }
         let layer = builder.into_inner().unwrap();
         let mut fs = MergedFs::new();
-        fs.apply_layer("1", &layer[..], wanted).unwrap();
+        fs.apply_layer("1", &layer[..], &wanted).unwrap();
         let inventory = scan(&fs);
         assert_eq!(inventory.os.as_ref().unwrap().version_id, "12");
         let names: Vec<(&str, &str)> = inventory

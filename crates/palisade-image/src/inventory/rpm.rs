@@ -398,7 +398,7 @@ pub(crate) mod testing {
                 ),
                 Value::Int(list) => {
                     // rpm aligns INT32 data to 4 bytes.
-                    while store.len() % 4 != 0 {
+                    while !store.len().is_multiple_of(4) {
                         store.push(0);
                     }
                     (

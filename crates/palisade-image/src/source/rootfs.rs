@@ -10,7 +10,7 @@ use crate::layers::{LayerChanges, LayerEntry, MAX_KEPT_FILE};
 pub fn read(
     location: &str,
     root: &Path,
-    keep: &(dyn Fn(&str) -> bool + Sync),
+    keep: &(dyn crate::layers::Select + Sync),
 ) -> Result<LayerChanges, ImageError> {
     let mut changes = LayerChanges::default();
     for entry in walkdir::WalkDir::new(root)
@@ -41,7 +41,7 @@ pub fn read(
         } else if kind.is_dir() {
             LayerEntry::Directory
         } else if kind.is_file() {
-            if keep(&path) {
+            if keep.keep(&path) {
                 let file = std::fs::File::open(entry.path())
                     .map_err(|e| ImageError::new(location, format!("{path}: {e}")))?;
                 let mut content = Vec::new();
@@ -58,6 +58,14 @@ pub fn read(
                 }
                 LayerEntry::File(Some(content))
             } else {
+                if keep.inspects(&path) {
+                    let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                    if let Ok(mut file) = std::fs::File::open(entry.path()) {
+                        if let Some(result) = keep.inspect(&path, size, &mut file) {
+                            changes.inspections.push((path.clone(), result));
+                        }
+                    }
+                }
                 LayerEntry::File(None)
             }
         } else {

@@ -1,0 +1,126 @@
+//! Model files inside images: the layer reader hands each regular file under the configured
+//! model paths to [`ModelInspector`] as it streams past; palisade-model scans it by content. Only
+//! the results for files that survive into the merged image are reported (a model deleted or
+//! replaced by a later layer is not), and they are cached with the layer. Archive-based formats
+//! (zip, 7z) need seeking, so the scanner copies those, and only those, to a temporary file.
+
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+use palisade_image::inventory;
+use palisade_image::layers::Select;
+use palisade_model::scan::{scan_read, ScanOptions as ModelOptions};
+use palisade_model::Severity as ModelSeverity;
+
+/// The largest file inspected.
+pub const MAX_MODEL_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+
+/// A model-scanner finding for a file inside an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelFinding {
+    pub rule: String,
+    /// `dangerous` or `suspicious` (informational findings are not reported for images).
+    pub severity: String,
+    /// The file in the image (absolute path).
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global: Option<String>,
+    pub message: String,
+}
+
+/// Keeps the package databases and inspects model files under `paths`.
+#[derive(Debug)]
+pub struct ModelInspector {
+    /// Path prefixes inside the image, without the leading `/`.
+    paths: Vec<String>,
+    options: ModelOptions,
+}
+
+impl ModelInspector {
+    pub fn new(paths: &[String], options: ModelOptions) -> Self {
+        Self {
+            paths: paths
+                .iter()
+                .map(|p| p.trim_matches('/').to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            options,
+        }
+    }
+
+    /// Decodes what [`Select::inspect`] stored.
+    pub fn decode(bytes: &[u8]) -> Vec<ModelFinding> {
+        serde_json::from_slice(bytes).unwrap_or_default()
+    }
+
+    fn scan(&self, path: &str, size: u64, content: &mut dyn Read) -> Vec<ModelFinding> {
+        let image_path = format!("/{path}");
+        let finding = |rule: &str, severity: &str, message: String| ModelFinding {
+            rule: rule.into(),
+            severity: severity.into(),
+            path: image_path.clone(),
+            members: Vec::new(),
+            offset: 0,
+            global: None,
+            message,
+        };
+        if size > MAX_MODEL_BYTES {
+            return vec![finding("model/limit", "suspicious", format!("{size} bytes, over the {MAX_MODEL_BYTES}-byte limit for model files; not inspected"))];
+        }
+        // Streamed; the scanner copies to a temporary file only what needs seeking (zip, 7z).
+        let outcome = scan_read(
+            &image_path,
+            &mut content.take(size),
+            Some(size),
+            &self.options,
+        );
+        let mut found: Vec<ModelFinding> = outcome
+            .findings
+            .into_iter()
+            .filter(|f| f.severity >= ModelSeverity::Suspicious)
+            .map(|f| ModelFinding {
+                rule: f.rule.to_owned(),
+                severity: f.severity.to_string(),
+                path: image_path.clone(),
+                members: f.location.members,
+                offset: f.location.offset,
+                global: f.global,
+                message: f.message,
+            })
+            .collect();
+        for (_, message) in outcome.read_errors {
+            found.push(finding(
+                "model/unparseable",
+                "suspicious",
+                format!("could not be read: {message}"),
+            ));
+        }
+        found
+    }
+}
+
+impl Select for ModelInspector {
+    fn keep(&self, path: &str) -> bool {
+        inventory::wanted(path)
+    }
+
+    fn inspects(&self, path: &str) -> bool {
+        self.paths.iter().any(|prefix| {
+            path.strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+
+    fn inspect(&self, path: &str, size: u64, content: &mut dyn Read) -> Option<Vec<u8>> {
+        let found = self.scan(path, size, content);
+        if found.is_empty() {
+            return None;
+        }
+        serde_json::to_vec(&found).ok()
+    }
+}
