@@ -13,6 +13,7 @@
 
 mod corpus;
 mod image;
+mod model;
 mod webhook;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ enum Bench {
     Webhook(webhook::Args),
     /// Image scan time and memory, beside syft and a plain decompression of the layers.
     Image(image::Args),
+    /// Model scan time beside picklescan and modelscan.
+    Model(model::Args),
     /// (internal) Run a command and print its time and peak memory.
     #[command(hide = true)]
     Measure {
@@ -125,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Audit(args) => audit(args),
         Bench::Webhook(args) => webhook::run(args),
         Bench::Image(args) => image::run(args),
+        Bench::Model(args) => model::run(args),
         Bench::Measure { command } => image::measure(&command),
         Bench::Floor { files } => image::floor(&files),
     }

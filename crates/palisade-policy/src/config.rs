@@ -29,6 +29,43 @@ pub struct Config {
     pub rules: RulesConfig,
     #[serde(default)]
     pub hardening: HardeningConfig,
+    #[serde(default)]
+    pub models: ModelsConfig,
+}
+
+/// `models`: the model-artifact scanner (`palisade scan model`, and model files inside images).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Globals allowed beyond the built-in allowlist (docs/model-allowlist.md): `module.name`, or
+    /// `module.*` for every name in a module.
+    #[serde(default)]
+    pub allowed_globals: Vec<String>,
+    /// Where `palisade scan image` looks for model files inside an image (path prefixes).
+    #[serde(default = "default_model_paths")]
+    pub image_paths: Vec<String>,
+}
+
+fn default_model_paths() -> Vec<String> {
+    [
+        "/models",
+        "/model",
+        "/app",
+        "/opt/ml",
+        "/srv",
+        "/mnt/models",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            allowed_globals: Vec::new(),
+            image_paths: default_model_paths(),
+        }
+    }
 }
 
 /// `podSecurity`: the level and version for namespaces that set none, and who is exempt.
@@ -290,6 +327,24 @@ impl Config {
                 return Err(key_error(
                     "hardening.runAsUser",
                     format!("must be a non-zero UID, not {uid}"),
+                ));
+            }
+        }
+        for (i, global) in config.models.allowed_globals.iter().enumerate() {
+            let valid = global.rsplit_once('.').is_some_and(|(module, name)| {
+                !module.is_empty()
+                    && !name.is_empty()
+                    && module.split('.').all(|part| {
+                        !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    })
+                    && (name == "*" || name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            });
+            if !valid {
+                let p = FieldPath::parse_dotted("models.allowedGlobals").index(i);
+                return Err(InputError::at(
+                    file.clone(),
+                    root.line_of(&p),
+                    format!("{p}: {global:?} is not module.name or module.*"),
                 ));
             }
         }

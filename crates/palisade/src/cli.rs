@@ -45,6 +45,42 @@ pub enum ScanCommand {
     /// Scan an image: `registry:HOST/REPO:TAG` (or `@sha256:...`), `oci-dir:PATH[:TAG]`,
     /// `oci-archive:PATH`, `docker-archive:PATH` or `dir:PATH`.
     Image(ScanImageArgs),
+    /// Scan model files (pickle, joblib, PyTorch, NumPy, Keras, safetensors, ONNX, GGUF, and
+    /// archives of them) for code-executing payloads, without loading them.
+    Model(ScanModelArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelFormat {
+    Table,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanModelArgs {
+    /// Files or directories (searched recursively); formats are recognised by content.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The configuration file: `models.allowedGlobals` extends the allowlist (docs/configuration.md).
+    #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// A global to allow beyond the built-in allowlist: `module.name` or `module.*` (repeatable).
+    #[arg(
+        long = "allow-global",
+        value_name = "MODULE.NAME",
+        env = "PALISADE_ALLOW_GLOBALS",
+        value_delimiter = ','
+    )]
+    pub allow_globals: Vec<String>,
+    #[arg(long, short = 'f', value_enum, default_value_t = ModelFormat::Table, env = "PALISADE_FORMAT")]
+    pub format: ModelFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding is at least this severe.
+    #[arg(long, default_value = "dangerous", env = "PALISADE_MODEL_FAIL_ON", value_parser = ["info", "suspicious", "dangerous"])]
+    pub fail_on: String,
 }
 
 /// Where images come from and how layers are read.
@@ -120,6 +156,13 @@ pub struct ScanImageArgs {
     /// Accepted findings, each with a reason and an expiry (docs/configuration.md).
     #[arg(long, env = "PALISADE_IGNORE_FILE", value_name = "FILE")]
     pub ignore_file: Option<PathBuf>,
+    /// The configuration file: `models.imagePaths` (where model files are looked for) and
+    /// `models.allowedGlobals` (docs/configuration.md).
+    #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Do not scan model files inside the image.
+    #[arg(long, env = "PALISADE_NO_MODEL_SCAN")]
+    pub no_model_scan: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Webhook(args) => commands::webhook::run(args),
         Command::Certs(args) => commands::webhook::certs(args),
         Command::Scan(cli::ScanCommand::Image(args)) => commands::scan::scan_image(args),
+        Command::Scan(cli::ScanCommand::Model(args)) => commands::model::run(args),
         Command::Sbom(args) => commands::scan::sbom(args),
         Command::Db(command) => commands::db::run(command),
     };

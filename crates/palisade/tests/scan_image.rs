@@ -605,3 +605,112 @@ fn broken_images_are_clear_errors() {
         assert!(output.stdout.is_empty(), "{target}: no partial SBOM");
     }
 }
+
+#[test]
+fn model_files_in_the_image_are_scanned_as_the_merged_image_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    import_db(&db);
+    // Protocol-0 pickles: one calls os.system when loaded (never loaded here), one is a plain dict.
+    let evil = b"cos\nsystem\n(S'echo pwned'\ntR.".to_vec();
+    let benign = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01K\x01s.".to_vec();
+    let file = |p: &str, c: &[u8]| images::Item::File(p.to_owned(), c.to_vec());
+    let mut layers = images::layers();
+    layers.push(vec![
+        file("models/iris.pkl", &evil),
+        file("models/old.pkl", &evil),
+        file("models/replaced.pkl", &evil),
+        file("app/benign.pkl", &benign),
+        file("tmp/elsewhere.pkl", &evil),
+    ]);
+    layers.push(vec![
+        file("models/.wh.old.pkl", b""),
+        file("models/replaced.pkl", &benign),
+    ]);
+    let built = images::build_layers(&layers, &[Compression::Gzip]);
+    images::write_oci_dir(&dir.path().join("oci"), &built);
+    let target = format!("oci-dir:{}", dir.path().join("oci").display());
+    let cache = dir.path().join("cache");
+    for round in 0..2 {
+        let output = run(&[
+            "scan",
+            "image",
+            &target,
+            "--db",
+            db.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "-f",
+            "json",
+            "--fail-on",
+            "critical",
+        ]);
+        let report = stdout_json(&output);
+        let paths: Vec<(&str, &str)> = report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["path"].as_str().unwrap(), m["severity"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            paths,
+            [("/models/iris.pkl", "dangerous")],
+            "round {round}: {}",
+            stderr(&output)
+        );
+        assert_eq!(report["models"][0]["global"], "os.system");
+        // The advisories in the data top out at high: only the model file makes this critical.
+        assert_eq!(output.status.code(), Some(1));
+    }
+    let no_models = run(&[
+        "scan",
+        "image",
+        &target,
+        "--db",
+        db.to_str().unwrap(),
+        "--no-cache",
+        "--fail-on",
+        "critical",
+        "--no-model-scan",
+    ]);
+    assert_eq!(no_models.status.code(), Some(0), "{}", stderr(&no_models));
+    // Model paths come from the configuration.
+    let config = dir.path().join("palisade.yaml");
+    std::fs::write(&config, "models:\n  imagePaths: [/tmp]\n").unwrap();
+    let output = run(&[
+        "scan",
+        "image",
+        &target,
+        "--db",
+        db.to_str().unwrap(),
+        "--no-cache",
+        "-f",
+        "json",
+        "-c",
+        config.to_str().unwrap(),
+    ]);
+    let report = stdout_json(&output);
+    let paths: Vec<&str> = report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/tmp/elsewhere.pkl"]);
+    // And can be turned off.
+    let output = run(&[
+        "scan",
+        "image",
+        &target,
+        "--db",
+        db.to_str().unwrap(),
+        "--no-cache",
+        "-f",
+        "json",
+        "--no-model-scan",
+    ]);
+    assert!(stdout_json(&output)["models"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

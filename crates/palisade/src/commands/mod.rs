@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod db;
 pub mod harden;
+pub mod model;
 pub mod scan;
 pub mod webhook;

@@ -12,6 +12,7 @@ use anyhow::Context;
 use palisade_image::inventory::{self, Inventory};
 use palisade_image::{LayerCache, OpenOptions, Progress, Target};
 use palisade_scan::ignore::IgnoreFile;
+use palisade_scan::models::ModelInspector;
 use palisade_scan::{report, ScanOptions};
 use palisade_vuln::db::Database;
 use palisade_vuln::severity::Severity;
@@ -28,9 +29,21 @@ pub struct Inspected {
     pub name: String,
     pub digest: Option<String>,
     pub inventory: Inventory,
+    /// Model-scanner findings for model files in the image.
+    pub models: Vec<palisade_scan::models::ModelFinding>,
 }
 
 pub fn inspect(args: &ImageArgs) -> anyhow::Result<Inspected> {
+    inspect_with(args, &inventory::wanted, LAYER_CACHE_KEY)
+}
+
+/// Reads the image, keeping and inspecting files as `select` says; `cache_key` must change
+/// whenever what `select` does changes.
+pub fn inspect_with(
+    args: &ImageArgs,
+    select: &(dyn palisade_image::layers::Select + Sync),
+    cache_key: &str,
+) -> anyhow::Result<Inspected> {
     let target = Target::parse(&args.target)?;
     let options = OpenOptions {
         platform: args
@@ -47,7 +60,7 @@ pub fn inspect(args: &ImageArgs) -> anyhow::Result<Inspected> {
         args.cache_dir
             .clone()
             .or_else(LayerCache::default_dir)
-            .map(|dir| LayerCache::new(dir, LAYER_CACHE_KEY))
+            .map(|dir| LayerCache::new(dir, cache_key))
     };
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -77,7 +90,7 @@ pub fn inspect(args: &ImageArgs) -> anyhow::Result<Inspected> {
             }
         }
     };
-    let read = image.read(&inventory::wanted, cache.as_ref(), threads, &progress)?;
+    let read = image.read(select, cache.as_ref(), threads, &progress)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -90,6 +103,11 @@ pub fn inspect(args: &ImageArgs) -> anyhow::Result<Inspected> {
         name: image.name.clone(),
         digest: image.manifest_digest.clone(),
         inventory: inventory::scan(&read.fs),
+        models: read
+            .fs
+            .inspections()
+            .flat_map(|(_, bytes)| ModelInspector::decode(bytes))
+            .collect(),
     })
 }
 
@@ -164,20 +182,46 @@ pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
         }
         None => Vec::new(),
     };
+    let config = match &args.config {
+        Some(path) => palisade_policy::Config::load(path)
+            .map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?,
+        None => palisade_policy::Config::default(),
+    };
     let database = load_db(&args.db)?;
-    let inspected = inspect(&args.image)?;
+    let inspected = if args.no_model_scan {
+        inspect(&args.image)?
+    } else {
+        let models = &config.models;
+        let inspector = ModelInspector::new(
+            &models.image_paths,
+            palisade_model::scan::ScanOptions {
+                policy: palisade_model::policy::Policy {
+                    extra_allowed: models.allowed_globals.clone(),
+                },
+                ..Default::default()
+            },
+        );
+        // The cached inspections depend on where models are looked for and what is allowed.
+        let key = format!(
+            "{LAYER_CACHE_KEY}-m{}-{:016x}",
+            env!("CARGO_PKG_VERSION"),
+            fingerprint(&[&models.image_paths, &models.allowed_globals])
+        );
+        inspect_with(&args.image, &inspector, &key)?
+    };
     let options = ScanOptions {
         ignore_unfixed: args.ignore_unfixed,
         ignore_rules,
         today,
     };
-    let result = palisade_scan::scan(
+    let mut result = palisade_scan::scan(
         &inspected.name,
         inspected.digest.as_deref(),
         &inspected.inventory,
         &database,
         &options,
     );
+    result.models = inspected.models.clone();
     let text = match args.format {
         ScanFormat::Table => report::table(&result),
         ScanFormat::Json => pretty(&report::json(&result))?,
@@ -233,4 +277,20 @@ pub fn sbom(args: SbomArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("unreadable package record: {error}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stable hash of configuration lists (FNV-1a), for cache keys.
+fn fingerprint(lists: &[&Vec<String>]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for list in lists {
+        for item in list.iter() {
+            for byte in item.bytes().chain([0u8]) {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }

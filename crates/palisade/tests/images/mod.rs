@@ -166,7 +166,12 @@ pub struct Built {
 }
 
 pub fn build(compressions: &[Compression]) -> Built {
-    let tars: Vec<Vec<u8>> = layers().iter().map(|l| tar_of(l)).collect();
+    build_layers(&layers(), compressions)
+}
+
+/// An image of the given layers.
+pub fn build_layers(layer_items: &[Vec<Item>], compressions: &[Compression]) -> Built {
+    let tars: Vec<Vec<u8>> = layer_items.iter().map(|l| tar_of(l)).collect();
     let diff_ids: Vec<String> = tars.iter().map(|t| sha256(t)).collect();
     let layers: Vec<(String, Vec<u8>, Compression)> = tars
         .iter()

@@ -1,0 +1,235 @@
+//! `palisade scan model`, the real binary: the upstream corpus in ../shared/conformance/model
+//! (every file labelled M must exit 1, every B file exit 0; nothing is ever loaded), and the
+//! report formats and exit codes on files built here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::process::Output;
+
+use common::{palisade, root};
+
+fn run(args: &[&str]) -> Output {
+    palisade().args(args).output().expect("runs")
+}
+
+/// A protocol-0 pickle that calls os.system when loaded (never loaded here).
+const SYSTEM: &[u8] = b"cos\nsystem\n(S'echo pwned'\ntR.";
+/// A protocol-2 pickle of {'a': 1}: only builtins, nothing to flag.
+const BENIGN: &[u8] = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01K\x01s.";
+
+#[test]
+fn the_upstream_corpus_exits_as_labelled() {
+    let base = root().join("../shared/conformance/model");
+    let labels =
+        std::fs::read_to_string(base.join("LABELS.tsv")).expect("../shared/conformance/model");
+    let (mut m_total, mut m_flagged, mut b_total, mut b_clean) = (0, 0, 0, 0);
+    let mut misses = Vec::new();
+    for line in labels.lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (path, label) = (fields[0], fields[1]);
+        if label == "S" {
+            continue;
+        }
+        let output = run(&[
+            "scan",
+            "model",
+            base.join(path).to_str().unwrap(),
+            "-f",
+            "json",
+        ]);
+        let code = output.status.code();
+        match label {
+            "M" => {
+                m_total += 1;
+                if code == Some(1) {
+                    m_flagged += 1;
+                } else {
+                    misses.push(format!("M {path}: exit {code:?}"));
+                }
+            }
+            "B" => {
+                b_total += 1;
+                if code == Some(0) {
+                    b_clean += 1;
+                } else {
+                    misses.push(format!(
+                        "B {path}: exit {code:?} {}",
+                        String::from_utf8_lossy(&output.stdout)
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    println!("malicious flagged {m_flagged}/{m_total}, benign clean {b_clean}/{b_total}");
+    assert!(m_total > 100 && b_total > 25, "the corpus is there");
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+}
+
+#[test]
+fn findings_name_file_member_offset_and_global() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("model.pkl"), SYSTEM).unwrap();
+    std::fs::write(dir.path().join("benign.pkl"), BENIGN).unwrap();
+    let zip_path = dir.path().join("bundle.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    zip.start_file(
+        "inner/weights.bin",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    zip.write_all(SYSTEM).unwrap();
+    zip.finish().unwrap();
+
+    let output = run(&["scan", "model", dir.path().to_str().unwrap(), "-f", "json"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let dangerous: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["severity"] == "dangerous")
+        .collect();
+    let direct = dangerous
+        .iter()
+        .find(|f| {
+            f["location"]["file"]
+                .as_str()
+                .unwrap()
+                .ends_with("model.pkl")
+        })
+        .expect("model.pkl flagged");
+    assert_eq!(direct["global"], "os.system");
+    assert_eq!(
+        direct["location"]["offset"], 0,
+        "the GLOBAL opcode is the first byte"
+    );
+    let inner = dangerous
+        .iter()
+        .find(|f| {
+            f["location"]["file"]
+                .as_str()
+                .unwrap()
+                .ends_with("bundle.zip")
+        })
+        .expect("zip member flagged");
+    assert_eq!(inner["location"]["members"][0], "inner/weights.bin");
+    assert!(
+        !findings.iter().any(|f| f["location"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("benign.pkl")),
+        "the benign pickle has no findings"
+    );
+
+    // The benign file alone exits 0; a raised threshold lets suspicious findings through.
+    let clean = run(&[
+        "scan",
+        "model",
+        dir.path().join("benign.pkl").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+
+    // SARIF carries the same results.
+    let sarif = run(&["scan", "model", dir.path().to_str().unwrap(), "-f", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len(),
+        findings.len()
+    );
+
+    // The table names the global and the member.
+    let table = run(&["scan", "model", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("os.system") && text.contains("inner/weights.bin"),
+        "{text}"
+    );
+}
+
+#[test]
+fn allowlist_extensions_come_from_the_config_and_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // A custom class: unknown to the built-in allowlist, so suspicious (not dangerous).
+    let custom = b"\x80\x02cmylib.models\nIrisClassifier\nq\x00)\x81q\x01.";
+    std::fs::write(dir.path().join("custom.pkl"), custom).unwrap();
+    let path = dir.path().join("custom.pkl");
+    let strict = run(&[
+        "scan",
+        "model",
+        path.to_str().unwrap(),
+        "--fail-on",
+        "suspicious",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(strict.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&strict.stdout).unwrap();
+    assert_eq!(
+        report["findings"][0]["global"],
+        "mylib.models.IrisClassifier"
+    );
+    let allowed = run(&[
+        "scan",
+        "model",
+        path.to_str().unwrap(),
+        "--fail-on",
+        "suspicious",
+        "--allow-global",
+        "mylib.models.*",
+    ]);
+    assert_eq!(
+        allowed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&allowed.stdout)
+    );
+    let config = dir.path().join("palisade.yaml");
+    std::fs::write(
+        &config,
+        "models:\n  allowedGlobals: [mylib.models.IrisClassifier]\n",
+    )
+    .unwrap();
+    let by_config = run(&[
+        "scan",
+        "model",
+        path.to_str().unwrap(),
+        "--fail-on",
+        "suspicious",
+        "-c",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(by_config.status.code(), Some(0));
+    std::fs::write(&config, "models:\n  allowedGlobals: ['os system']\n").unwrap();
+    let bad = run(&[
+        "scan",
+        "model",
+        path.to_str().unwrap(),
+        "-c",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("models.allowedGlobals[0]"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
+#[test]
+fn a_file_that_cannot_be_read_exits_2() {
+    let output = run(&["scan", "model", "/no/such/model.pkl"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/no/such/model.pkl"));
+}
