@@ -55,24 +55,6 @@ fn all_forms(dir: &Path, built: &Built) -> Vec<String> {
     ]
 }
 
-/// (name, version) of every library component in a CycloneDX document.
-fn components(bom: &serde_json::Value) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = bom["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["type"] == "library")
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_owned(),
-                c["version"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn every_input_form_gives_the_same_inventory() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,7 +77,7 @@ fn every_input_form_gives_the_same_inventory() {
             );
             let bom = stdout_json(&output);
             assert_eq!(
-                components(&bom),
+                images::components(&bom),
                 images::expected_packages(),
                 "{target} round {round}"
             );

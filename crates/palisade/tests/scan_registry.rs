@@ -90,20 +90,7 @@ fn run(args: &[&str]) -> Output {
 fn components(output: &Output) -> Vec<(String, String)> {
     let bom: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
-    let mut v: Vec<(String, String)> = bom["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["type"] == "library")
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_owned(),
-                c["version"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
+    images::components(&bom)
 }
 
 #[test]

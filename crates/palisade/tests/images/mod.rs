@@ -348,3 +348,21 @@ pub fn write_rootfs(dir: &Path) {
         }
     }
 }
+
+/// (name, version) of every library component in a CycloneDX document, sorted.
+pub fn components(bom: &serde_json::Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "library")
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
