@@ -29,6 +29,26 @@ fn describe(rule: &str) -> &'static str {
             "A size, depth or count limit stopped the scan; the rest was not inspected."
         }
         "model/torchscript" => "TorchScript code runs when the model is loaded.",
+        "model/unresolved-global" => "A STACK_GLOBAL whose module or name cannot be resolved, so what it imports cannot be verified.",
+        "model/global-mutation" => "The pickle modifies a module or class, which changes code that runs later.",
+        "model/indirect-call" => "The pickle calls something that is not a named global.",
+        "model/nested-pickle" => "A pickle is embedded inside a value of the file.",
+        "model/ambiguous-array" => "joblib array bytes that also read as pickle opcodes changing the memo.",
+        "model/extension-code" => "A copyreg extension code names a global that cannot be resolved offline.",
+        "model/unparsed-array" => "A joblib array whose size cannot be determined, so what follows it cannot be read.",
+        "model/archive-path" => "An archive member name that climbs out of its directory or is absolute.",
+        "model/duplicate-member" => "Two archive members share a name; loaders may read either.",
+        "model/zip-inconsistent" => "A zip's local headers disagree with its central directory.",
+        "model/polyglot" => "A file that is two formats at once (an archive appended to another file).",
+        "model/unsupported-archive" => "An archive format or method that cannot be opened here.",
+        "model/suspicious-metadata" => "Metadata holding code, commands or URLs.",
+        "model/onnx-custom-op" => "An ONNX operator from a custom domain, implemented by native code outside the model.",
+        "model/onnx-external-data" => "ONNX tensors stored in external files, outside the scanned model.",
+        "model/tf-code-op" => "A TensorFlow op that runs Python code (PyFunc).",
+        "model/tf-file-op" => "A TensorFlow op that reads or writes files.",
+        "model/trailing-data" => "Bytes after the end of the recognised content.",
+        "model/symlink" => "A symbolic link that points outside the scanned directory.",
+        "model/unrecognised" => "Content that is not a recognised model format.",
         _ => "A model-artifact finding.",
     }
 }
