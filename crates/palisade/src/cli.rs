@@ -38,6 +38,26 @@ pub enum Command {
     /// Manage the local vulnerability database (OSV records).
     #[command(subcommand)]
     Db(DbCommand),
+    /// Signing keys, in cosign's formats.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write an ECDSA P-256 key pair: PREFIX.key (encrypted as cosign encrypts it; the password
+    /// from PALISADE_PASSWORD, else asked for on the terminal) and PREFIX.pub.
+    Generate(KeyGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyGenerateArgs {
+    /// Where to write: PREFIX.key and PREFIX.pub.
+    #[arg(long, value_name = "PREFIX", default_value = "cosign")]
+    pub out: PathBuf,
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

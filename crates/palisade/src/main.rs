@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Scan(cli::ScanCommand::Model(args)) => commands::model::run(args),
         Command::Sbom(args) => commands::scan::sbom(args),
         Command::Db(command) => commands::db::run(command),
+        Command::Key(cli::KeyCommand::Generate(args)) => commands::key::generate(args),
     };
     match result {
         Ok(code) => code,
