@@ -41,6 +41,43 @@ pub enum Command {
     /// Signing keys, in cosign's formats.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Sign an image's manifest digest as cosign does, and push the signature to its registry.
+    Sign(SignArgs),
+    /// Check that an image carries a signature by a key: exit 0 when one verifies, 1 with every
+    /// reason when none does.
+    Verify(VerifyArgs),
+}
+
+/// A registry image and how to reach it.
+#[derive(Debug, Args)]
+pub struct RegistryImageArgs {
+    /// `registry:HOST/REPO:TAG`, `registry:HOST/REPO@sha256:...` (the `registry:` prefix is optional).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Speak plain HTTP to the registry (a loopback or lab registry only).
+    #[arg(long, env = "PALISADE_PLAIN_HTTP")]
+    pub plain_http: bool,
+    /// The Docker config file with registry credentials.
+    #[arg(long, env = "PALISADE_DOCKER_CONFIG", value_name = "FILE")]
+    pub docker_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub image: RegistryImageArgs,
+    /// The private key (cosign's encrypted format; the password from PALISADE_PASSWORD or a prompt).
+    #[arg(long, env = "PALISADE_KEY", value_name = "FILE")]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub image: RegistryImageArgs,
+    /// The public key (`cosign.pub`).
+    #[arg(long, env = "PALISADE_PUBLIC_KEY", value_name = "FILE")]
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

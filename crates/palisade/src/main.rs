@@ -38,6 +38,8 @@ fn main() -> ExitCode {
         Command::Sbom(args) => commands::scan::sbom(args),
         Command::Db(command) => commands::db::run(command),
         Command::Key(cli::KeyCommand::Generate(args)) => commands::key::generate(args),
+        Command::Sign(args) => commands::key::sign(args),
+        Command::Verify(args) => commands::key::verify(args),
     };
     match result {
         Ok(code) => code,

@@ -389,3 +389,166 @@ fn registry_credentials_come_from_the_docker_config() {
     let _ = registry.kill();
     let _ = registry.wait();
 }
+
+#[test]
+fn signs_and_verifies_as_cosign_lays_signatures_out() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let built = images::build(&[Compression::Gzip]);
+    images::write_oci_dir(&work.path().join("oci"), &built);
+    let host = format!("127.0.0.1:{}", registry.port);
+    skopeo_push(&work.path().join("oci"), &format!("{host}/ml/iris:1"));
+    // A second image, never signed.
+    let other = images::build(&[Compression::Zstd]);
+    images::write_oci_dir(&work.path().join("other"), &other);
+    skopeo_push(&work.path().join("other"), &format!("{host}/ml/other:1"));
+
+    let keys = |name: &str| {
+        let prefix = work.path().join(name);
+        let output = palisade()
+            .args(["key", "generate", "--out", prefix.to_str().unwrap()])
+            .env("PALISADE_PASSWORD", "pw")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (
+            work.path().join(format!("{name}.key")),
+            work.path().join(format!("{name}.pub")),
+        )
+    };
+    let (key, public) = keys("signer");
+    let (_, stranger) = keys("stranger");
+    let image = format!("registry:{host}/ml/iris:1");
+    let sign = palisade()
+        .args([
+            "sign",
+            &image,
+            "--key",
+            key.to_str().unwrap(),
+            "--plain-http",
+        ])
+        .env("PALISADE_PASSWORD", "pw")
+        .output()
+        .unwrap();
+    assert_eq!(
+        sign.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
+
+    // Exactly cosign's layout: the tag, the media types, the annotation, the payload.
+    let digest = &built.manifest.0;
+    let tag = format!("{}.sig", digest.replace(':', "-"));
+    let http = reqwest::blocking::Client::new();
+    let manifest: serde_json::Value = http
+        .get(format!("http://{host}/v2/ml/iris/manifests/{tag}"))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    let layer = &manifest["layers"][0];
+    assert_eq!(
+        layer["mediaType"],
+        "application/vnd.dev.cosign.simplesigning.v1+json"
+    );
+    assert!(layer["annotations"]["dev.cosignproject.cosign/signature"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+    let payload: serde_json::Value = http
+        .get(format!(
+            "http://{host}/v2/ml/iris/blobs/{}",
+            layer["digest"].as_str().unwrap()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        payload["critical"]["image"]["docker-manifest-digest"],
+        digest.as_str()
+    );
+    assert_eq!(
+        payload["critical"]["identity"]["docker-reference"],
+        format!("{host}/ml/iris")
+    );
+    assert_eq!(
+        payload["critical"]["type"],
+        "cosign container image signature"
+    );
+
+    let verify = |image: &str, key: &std::path::Path| {
+        palisade()
+            .args([
+                "verify",
+                image,
+                "--key",
+                key.to_str().unwrap(),
+                "--plain-http",
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&image, &public);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let by_digest = verify(&format!("registry:{host}/ml/iris@{digest}"), &public);
+    assert_eq!(by_digest.status.code(), Some(0));
+    let wrong_key = verify(&image, &stranger);
+    assert_eq!(wrong_key.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong_key.stdout).contains("does not verify with this key"));
+    let unsigned = verify(&format!("registry:{host}/ml/other:1"), &public);
+    assert_eq!(unsigned.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unsigned.stdout).contains("no signature"));
+
+    // A signature moved to another image is for another digest.
+    let other_tag = format!("{}.sig", other.manifest.0.replace(':', "-"));
+    let output = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("docker://{host}/ml/iris:{tag}"))
+        .arg(format!("docker://{host}/ml/other:{other_tag}"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let moved = verify(&format!("registry:{host}/ml/other:1"), &public);
+    assert_eq!(moved.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&moved.stdout).contains("another digest"),
+        "{}",
+        String::from_utf8_lossy(&moved.stdout)
+    );
+
+    // Registry down: an error, not a pass.
+    registry.stop();
+    let down = verify(&image, &public);
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stdout).contains("cannot reach the registry"));
+}

@@ -1,4 +1,5 @@
-//! `palisade key generate`: a cosign-compatible key pair on disk.
+//! `palisade key generate`, `palisade sign`, `palisade verify`: keys on disk and signatures in
+//! registries, as cosign keeps them. The formats live in palisade-sign.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -7,7 +8,8 @@ use anyhow::{bail, Context};
 
 use palisade_sign::KeyPair;
 
-use crate::cli::KeyGenerateArgs;
+use crate::cli::{KeyGenerateArgs, RegistryImageArgs, SignArgs, VerifyArgs};
+use crate::EXIT_FINDINGS;
 
 /// The password: PALISADE_PASSWORD (may be empty, as cosign allows), else asked twice on a terminal.
 fn password() -> anyhow::Result<String> {
@@ -48,4 +50,63 @@ pub fn generate(args: KeyGenerateArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing {}", public.display()))?;
     eprintln!("wrote {} and {}", private.display(), public.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn repository(
+    args: &RegistryImageArgs,
+) -> anyhow::Result<(
+    palisade_image::source::registry::Repository,
+    palisade_core::image_ref::ImageRef,
+)> {
+    let name = args.image.strip_prefix("registry:").unwrap_or(&args.image);
+    let reference = palisade_core::image_ref::ImageRef::parse(name)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.image))?;
+    let repo = palisade_image::source::registry::Repository::new(
+        &reference,
+        args.plain_http,
+        args.docker_config.as_ref(),
+    )?;
+    Ok((repo, reference))
+}
+
+pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
+    let pem = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("reading {}", args.key.display()))?;
+    let password = password()?;
+    let key = KeyPair::from_encrypted_pem(&pem, password.as_bytes())
+        .with_context(|| args.key.display().to_string())?;
+    let (repo, reference) = repository(&args.image)?;
+    let signed = palisade_sign::cosign::sign(&repo, &reference, &key)?;
+    eprintln!(
+        "signed {}@{} (signature: {}:{})",
+        reference.full_name(),
+        signed.digest,
+        reference.full_name(),
+        signed.tag
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let pem = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("reading {}", args.key.display()))?;
+    let key =
+        palisade_sign::cosign::public_key(&pem).with_context(|| args.key.display().to_string())?;
+    let (repo, reference) = repository(&args.image)?;
+    match palisade_sign::cosign::verify(&repo, &reference, &key) {
+        Ok(digest) => {
+            println!(
+                "verified: {}@{digest} is signed by {}",
+                reference.full_name(),
+                args.key.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(reasons) => {
+            for reason in reasons {
+                println!("not verified: {reason}");
+            }
+            Ok(ExitCode::from(EXIT_FINDINGS))
+        }
+    }
 }
