@@ -46,6 +46,30 @@ pub enum Command {
     /// Check that an image carries a signature by a key: exit 0 when one verifies, 1 with every
     /// reason when none does.
     Verify(VerifyArgs),
+    /// Attest an image's vulnerability scan: an in-toto statement with cosign's vuln predicate in
+    /// a signed DSSE envelope, pushed as cosign pushes attestations (the `.att` tag).
+    Attest(AttestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    #[command(flatten)]
+    pub image: RegistryImageArgs,
+    /// The private key (cosign's encrypted format; the password from PALISADE_PASSWORD or a prompt).
+    #[arg(long, env = "PALISADE_KEY", value_name = "FILE")]
+    pub key: PathBuf,
+    /// Scan the image now (with the local vulnerability database).
+    #[arg(
+        long,
+        conflicts_with = "scan_json",
+        required_unless_present = "scan_json"
+    )]
+    pub scan: bool,
+    /// Attest this report of `palisade scan image -f json` instead of scanning.
+    #[arg(long, value_name = "FILE")]
+    pub scan_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbLocation,
 }
 
 /// A registry image and how to reach it.
@@ -78,6 +102,15 @@ pub struct VerifyArgs {
     /// The public key (`cosign.pub`).
     #[arg(long, env = "PALISADE_PUBLIC_KEY", value_name = "FILE")]
     pub key: PathBuf,
+    /// Also require a vulnerability-scan attestation signed by the same key.
+    #[arg(long)]
+    pub require_scan: bool,
+    /// With --require-scan: the most severe finding the scan may have.
+    #[arg(long, default_value = "high", value_parser = ["unknown", "low", "medium", "high", "critical"])]
+    pub max_severity: String,
+    /// With --require-scan: how old the scan may be (`90m`, `24h`, `7d`).
+    #[arg(long, default_value = "7d")]
+    pub max_age: String,
 }
 
 #[derive(Debug, Subcommand)]

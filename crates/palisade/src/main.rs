@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Key(cli::KeyCommand::Generate(args)) => commands::key::generate(args),
         Command::Sign(args) => commands::key::sign(args),
         Command::Verify(args) => commands::key::verify(args),
+        Command::Attest(args) => commands::key::attest(args),
     };
     match result {
         Ok(code) => code,

@@ -552,3 +552,171 @@ fn signs_and_verifies_as_cosign_lays_signatures_out() {
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stdout).contains("cannot reach the registry"));
 }
+
+#[test]
+fn attests_scans_and_verifies_them_with_their_age_and_severity() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let host = format!("127.0.0.1:{}", registry.port);
+    for (name, compression) in [("iris", Compression::Gzip), ("bare", Compression::Zstd)] {
+        let built = images::build(&[compression]);
+        images::write_oci_dir(&work.path().join(name), &built);
+        skopeo_push(&work.path().join(name), &format!("{host}/ml/{name}:1"));
+    }
+    let db = work.path().join("db");
+    let import = run(&[
+        "db",
+        "import",
+        root()
+            .join("../shared/vulndata/pypa-advisories/vulns")
+            .to_str()
+            .unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(import.status.code(), Some(0));
+    let prefix = work.path().join("signer");
+    let with_password = |args: &[&str]| {
+        palisade()
+            .args(args)
+            .env("PALISADE_PASSWORD", "pw")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        with_password(&["key", "generate", "--out", prefix.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let key = work.path().join("signer.key");
+    let public = work.path().join("signer.pub");
+    let iris = format!("registry:{host}/ml/iris:1");
+    let bare = format!("registry:{host}/ml/bare:1");
+    for image in [&iris, &bare] {
+        let signed = with_password(&[
+            "sign",
+            image,
+            "--key",
+            key.to_str().unwrap(),
+            "--plain-http",
+        ]);
+        assert_eq!(
+            signed.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&signed.stderr)
+        );
+    }
+    let attest = with_password(&[
+        "attest",
+        &iris,
+        "--key",
+        key.to_str().unwrap(),
+        "--plain-http",
+        "--scan",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        attest.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&attest.stderr)
+    );
+
+    let verify = |image: &str, extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            image,
+            "--key",
+            public.to_str().unwrap(),
+            "--plain-http",
+            "--require-scan",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    // The PyPA data rates Werkzeug's worst advisory high (7.5).
+    let ok = verify(&iris, &["--max-severity", "high"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let strict = verify(&iris, &["--max-severity", "medium"]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(
+        text(&strict).contains("the scan found high"),
+        "{}",
+        text(&strict)
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let stale = verify(&iris, &["--max-age", "1s"]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(text(&stale).contains("stale"), "{}", text(&stale));
+    let none = verify(&bare, &[]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(text(&none).contains("no attestation"), "{}", text(&none));
+
+    // A report with a critical finding, attested as given.
+    let report = work.path().join("critical.json");
+    std::fs::write(
+        &report,
+        r#"{"findings": [{"id": "CVE-2099-1", "severity": "critical"}], "models": []}"#,
+    )
+    .unwrap();
+    let attest = with_password(&[
+        "attest",
+        &bare,
+        "--key",
+        key.to_str().unwrap(),
+        "--plain-http",
+        "--scan-json",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        attest.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&attest.stderr)
+    );
+    let critical = verify(&bare, &[]);
+    assert_eq!(critical.status.code(), Some(1));
+    assert!(
+        text(&critical).contains("critical (CVE-2099-1)"),
+        "{}",
+        text(&critical)
+    );
+
+    // The attestation manifest as cosign lays it out.
+    let digest = images::sha256(
+        &std::fs::read(
+            work.path().join("iris/blobs/sha256").join(
+                serde_json::from_slice::<serde_json::Value>(
+                    &std::fs::read(work.path().join("iris/index.json")).unwrap(),
+                )
+                .unwrap()["manifests"][0]["digest"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("sha256:"),
+            ),
+        )
+        .unwrap(),
+    );
+    let manifest: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!(
+            "http://{host}/v2/ml/iris/manifests/{}.att",
+            digest.replace(':', "-")
+        ))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.dsse.envelope.v1+json"
+    );
+    assert_eq!(
+        manifest["layers"][0]["annotations"]["predicateType"],
+        "https://cosign.sigstore.dev/attestation/vuln/v1"
+    );
+}

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 
 use palisade_sign::KeyPair;
 
-use crate::cli::{KeyGenerateArgs, RegistryImageArgs, SignArgs, VerifyArgs};
+use crate::cli::{AttestArgs, ImageArgs, KeyGenerateArgs, RegistryImageArgs, SignArgs, VerifyArgs};
 use crate::EXIT_FINDINGS;
 
 /// The password: PALISADE_PASSWORD (may be empty, as cosign allows), else asked twice on a terminal.
@@ -93,20 +93,94 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let key =
         palisade_sign::cosign::public_key(&pem).with_context(|| args.key.display().to_string())?;
     let (repo, reference) = repository(&args.image)?;
-    match palisade_sign::cosign::verify(&repo, &reference, &key) {
-        Ok(digest) => {
-            println!(
-                "verified: {}@{digest} is signed by {}",
-                reference.full_name(),
-                args.key.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+    let max_age = parse_age(&args.max_age)?;
+    let digest = match palisade_sign::cosign::verify(&repo, &reference, &key) {
+        Ok(digest) => digest,
         Err(reasons) => {
             for reason in reasons {
                 println!("not verified: {reason}");
             }
-            Ok(ExitCode::from(EXIT_FINDINGS))
+            return Ok(ExitCode::from(EXIT_FINDINGS));
+        }
+    };
+    println!(
+        "verified: {}@{digest} is signed by {}",
+        reference.full_name(),
+        args.key.display()
+    );
+    if args.require_scan {
+        let requirement = palisade_sign::attest::ScanRequirement {
+            max_severity: args.max_severity.clone(),
+            max_age_secs: max_age,
+            now: time::OffsetDateTime::now_utc().unix_timestamp(),
+        };
+        match palisade_sign::attest::verify_scan(&repo, &digest, &key, &requirement) {
+            Ok(()) => println!(
+                "verified: a scan no older than {} found nothing above {}",
+                args.max_age, args.max_severity
+            ),
+            Err(reasons) => {
+                for reason in reasons {
+                    println!("not verified: {reason}");
+                }
+                return Ok(ExitCode::from(EXIT_FINDINGS));
+            }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `90m`, `24h`, `7d`, `3600s` in seconds.
+fn parse_age(text: &str) -> anyhow::Result<i64> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--max-age {text:?}: expected a number and s, m, h or d"))?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => anyhow::bail!("--max-age {text:?}: expected a number and s, m, h or d"),
+    };
+    Ok(n.saturating_mul(factor))
+}
+
+pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
+    let pem = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("reading {}", args.key.display()))?;
+    let password = password()?;
+    let key = KeyPair::from_encrypted_pem(&pem, password.as_bytes())
+        .with_context(|| args.key.display().to_string())?;
+    let started = crate::commands::scan::now().1;
+    let scan: serde_json::Value = match &args.scan_json {
+        Some(path) => serde_json::from_slice(
+            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("{} is not JSON", path.display()))?,
+        None => {
+            let name = args
+                .image
+                .image
+                .strip_prefix("registry:")
+                .unwrap_or(&args.image.image);
+            let image = ImageArgs {
+                target: format!("registry:{name}"),
+                plain_http: args.image.plain_http,
+                docker_config: args.image.docker_config.clone(),
+                platform: "linux/amd64".into(),
+                cache_dir: None,
+                no_cache: false,
+                threads: None,
+                no_progress: true,
+            };
+            crate::commands::scan::scan_json(&image, &args.db)?
+        }
+    };
+    let finished = crate::commands::scan::now().1;
+    let (repo, reference) = repository(&args.image)?;
+    let digest =
+        palisade_sign::attest::attest(&repo, &reference, &key, &scan, &started, &finished)?;
+    eprintln!("attested the scan of {}@{digest}", reference.full_name());
+    Ok(ExitCode::SUCCESS)
 }

@@ -294,3 +294,22 @@ fn fingerprint(lists: &[&Vec<String>]) -> u64 {
     }
     hash
 }
+
+/// The JSON report of a scan with default options (as `palisade attest --scan` records it).
+pub fn scan_json(image: &ImageArgs, db: &DbLocation) -> anyhow::Result<serde_json::Value> {
+    let database = load_db(db)?;
+    let inspected = inspect(image)?;
+    let options = ScanOptions {
+        ignore_unfixed: false,
+        ignore_rules: Vec::new(),
+        today: now().0,
+    };
+    let result = palisade_scan::scan(
+        &inspected.name,
+        inspected.digest.as_deref(),
+        &inspected.inventory,
+        &database,
+        &options,
+    );
+    Ok(report::json(&result))
+}

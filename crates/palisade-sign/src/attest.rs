@@ -1,0 +1,377 @@
+//! Vulnerability attestations as cosign stores them: an in-toto statement with cosign's vuln
+//! predicate (`https://cosign.sigstore.dev/attestation/vuln/v1`) whose `scanner.result` is
+//! palisade's scan report, signed in a DSSE envelope (ECDSA P-256 over the DSSE pre-authentication
+//! encoding), stored as a layer of media type `application/vnd.dsse.envelope.v1+json` with a
+//! `predicateType` annotation in an OCI manifest tagged `sha256-<hex>.att`.
+
+use base64::Engine as _;
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{DerSignature, Signature, VerifyingKey};
+use serde_json::json;
+
+use palisade_core::image_ref::ImageRef;
+use palisade_image::image::{parse_json, verify_digest};
+use palisade_image::oci::{ManifestOrIndex, OCI_CONFIG, OCI_MANIFEST};
+use palisade_image::source::registry::Repository;
+
+use crate::cosign::SignError;
+use crate::keys::KeyPair;
+
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v0.1";
+pub const VULN_PREDICATE: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+pub const IN_TOTO_PAYLOAD: &str = "application/vnd.in-toto+json";
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+
+/// The attestation tag: `sha256-<hex>.att`.
+pub fn attestation_tag(digest: &str) -> String {
+    format!("{}.att", digest.replacen(':', "-", 1))
+}
+
+/// DSSE's pre-authentication encoding, what the signature covers.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The in-toto statement for a scan of `name` at `digest`.
+pub fn statement(
+    name: &str,
+    digest: &str,
+    scan: &serde_json::Value,
+    started: &str,
+    finished: &str,
+) -> serde_json::Value {
+    let database = &scan["database"];
+    json!({
+        "_type": STATEMENT_TYPE,
+        "predicateType": VULN_PREDICATE,
+        "subject": [{"name": name, "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
+        "predicate": {
+            "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
+            "scanner": {
+                "uri": "https://example.invalid/palisade",
+                "version": env!("CARGO_PKG_VERSION"),
+                "db": {
+                    "uri": database["sources"].as_array().and_then(|s| s.first()).and_then(|s| s.as_str()).unwrap_or(""),
+                    "version": database["built"].as_str().unwrap_or(""),
+                },
+                "result": scan,
+            },
+            "metadata": {"scanStartedOn": started, "scanFinishedOn": finished},
+        },
+    })
+}
+
+/// Signs `statement` into a DSSE envelope.
+pub fn envelope(statement: &serde_json::Value, key: &KeyPair) -> serde_json::Value {
+    let payload = serde_json::to_vec(statement).unwrap_or_default();
+    let signature: DerSignature = key.signing_key().sign(&pae(IN_TOTO_PAYLOAD, &payload));
+    let engine = base64::engine::general_purpose::STANDARD;
+    json!({
+        "payloadType": IN_TOTO_PAYLOAD,
+        "payload": engine.encode(&payload),
+        "signatures": [{"keyid": "", "sig": engine.encode(signature.as_bytes())}],
+    })
+}
+
+/// Opens an envelope: the statement, when a signature verifies with `key`.
+pub fn open_envelope(
+    envelope: &serde_json::Value,
+    key: &VerifyingKey,
+) -> Result<serde_json::Value, String> {
+    let engine = base64::engine::general_purpose::STANDARD;
+    if envelope["payloadType"] != IN_TOTO_PAYLOAD {
+        return Err(format!(
+            "payload type {}, expected {IN_TOTO_PAYLOAD}",
+            envelope["payloadType"]
+        ));
+    }
+    let payload = engine
+        .decode(envelope["payload"].as_str().unwrap_or_default())
+        .map_err(|e| format!("the payload is not base64: {e}"))?;
+    let message = pae(IN_TOTO_PAYLOAD, &payload);
+    let verified = envelope["signatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            let Some(raw) = s["sig"].as_str().and_then(|sig| engine.decode(sig).ok()) else {
+                return false;
+            };
+            Signature::from_der(&raw)
+                .or_else(|_| Signature::from_slice(&raw))
+                .is_ok_and(|sig| key.verify(&message, &sig).is_ok())
+        });
+    if !verified {
+        return Err("no signature on the attestation verifies with this key (wrong key, or a tampered payload)".into());
+    }
+    serde_json::from_slice(&payload).map_err(|e| format!("the statement is not JSON: {e}"))
+}
+
+/// Signs and pushes a vulnerability attestation, keeping other attestations already there.
+pub fn attest(
+    repo: &Repository,
+    reference: &ImageRef,
+    key: &KeyPair,
+    scan: &serde_json::Value,
+    started: &str,
+    finished: &str,
+) -> Result<String, SignError> {
+    let wanted = reference
+        .digest
+        .clone()
+        .or_else(|| reference.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let digest = repo.manifest(&wanted)?.2;
+    let document = envelope(
+        &statement(&reference.full_name(), &digest, scan, started, finished),
+        key,
+    );
+    let body = serde_json::to_vec(&document).map_err(|e| SignError::Invalid(e.to_string()))?;
+    let layer_digest = repo.push_blob(&body)?;
+    let tag = attestation_tag(&digest);
+    let mut layers: Vec<serde_json::Value> = Vec::new();
+    match repo.manifest(&tag) {
+        Ok((bytes, _, _)) => {
+            let existing: ManifestOrIndex =
+                parse_json(repo.location(), "attestation manifest", &bytes)?;
+            for layer in existing.layers.unwrap_or_default() {
+                if layer.digest != layer_digest {
+                    layers.push(
+                        serde_json::to_value(&layer)
+                            .map_err(|e| SignError::Invalid(e.to_string()))?,
+                    );
+                }
+            }
+        }
+        Err(e) if e.message.contains("404") => {}
+        Err(e) => return Err(e.into()),
+    }
+    layers.push(json!({
+        "mediaType": DSSE_MEDIA_TYPE,
+        "size": body.len(),
+        "digest": layer_digest,
+        "annotations": {"predicateType": VULN_PREDICATE},
+    }));
+    let diff_ids: Vec<&str> = layers.iter().filter_map(|l| l["digest"].as_str()).collect();
+    let config = serde_json::to_vec(&json!({
+        "architecture": "", "created": "0001-01-01T00:00:00Z",
+        "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {},
+    }))
+    .map_err(|e| SignError::Invalid(e.to_string()))?;
+    let config_digest = repo.push_blob(&config)?;
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "size": config.len(), "digest": config_digest},
+        "layers": layers,
+    }))
+    .map_err(|e| SignError::Invalid(e.to_string()))?;
+    repo.push_manifest(&tag, OCI_MANIFEST, &manifest)?;
+    Ok(digest)
+}
+
+/// What a scan attestation must show.
+#[derive(Debug, Clone)]
+pub struct ScanRequirement {
+    /// The most severe finding allowed (`critical`, `high`, `medium`, `low`, `unknown`).
+    pub max_severity: String,
+    /// How old the scan may be, in seconds.
+    pub max_age_secs: i64,
+    /// Now, in Unix seconds.
+    pub now: i64,
+}
+
+const ORDER: [&str; 5] = ["unknown", "low", "medium", "high", "critical"];
+
+fn rank(severity: &str) -> usize {
+    ORDER.iter().position(|s| *s == severity).unwrap_or(0)
+}
+
+/// Whether the newest verifying vulnerability attestation of the image meets `requirement`.
+/// `Ok(())`, or every reason it does not.
+pub fn verify_scan(
+    repo: &Repository,
+    digest: &str,
+    key: &VerifyingKey,
+    requirement: &ScanRequirement,
+) -> Result<(), Vec<String>> {
+    let manifest = match repo.manifest(&attestation_tag(digest)) {
+        Ok((bytes, _, _)) => {
+            parse_json::<ManifestOrIndex>(repo.location(), "attestation manifest", &bytes)
+                .map_err(|e| vec![e.to_string()])?
+        }
+        Err(e) if e.message.contains("404") => {
+            return Err(vec![format!(
+                "no attestation: no {} tag",
+                attestation_tag(digest)
+            )])
+        }
+        Err(e) => return Err(vec![e.to_string()]),
+    };
+    let mut reasons = Vec::new();
+    for layer in manifest.layers.unwrap_or_default() {
+        if layer.media_type != DSSE_MEDIA_TYPE {
+            continue;
+        }
+        let check = || -> Result<(), String> {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(
+                    repo.blob(&layer.digest).map_err(|e| e.to_string())?,
+                    64 << 20,
+                ),
+                &mut body,
+            )
+            .map_err(|e| e.to_string())?;
+            verify_digest(repo.location(), &layer.digest, &body)
+                .map_err(|e| format!("tampered attestation: {e}"))?;
+            let envelope: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+            let statement = open_envelope(&envelope, key)?;
+            if statement["predicateType"] != VULN_PREDICATE {
+                return Err(format!(
+                    "predicate {}, not a vulnerability scan",
+                    statement["predicateType"]
+                ));
+            }
+            let subject = statement["subject"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["digest"]["sha256"] == digest.trim_start_matches("sha256:"));
+            if !subject {
+                return Err("the attestation is for another digest".into());
+            }
+            let finished = statement["predicate"]["metadata"]["scanFinishedOn"]
+                .as_str()
+                .unwrap_or_default();
+            let when = time::OffsetDateTime::parse(
+                finished,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(|e| format!("scanFinishedOn {finished:?}: {e}"))?
+            .unix_timestamp();
+            if requirement.now - when > requirement.max_age_secs {
+                return Err(format!(
+                    "stale: the scan finished {finished}, more than {}s ago",
+                    requirement.max_age_secs
+                ));
+            }
+            let result = &statement["predicate"]["scanner"]["result"];
+            let mut worst: Option<(&str, &str)> = None;
+            for finding in result["findings"].as_array().into_iter().flatten() {
+                let severity = finding["severity"].as_str().unwrap_or("unknown");
+                if worst.is_none_or(|(w, _)| rank(severity) > rank(w)) {
+                    worst = Some((severity, finding["id"].as_str().unwrap_or("")));
+                }
+            }
+            for model in result["models"].as_array().into_iter().flatten() {
+                if model["severity"] == "dangerous" {
+                    worst = Some(("critical", model["path"].as_str().unwrap_or("")));
+                }
+            }
+            if let Some((severity, id)) = worst {
+                if rank(severity) > rank(&requirement.max_severity) {
+                    return Err(format!(
+                        "the scan found {severity} ({id}), above {}",
+                        requirement.max_severity
+                    ));
+                }
+            }
+            Ok(())
+        };
+        match check() {
+            Ok(()) => return Ok(()),
+            Err(reason) => reasons.push(format!("{}: {reason}", layer.digest)),
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push("no attestation: the manifest has no DSSE layer".into());
+    }
+    Err(reasons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(path: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/conformance/cosign/cosign")
+            .join(path);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn cosigns_vuln_envelope_reads_as_ours_writes() {
+        let theirs: serde_json::Value =
+            serde_json::from_str(&fixture("pkg/policy/testdata/valid/vuln")).unwrap();
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(theirs["payload"].as_str().unwrap())
+            .unwrap();
+        let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(statement["predicateType"], VULN_PREDICATE);
+        assert_eq!(statement["_type"], STATEMENT_TYPE);
+        // Ours has the same keys at every level of the predicate.
+        let ours = statement_keys(&super::statement("r/x", "sha256:ab", &json!({}), "t", "t"));
+        assert_eq!(ours, statement_keys(&statement));
+        let predicate: serde_json::Value =
+            serde_json::from_str(&fixture("test/testdata/attestations/vuln-predicate.json"))
+                .unwrap();
+        let mut keys: Vec<&String> = predicate.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["invocation", "metadata", "scanner"]);
+    }
+
+    fn statement_keys(statement: &serde_json::Value) -> Vec<String> {
+        let mut out = Vec::new();
+        fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+            if let Some(map) = v.as_object() {
+                for (k, v) in map {
+                    let path = format!("{prefix}/{k}");
+                    if path != "/predicate/scanner/result" && !path.starts_with("/subject") {
+                        walk(&path, v, out);
+                    }
+                    out.push(path);
+                }
+            }
+        }
+        walk("", statement, &mut out);
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn envelopes_verify_only_with_their_key_and_payload() {
+        let key = KeyPair::generate();
+        let statement = super::statement(
+            "r/x",
+            "sha256:ab",
+            &json!({"findings": []}),
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+        );
+        let mut envelope = envelope(&statement, &key);
+        assert_eq!(
+            open_envelope(&envelope, &key.verifying_key()).unwrap(),
+            statement
+        );
+        assert!(open_envelope(&envelope, &KeyPair::generate().verifying_key()).is_err());
+        let engine = base64::engine::general_purpose::STANDARD;
+        let mut tampered = statement.clone();
+        tampered["predicate"]["scanner"]["result"] = json!({"findings": [{"severity": "low"}]});
+        envelope["payload"] = json!(engine.encode(serde_json::to_vec(&tampered).unwrap()));
+        assert!(open_envelope(&envelope, &key.verifying_key())
+            .unwrap_err()
+            .contains("tampered"));
+        assert_eq!(pae("t", b"ab"), b"DSSEv1 1 t 2 ab".to_vec());
+    }
+}
