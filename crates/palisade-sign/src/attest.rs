@@ -11,7 +11,7 @@ use serde_json::json;
 
 use palisade_core::image_ref::ImageRef;
 use palisade_image::image::{parse_json, verify_digest};
-use palisade_image::oci::{ManifestOrIndex, OCI_CONFIG, OCI_MANIFEST};
+use palisade_image::oci::ManifestOrIndex;
 use palisade_image::source::registry::Repository;
 
 use crate::cosign::SignError;
@@ -136,45 +136,13 @@ pub fn attest(
     );
     let body = serde_json::to_vec(&document).map_err(|e| SignError::Invalid(e.to_string()))?;
     let layer_digest = repo.push_blob(&body)?;
-    let tag = attestation_tag(&digest);
-    let mut layers: Vec<serde_json::Value> = Vec::new();
-    match repo.manifest(&tag) {
-        Ok((bytes, _, _)) => {
-            let existing: ManifestOrIndex =
-                parse_json(repo.location(), "attestation manifest", &bytes)?;
-            for layer in existing.layers.unwrap_or_default() {
-                if layer.digest != layer_digest {
-                    layers.push(
-                        serde_json::to_value(&layer)
-                            .map_err(|e| SignError::Invalid(e.to_string()))?,
-                    );
-                }
-            }
-        }
-        Err(e) if e.message.contains("404") => {}
-        Err(e) => return Err(e.into()),
-    }
-    layers.push(json!({
+    let layer = json!({
         "mediaType": DSSE_MEDIA_TYPE,
         "size": body.len(),
         "digest": layer_digest,
         "annotations": {"predicateType": VULN_PREDICATE},
-    }));
-    let diff_ids: Vec<&str> = layers.iter().filter_map(|l| l["digest"].as_str()).collect();
-    let config = serde_json::to_vec(&json!({
-        "architecture": "", "created": "0001-01-01T00:00:00Z",
-        "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
-        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {},
-    }))
-    .map_err(|e| SignError::Invalid(e.to_string()))?;
-    let config_digest = repo.push_blob(&config)?;
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "size": config.len(), "digest": config_digest},
-        "layers": layers,
-    }))
-    .map_err(|e| SignError::Invalid(e.to_string()))?;
-    repo.push_manifest(&tag, OCI_MANIFEST, &manifest)?;
+    });
+    crate::cosign::append_layer(repo, &attestation_tag(&digest), layer)?;
     Ok(digest)
 }
 

@@ -90,26 +90,45 @@ pub fn sign(repo: &Repository, reference: &ImageRef, key: &KeyPair) -> Result<Si
     let signature: DerSignature = key.signing_key().sign(&body);
     let encoded = base64::engine::general_purpose::STANDARD.encode(signature.as_bytes());
     let layer_digest = repo.push_blob(&body)?;
-    let mut layers: Vec<serde_json::Value> = Vec::new();
-    if let Some(existing) = signature_manifest(repo, &digest)? {
-        for layer in existing.layers.unwrap_or_default() {
-            let same = layer.digest == layer_digest
-                && layer.annotations.get(SIGNATURE_ANNOTATION) == Some(&encoded);
-            if !same {
-                layers.push(
-                    serde_json::to_value(&layer).map_err(|e| SignError::Invalid(e.to_string()))?,
-                );
-            }
-        }
-    }
-    layers.push(json!({
+    let layer = json!({
         "mediaType": SIMPLE_SIGNING_MEDIA_TYPE,
         "size": body.len(),
         "digest": layer_digest,
         "annotations": {SIGNATURE_ANNOTATION: encoded},
-    }));
+    });
+    let tag = signature_tag(&digest);
+    append_layer(repo, &tag, layer)?;
+    Ok(Signed { digest, tag })
+}
+
+/// Adds `layer` to the image cosign keeps under `tag` (its signatures or attestations), keeping
+/// the layers already there but an identical one, with the configuration cosign writes for such
+/// images, and pushes the new manifest under the tag.
+pub(crate) fn append_layer(
+    repo: &Repository,
+    tag: &str,
+    layer: serde_json::Value,
+) -> Result<(), SignError> {
+    let invalid = |e: serde_json::Error| SignError::Invalid(e.to_string());
+    let mut layers: Vec<serde_json::Value> = Vec::new();
+    match repo.manifest(tag) {
+        Ok((bytes, _, _)) => {
+            let existing: ManifestOrIndex =
+                parse_json(repo.location(), &format!("manifest {tag}"), &bytes)?;
+            for old in existing.layers.unwrap_or_default() {
+                let old = serde_json::to_value(&old).map_err(invalid)?;
+                let same =
+                    old["digest"] == layer["digest"] && old["annotations"] == layer["annotations"];
+                if !same {
+                    layers.push(old);
+                }
+            }
+        }
+        Err(e) if e.message.contains("404") => {}
+        Err(e) => return Err(e.into()),
+    }
+    layers.push(layer);
     let diff_ids: Vec<&str> = layers.iter().filter_map(|l| l["digest"].as_str()).collect();
-    // The image configuration cosign writes for a signature image.
     let config = serde_json::to_vec(&json!({
         "architecture": "",
         "created": "0001-01-01T00:00:00Z",
@@ -118,7 +137,7 @@ pub fn sign(repo: &Repository, reference: &ImageRef, key: &KeyPair) -> Result<Si
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "config": {},
     }))
-    .map_err(|e| SignError::Invalid(e.to_string()))?;
+    .map_err(invalid)?;
     let config_digest = repo.push_blob(&config)?;
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
@@ -126,10 +145,9 @@ pub fn sign(repo: &Repository, reference: &ImageRef, key: &KeyPair) -> Result<Si
         "config": {"mediaType": OCI_CONFIG, "size": config.len(), "digest": config_digest},
         "layers": layers,
     }))
-    .map_err(|e| SignError::Invalid(e.to_string()))?;
-    let tag = signature_tag(&digest);
-    repo.push_manifest(&tag, OCI_MANIFEST, &manifest)?;
-    Ok(Signed { digest, tag })
+    .map_err(invalid)?;
+    repo.push_manifest(tag, OCI_MANIFEST, &manifest)?;
+    Ok(())
 }
 
 /// Reads a public key (`cosign.pub`, SPKI PEM).
