@@ -21,20 +21,9 @@ pub(crate) fn scan_tar(
     reader: &mut dyn BufRead,
     depth: Depth,
 ) -> Scanned {
-    if depth.archives >= ctx.opts.max_archive_depth {
-        ctx.limit(
-            trail,
-            0,
-            format!(
-                "archives nested more than {} deep",
-                ctx.opts.max_archive_depth
-            ),
-        );
-        return Scanned::new("tar", State::Stopped);
-    }
-    let inner_depth = Depth {
-        archives: depth.archives + 1,
-        ..depth
+    let inner_depth = match depth.enter_archive(ctx, trail, "tar") {
+        Ok(inner) => inner,
+        Err(stopped) => return stopped,
     };
     let mut archive = tar::Archive::new(reader);
     let entries = match archive.entries() {
@@ -186,20 +175,9 @@ pub(crate) fn scan_7z(
     source: &mut dyn ReadSeek,
     depth: Depth,
 ) -> Scanned {
-    if depth.archives >= ctx.opts.max_archive_depth {
-        ctx.limit(
-            trail,
-            0,
-            format!(
-                "archives nested more than {} deep",
-                ctx.opts.max_archive_depth
-            ),
-        );
-        return Scanned::new("7z", State::Stopped);
-    }
-    let inner_depth = Depth {
-        archives: depth.archives + 1,
-        ..depth
+    let inner_depth = match depth.enter_archive(ctx, trail, "7z") {
+        Ok(inner) => inner,
+        Err(stopped) => return stopped,
     };
     let mut reader = match sevenz_rust2::ArchiveReader::new_with_memory_limit(
         &mut *source,

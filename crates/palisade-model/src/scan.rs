@@ -347,6 +347,38 @@ pub(crate) struct Depth {
     pub(crate) layers: usize,
 }
 
+impl Depth {
+    /// The depth inside one more archive of `kind`; past the limit, a limit finding is reported
+    /// and the archive is not opened (`Err` is what the caller returns).
+    pub(crate) fn enter_archive(
+        self,
+        ctx: &Ctx<'_>,
+        trail: &Trail,
+        kind: &'static str,
+    ) -> Result<Depth, Scanned> {
+        if self.archives >= ctx.opts.max_archive_depth {
+            ctx.limit(
+                trail,
+                0,
+                format!(
+                    "archives nested more than {} deep",
+                    ctx.opts.max_archive_depth
+                ),
+            );
+            return Err(Scanned::new(kind, State::Stopped));
+        }
+        Ok(self.inside_archive())
+    }
+
+    /// One archive deeper.
+    pub(crate) fn inside_archive(self) -> Depth {
+        Depth {
+            archives: self.archives + 1,
+            ..self
+        }
+    }
+}
+
 /// What the container knows about a member that its bytes may not show.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Hints {

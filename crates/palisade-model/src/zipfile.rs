@@ -362,16 +362,8 @@ pub(crate) fn scan(
     len: u64,
     depth: Depth,
 ) -> Scanned {
-    if depth.archives >= ctx.opts.max_archive_depth {
-        ctx.limit(
-            trail,
-            0,
-            format!(
-                "archives nested more than {} deep",
-                ctx.opts.max_archive_depth
-            ),
-        );
-        return Scanned::new("zip", State::Stopped);
+    if let Err(stopped) = depth.enter_archive(ctx, trail, "zip") {
+        return stopped;
     }
     let end = match find_end(source, len, false) {
         Ok(Some(end)) => end,
@@ -666,10 +658,7 @@ fn scan_member(
     depth: Depth,
     hints: Hints,
 ) -> Scanned {
-    let inner_depth = Depth {
-        archives: depth.archives + 1,
-        ..depth
-    };
+    let inner_depth = depth.inside_archive();
     if entry.method == 99 {
         return scan::unrecognised(ctx, trail, hints, "AES-encrypted");
     }
