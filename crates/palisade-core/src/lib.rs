@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod de;
+pub mod duration;
 pub mod error;
 pub mod finding;
 pub mod image_ref;

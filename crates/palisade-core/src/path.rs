@@ -61,6 +61,23 @@ impl FieldPath {
     }
 }
 
+impl FieldPath {
+    /// The same location as a JSON pointer (RFC 6901), for JSON patches.
+    pub fn to_json_pointer(&self) -> String {
+        let mut out = String::new();
+        for segment in &self.0 {
+            out.push('/');
+            match segment {
+                Segment::Field(name) | Segment::Key(name) => {
+                    out.push_str(&name.replace('~', "~0").replace('/', "~1"))
+                }
+                Segment::Index(index) => out.push_str(&index.to_string()),
+            }
+        }
+        out
+    }
+}
+
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, segment) in self.0.iter().enumerate() {
@@ -78,6 +95,20 @@ impl fmt::Display for FieldPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_pointers_escape_keys() {
+        let path = FieldPath::parse_dotted("spec.template.spec")
+            .field("containers")
+            .index(2)
+            .field("image");
+        assert_eq!(
+            path.to_json_pointer(),
+            "/spec/template/spec/containers/2/image"
+        );
+        let key = FieldPath::parse_dotted("metadata.annotations").key("a/b~c");
+        assert_eq!(key.to_json_pointer(), "/metadata/annotations/a~1b~0c");
+    }
 
     #[test]
     fn displays_in_kubernetes_notation() {

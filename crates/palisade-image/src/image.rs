@@ -20,6 +20,9 @@ use crate::target::Target;
 pub struct ImageError {
     pub location: String,
     pub message: String,
+    /// The registry could not be reached or failed (connection, timeout, 5xx), as opposed to an
+    /// answer about the image: admission treats the two differently (fail-closed or open).
+    pub unreachable: bool,
 }
 
 impl ImageError {
@@ -27,6 +30,15 @@ impl ImageError {
         Self {
             location: location.into(),
             message: message.into(),
+            unreachable: false,
+        }
+    }
+
+    /// An error reaching the registry rather than an answer from it.
+    pub fn unreachable(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            unreachable: true,
+            ..Self::new(location, message)
         }
     }
 }

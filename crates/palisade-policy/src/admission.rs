@@ -83,6 +83,22 @@ impl Decision {
         self.denial.is_none()
     }
 
+    /// Adds another part of the decision (image verification): its denial when this one has none
+    /// (a denied request carries no warnings, as upstream answers), its warnings, annotations,
+    /// patch and fired rules.
+    pub fn absorb(&mut self, other: Decision) {
+        if self.denial.is_none() {
+            self.denial = other.denial;
+        }
+        self.warnings.extend(other.warnings);
+        if self.denial.is_some() {
+            self.warnings.clear();
+        }
+        self.audit_annotations.extend(other.audit_annotations);
+        self.patch.extend(other.patch);
+        self.fired.extend(other.fired);
+    }
+
     fn exempt(reason: &str) -> Self {
         let mut d = Decision::default();
         d.audit_annotations
@@ -93,7 +109,7 @@ impl Decision {
 
 /// What kind of object a request is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     Namespace,
     Pod,
     Workload,
@@ -116,7 +132,7 @@ impl Admission {
         &self.config
     }
 
-    fn target(&self, request: &Request<'_>) -> Target {
+    pub(crate) fn target(&self, request: &Request<'_>) -> Target {
         match (request.group, request.kind) {
             ("", "Namespace") => Target::Namespace,
             ("", "Pod") => Target::Pod,
@@ -146,7 +162,7 @@ impl Admission {
     }
 
     /// The shared preamble: which requests are evaluated at all, and exemptions.
-    fn screen(&self, request: &Request<'_>) -> Result<Target, Box<Decision>> {
+    pub(crate) fn screen(&self, request: &Request<'_>) -> Result<Target, Box<Decision>> {
         if !matches!(request.operation, "CREATE" | "UPDATE") {
             return Err(Box::default());
         }
@@ -178,7 +194,7 @@ impl Admission {
         Ok(target)
     }
 
-    fn forbidden(&self, request: &Request<'_>, message: String) -> Denial {
+    pub(crate) fn forbidden(&self, request: &Request<'_>, message: String) -> Denial {
         let resource = if request.resource_group.is_empty() {
             request.resource.to_owned()
         } else {
@@ -471,7 +487,7 @@ pub fn parse_object(node: Node, namespace: &str, name: &str) -> ParsedObject {
 
 /// Upstream's `isSignificantPodUpdate`: only image changes and new ephemeral containers can change
 /// a pod's verdict, since the rest of its spec is immutable.
-fn is_significant_pod_update(pod: &Node, old: &Node) -> bool {
+pub(crate) fn is_significant_pod_update(pod: &Node, old: &Node) -> bool {
     let containers = |v: &Node, key: &str| -> Vec<(String, String)> {
         let list = v.get("spec").and_then(|s| s.get(key));
         match list.map(|l| &l.value) {

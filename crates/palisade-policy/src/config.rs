@@ -31,6 +31,115 @@ pub struct Config {
     pub hardening: HardeningConfig,
     #[serde(default)]
     pub models: ModelsConfig,
+    #[serde(default)]
+    pub image_verification: ImageVerificationConfig,
+}
+
+/// `imageVerification`: who may sign which images, and how the webhook reaches registries to check
+/// signatures and scan attestations (`rules.requireSignature`, `rules.requireScan`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageVerificationConfig {
+    /// Trusted public keys per image pattern and namespace. An image that no entry covers has no
+    /// trusted signer, so the rules deny it.
+    #[serde(default)]
+    pub trust: Vec<TrustEntry>,
+    /// How long a verdict is kept for a digest (and a tag's digest), e.g. `5m`.
+    #[serde(default = "default_cache_ttl")]
+    pub cache_ttl: String,
+    /// Time allowed to verify one image, registry round trips included, e.g. `4s`.
+    #[serde(default = "default_verify_timeout")]
+    pub timeout: String,
+    /// Images verified at once across all requests; others wait (within `timeout`).
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+    /// A registry that cannot be reached: `deny` (fail closed) or `allow` (with a warning).
+    #[serde(default)]
+    pub on_registry_error: RegistryErrorMode,
+    /// The mutating webhook replaces tags with the digest that was verified (`name:tag@sha256:...`),
+    /// so what runs is what was checked.
+    #[serde(default = "default_true")]
+    pub pin_digests: bool,
+    /// Registries spoken to over plain HTTP (a loopback or lab registry), `host:port`.
+    #[serde(default)]
+    pub plain_http_registries: Vec<String>,
+    /// A mounted Docker config with registry credentials.
+    #[serde(default)]
+    pub docker_config: Option<String>,
+    /// Read credentials from the pod's `imagePullSecrets` (needs `get` on secrets).
+    #[serde(default = "default_true")]
+    pub pull_secrets: bool,
+}
+
+fn default_cache_ttl() -> String {
+    "5m".into()
+}
+
+fn default_verify_timeout() -> String {
+    "4s".into()
+}
+
+fn default_max_concurrent() -> usize {
+    16
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for ImageVerificationConfig {
+    fn default() -> Self {
+        Self {
+            trust: Vec::new(),
+            cache_ttl: default_cache_ttl(),
+            timeout: default_verify_timeout(),
+            max_concurrent: default_max_concurrent(),
+            on_registry_error: RegistryErrorMode::default(),
+            pin_digests: true,
+            plain_http_registries: Vec::new(),
+            docker_config: None,
+            pull_secrets: true,
+        }
+    }
+}
+
+impl ImageVerificationConfig {
+    pub fn cache_ttl(&self) -> std::time::Duration {
+        palisade_core::duration::parse_duration(&self.cache_ttl).unwrap_or_default()
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        palisade_core::duration::parse_duration(&self.timeout).unwrap_or_default()
+    }
+}
+
+/// One `imageVerification.trust` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrustEntry {
+    /// Image patterns: `registry/path` covers everything under it; `*` matches within one path
+    /// segment and `**` across segments.
+    pub images: Vec<String>,
+    /// Namespace patterns (`*` matches any characters); all namespaces when absent.
+    #[serde(default = "all_namespaces")]
+    pub namespaces: Vec<String>,
+    /// Public key files (cosign's `cosign.pub`, PEM), relative to the configuration file.
+    pub keys: Vec<String>,
+    /// The keys' PEM text, read and checked when the configuration is loaded.
+    #[serde(skip)]
+    pub key_pems: Vec<String>,
+}
+
+fn all_namespaces() -> Vec<String> {
+    vec!["*".into()]
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryErrorMode {
+    #[default]
+    Deny,
+    Allow,
 }
 
 /// `models`: the model-artifact scanner (`palisade scan model`, and model files inside images).
@@ -156,6 +265,33 @@ pub struct RulesConfig {
     pub image_digest: Option<ModeOnly>,
     /// No `:latest` tag, and no image without a tag or digest (which means latest).
     pub no_latest_tag: Option<ModeOnly>,
+    /// Images carry a cosign signature by a key that `imageVerification.trust` trusts for them in
+    /// the pod's namespace.
+    pub require_signature: Option<ModeOnly>,
+    /// Images carry a signed vulnerability attestation, recent enough and with nothing above a
+    /// severity.
+    pub require_scan: Option<RequireScan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequireScan {
+    #[serde(default)]
+    pub mode: RuleMode,
+    /// The most severe finding allowed: `unknown`, `low`, `medium`, `high` or `critical`.
+    #[serde(default = "default_max_severity")]
+    pub max_severity: String,
+    /// How old the scan may be, e.g. `7d`.
+    #[serde(default = "default_max_age")]
+    pub max_age: String,
+}
+
+fn default_max_severity() -> String {
+    "high".into()
+}
+
+fn default_max_age() -> String {
+    "7d".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -221,6 +357,107 @@ pub struct Exemptions {
     pub runtime_classes: Vec<String>,
     #[serde(default)]
     pub usernames: Vec<String>,
+}
+
+/// Checks `imageVerification` and the image rules, and reads the trusted keys (relative paths
+/// against the configuration file's directory).
+fn validate_image_verification(
+    file: &Arc<str>,
+    root: &palisade_core::Node,
+    config: &mut Config,
+) -> Result<(), ConfigError> {
+    let error = |path: FieldPath, message: String| {
+        InputError::at(
+            file.clone(),
+            root.line_of(&path),
+            format!("{path}: {message}"),
+        )
+    };
+    let iv = FieldPath::parse_dotted("imageVerification");
+    for key in ["cacheTtl", "timeout"] {
+        let value = if key == "cacheTtl" {
+            &config.image_verification.cache_ttl
+        } else {
+            &config.image_verification.timeout
+        };
+        let duration = palisade_core::duration::parse_duration(value)
+            .map_err(|e| error(iv.clone().field(key), e))?;
+        if key == "timeout" && duration.is_zero() {
+            return Err(error(iv.clone().field(key), "must be more than 0s".into()));
+        }
+    }
+    if config.image_verification.max_concurrent == 0 {
+        return Err(error(
+            iv.clone().field("maxConcurrent"),
+            "must be at least 1".into(),
+        ));
+    }
+    if let Some(scan) = &config.rules.require_scan {
+        let at = FieldPath::parse_dotted("rules.requireScan");
+        if !["unknown", "low", "medium", "high", "critical"].contains(&scan.max_severity.as_str()) {
+            return Err(error(
+                at.clone().field("maxSeverity"),
+                format!(
+                    "{:?} is not one of unknown, low, medium, high, critical",
+                    scan.max_severity
+                ),
+            ));
+        }
+        palisade_core::duration::parse_duration(&scan.max_age)
+            .map_err(|e| error(at.field("maxAge"), e))?;
+    }
+    let base = Path::new(&**file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for (i, entry) in config.image_verification.trust.iter_mut().enumerate() {
+        let at = iv.clone().field("trust").index(i);
+        if entry.images.is_empty() {
+            return Err(error(
+                at.field("images"),
+                "must list at least one image pattern".into(),
+            ));
+        }
+        if entry.keys.is_empty() {
+            return Err(error(
+                at.field("keys"),
+                "must list at least one public key".into(),
+            ));
+        }
+        for (k, key) in entry.keys.iter().enumerate() {
+            let path = base.join(key);
+            let pem = std::fs::read_to_string(&path).map_err(|e| {
+                error(
+                    at.clone().field("keys").index(k),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            use p256::pkcs8::DecodePublicKey as _;
+            p256::ecdsa::VerifyingKey::from_public_key_pem(&pem).map_err(|e| {
+                error(
+                    at.clone().field("keys").index(k),
+                    format!(
+                        "{} is not an ECDSA P-256 public key (cosign.pub): {e}",
+                        path.display()
+                    ),
+                )
+            })?;
+            entry.key_pems.push(pem);
+        }
+    }
+    let rules_on = config.rules.require_signature.is_some() || config.rules.require_scan.is_some();
+    if rules_on && config.image_verification.trust.is_empty() {
+        let which = if config.rules.require_signature.is_some() {
+            "rules.requireSignature"
+        } else {
+            "rules.requireScan"
+        };
+        return Err(error(
+            FieldPath::parse_dotted(which),
+            "needs imageVerification.trust: the keys trusted to sign images".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A configuration file that is invalid: the file, the key and its line.
@@ -358,6 +595,8 @@ impl Config {
                 ));
             }
         }
+        let mut config = config;
+        validate_image_verification(&file, &root, &mut config)?;
         if let Some(registries) = &config.rules.allowed_registries {
             if registries.registries.is_empty() {
                 return Err(key_error(

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod config;
 pub mod harden;
 pub mod harden_text;
+pub mod image_verification;
 pub mod namespace;
 pub mod rules;
 

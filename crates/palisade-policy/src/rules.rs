@@ -232,6 +232,7 @@ mod tests {
             no_latest_tag: Some(ModeOnly {
                 mode: RuleMode::Enforce,
             }),
+            ..RulesConfig::default()
         }
     }
 

@@ -14,7 +14,7 @@ use palisade_image::image::{parse_json, verify_digest};
 use palisade_image::oci::ManifestOrIndex;
 use palisade_image::source::registry::Repository;
 
-use crate::cosign::SignError;
+use crate::cosign::{Rejection, SignError, MAX_LAYERS_EXAMINED};
 use crate::keys::KeyPair;
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v0.1";
@@ -163,108 +163,128 @@ fn rank(severity: &str) -> usize {
     ORDER.iter().position(|s| *s == severity).unwrap_or(0)
 }
 
-/// Whether the newest verifying vulnerability attestation of the image meets `requirement`.
-/// `Ok(())`, or every reason it does not.
+/// Whether a vulnerability attestation of the image, signed by one of `keys`, meets
+/// `requirement`. `Ok(())`, or why none does (one reason per attestation examined).
 pub fn verify_scan(
     repo: &Repository,
     digest: &str,
-    key: &VerifyingKey,
+    keys: &[VerifyingKey],
     requirement: &ScanRequirement,
-) -> Result<(), Vec<String>> {
+) -> Result<(), Rejection> {
+    let denied = |m: String| Rejection::Denied(vec![m]);
     let manifest = match repo.manifest(&attestation_tag(digest)) {
         Ok((bytes, _, _)) => {
             parse_json::<ManifestOrIndex>(repo.location(), "attestation manifest", &bytes)
-                .map_err(|e| vec![e.to_string()])?
+                .map_err(|e| denied(e.to_string()))?
         }
-        Err(e) if e.message.contains("404") => {
-            return Err(vec![format!(
+        Err(e) if !e.unreachable && e.message.contains("404") => {
+            return Err(denied(format!(
                 "no attestation: no {} tag",
                 attestation_tag(digest)
-            )])
+            )))
         }
-        Err(e) => return Err(vec![e.to_string()]),
+        Err(e) => return Err(e.into()),
     };
     let mut reasons = Vec::new();
-    for layer in manifest.layers.unwrap_or_default() {
-        if layer.media_type != DSSE_MEDIA_TYPE {
-            continue;
-        }
-        let check = || -> Result<(), String> {
+    let layers = manifest.layers.unwrap_or_default();
+    for layer in layers
+        .iter()
+        .filter(|l| l.media_type == DSSE_MEDIA_TYPE)
+        .take(MAX_LAYERS_EXAMINED)
+    {
+        let check = || -> Result<(), Rejection> {
             let mut body = Vec::new();
             std::io::Read::read_to_end(
-                &mut std::io::Read::take(
-                    repo.blob(&layer.digest).map_err(|e| e.to_string())?,
-                    64 << 20,
-                ),
+                &mut std::io::Read::take(repo.blob(&layer.digest)?, MAX_ENVELOPE),
                 &mut body,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Rejection::Unreachable(format!("{}: {e}", repo.location())))?;
             verify_digest(repo.location(), &layer.digest, &body)
-                .map_err(|e| format!("tampered attestation: {e}"))?;
-            let envelope: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|e| format!("not a DSSE envelope: {e}"))?;
-            let statement = open_envelope(&envelope, key)?;
-            if statement["predicateType"] != VULN_PREDICATE {
-                return Err(format!(
-                    "predicate {}, not a vulnerability scan",
-                    statement["predicateType"]
-                ));
-            }
-            let subject = statement["subject"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|s| s["digest"]["sha256"] == digest.trim_start_matches("sha256:"));
-            if !subject {
-                return Err("the attestation is for another digest".into());
-            }
-            let finished = statement["predicate"]["metadata"]["scanFinishedOn"]
-                .as_str()
-                .unwrap_or_default();
-            let when = time::OffsetDateTime::parse(
-                finished,
-                &time::format_description::well_known::Rfc3339,
-            )
-            .map_err(|e| format!("scanFinishedOn {finished:?}: {e}"))?
-            .unix_timestamp();
-            if requirement.now - when > requirement.max_age_secs {
-                return Err(format!(
-                    "stale: the scan finished {finished}, more than {}s ago",
-                    requirement.max_age_secs
-                ));
-            }
-            let result = &statement["predicate"]["scanner"]["result"];
-            let mut worst: Option<(&str, &str)> = None;
-            for finding in result["findings"].as_array().into_iter().flatten() {
-                let severity = finding["severity"].as_str().unwrap_or("unknown");
-                if worst.is_none_or(|(w, _)| rank(severity) > rank(w)) {
-                    worst = Some((severity, finding["id"].as_str().unwrap_or("")));
+                .map_err(|e| denied(format!("tampered attestation: {e}")))?;
+            let envelope: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| denied(format!("not a DSSE envelope: {e}")))?;
+            let mut statement = Err(String::new());
+            for key in keys {
+                statement = open_envelope(&envelope, key);
+                if statement.is_ok() {
+                    break;
                 }
             }
-            for model in result["models"].as_array().into_iter().flatten() {
-                if model["severity"] == "dangerous" {
-                    worst = Some(("critical", model["path"].as_str().unwrap_or("")));
-                }
-            }
-            if let Some((severity, id)) = worst {
-                if rank(severity) > rank(&requirement.max_severity) {
-                    return Err(format!(
-                        "the scan found {severity} ({id}), above {}",
-                        requirement.max_severity
-                    ));
-                }
-            }
-            Ok(())
+            let statement = statement.map_err(denied)?;
+            judge_statement(&statement, digest, requirement).map_err(denied)
         };
         match check() {
             Ok(()) => return Ok(()),
-            Err(reason) => reasons.push(format!("{}: {reason}", layer.digest)),
+            Err(Rejection::Unreachable(m)) => return Err(Rejection::Unreachable(m)),
+            Err(Rejection::Denied(r)) => {
+                reasons.extend(r.into_iter().map(|r| format!("{}: {r}", layer.digest)))
+            }
         }
     }
     if reasons.is_empty() {
         reasons.push("no attestation: the manifest has no DSSE layer".into());
     }
-    Err(reasons)
+    Err(Rejection::Denied(reasons))
+}
+
+/// The largest attestation envelope read: scan reports of big images run to a few MiB.
+const MAX_ENVELOPE: u64 = 16 << 20;
+
+/// Whether a verified statement is a vulnerability scan of `digest` that meets `requirement`.
+fn judge_statement(
+    statement: &serde_json::Value,
+    digest: &str,
+    requirement: &ScanRequirement,
+) -> Result<(), String> {
+    if statement["predicateType"] != VULN_PREDICATE {
+        return Err(format!(
+            "predicate {}, not a vulnerability scan",
+            statement["predicateType"]
+        ));
+    }
+    let subject = statement["subject"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| s["digest"]["sha256"] == digest.trim_start_matches("sha256:"));
+    if !subject {
+        return Err("the attestation is for another digest".into());
+    }
+    let finished = statement["predicate"]["metadata"]["scanFinishedOn"]
+        .as_str()
+        .unwrap_or_default();
+    let when =
+        time::OffsetDateTime::parse(finished, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("scanFinishedOn {finished:?}: {e}"))?
+            .unix_timestamp();
+    if requirement.now - when > requirement.max_age_secs {
+        return Err(format!(
+            "stale: the scan finished {finished}, more than {}s ago",
+            requirement.max_age_secs
+        ));
+    }
+    let result = &statement["predicate"]["scanner"]["result"];
+    let mut worst: Option<(&str, &str)> = None;
+    for finding in result["findings"].as_array().into_iter().flatten() {
+        let severity = finding["severity"].as_str().unwrap_or("unknown");
+        if worst.is_none_or(|(w, _)| rank(severity) > rank(w)) {
+            worst = Some((severity, finding["id"].as_str().unwrap_or("")));
+        }
+    }
+    for model in result["models"].as_array().into_iter().flatten() {
+        if model["severity"] == "dangerous" {
+            worst = Some(("critical", model["path"].as_str().unwrap_or("")));
+        }
+    }
+    if let Some((severity, id)) = worst {
+        if rank(severity) > rank(&requirement.max_severity) {
+            return Err(format!(
+                "the scan found {severity} ({id}), above {}",
+                requirement.max_severity
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -57,35 +57,10 @@ pub struct Signed {
     pub tag: String,
 }
 
-fn resolve(repo: &Repository, reference: &ImageRef) -> Result<String, SignError> {
-    let wanted = reference
-        .digest
-        .clone()
-        .or_else(|| reference.tag.clone())
-        .unwrap_or_else(|| "latest".into());
-    Ok(repo.manifest(&wanted)?.2)
-}
-
-/// The signature manifest of `digest`, if there is one.
-fn signature_manifest(
-    repo: &Repository,
-    digest: &str,
-) -> Result<Option<ManifestOrIndex>, SignError> {
-    match repo.manifest(&signature_tag(digest)) {
-        Ok((bytes, _, _)) => Ok(Some(parse_json(
-            repo.location(),
-            "signature manifest",
-            &bytes,
-        )?)),
-        Err(e) if e.message.contains("404") => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Signs the image's manifest digest (a tag is resolved first: the digest is what is signed) and
 /// pushes the signature, keeping any signatures already there.
 pub fn sign(repo: &Repository, reference: &ImageRef, key: &KeyPair) -> Result<Signed, SignError> {
-    let digest = resolve(repo, reference)?;
+    let digest = resolve_digest(repo, reference)?;
     let body = payload(&reference.full_name(), &digest);
     let signature: DerSignature = key.signing_key().sign(&body);
     let encoded = base64::engine::general_purpose::STANDARD.encode(signature.as_bytes());
@@ -156,6 +131,48 @@ pub fn public_key(pem: &str) -> Result<VerifyingKey, SignError> {
         .map_err(|e| SignError::Invalid(format!("not an ECDSA P-256 public key: {e}")))
 }
 
+/// Why an image fails verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// What the registry holds does not satisfy the policy, with every reason.
+    Denied(Vec<String>),
+    /// The registry could not be reached or failed, so there is no verdict.
+    Unreachable(String),
+}
+
+impl Rejection {
+    pub fn reasons(&self) -> Vec<String> {
+        match self {
+            Rejection::Denied(reasons) => reasons.clone(),
+            Rejection::Unreachable(message) => vec![format!("registry unreachable: {message}")],
+        }
+    }
+}
+
+impl From<ImageError> for Rejection {
+    fn from(e: ImageError) -> Self {
+        if e.unreachable {
+            Rejection::Unreachable(e.to_string())
+        } else {
+            Rejection::Denied(vec![e.to_string()])
+        }
+    }
+}
+
+/// The most signature (or attestation) layers examined for one image: each costs a blob fetch,
+/// and admission must stay bounded however many a repository has accumulated.
+pub const MAX_LAYERS_EXAMINED: usize = 32;
+
+/// The manifest digest a reference names: its digest, else what its tag points at now.
+pub fn resolve_digest(repo: &Repository, reference: &ImageRef) -> Result<String, ImageError> {
+    let wanted = reference
+        .digest
+        .clone()
+        .or_else(|| reference.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    Ok(repo.manifest(&wanted)?.2)
+}
+
 /// Whether the image carries a signature by `key` over its current manifest digest. `Ok(digest)`
 /// when one verifies; otherwise `Err` with every reason, one per signature found.
 pub fn verify(
@@ -163,73 +180,94 @@ pub fn verify(
     reference: &ImageRef,
     key: &VerifyingKey,
 ) -> Result<String, Vec<String>> {
-    let digest = resolve(repo, reference).map_err(|e| vec![e.to_string()])?;
-    let manifest = match signature_manifest(repo, &digest) {
-        Ok(Some(m)) => m,
-        Ok(None) => {
-            return Err(vec![format!(
-                "no signature: {} has no {} tag",
-                reference.full_name(),
-                signature_tag(&digest)
-            )])
+    let digest = resolve_digest(repo, reference).map_err(|e| vec![e.to_string()])?;
+    verify_signature(repo, &digest, std::slice::from_ref(key))
+        .map(|_| digest)
+        .map_err(|r| r.reasons())
+}
+
+/// Whether a signature over `digest` verifies with one of `keys`: the index of the key, or why
+/// none does (one reason per signature examined).
+pub fn verify_signature(
+    repo: &Repository,
+    digest: &str,
+    keys: &[VerifyingKey],
+) -> Result<usize, Rejection> {
+    let tag = signature_tag(digest);
+    let manifest = match repo.manifest(&tag) {
+        Ok((bytes, _, _)) => {
+            parse_json::<ManifestOrIndex>(repo.location(), "signature manifest", &bytes)
+                .map_err(|e| Rejection::Denied(vec![e.to_string()]))?
         }
-        Err(e) => return Err(vec![e.to_string()]),
+        Err(e) if !e.unreachable && e.message.contains("404") => {
+            return Err(Rejection::Denied(vec![format!(
+                "no signature: {} has no {tag} tag",
+                repo.location()
+            )]))
+        }
+        Err(e) => return Err(e.into()),
     };
     let mut reasons = Vec::new();
-    for layer in manifest.layers.unwrap_or_default() {
-        if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
-            continue;
-        }
-        let check = || -> Result<(), String> {
-            let signature = layer
-                .annotations
-                .get(SIGNATURE_ANNOTATION)
-                .ok_or("a signature layer without its signature annotation")?;
+    let layers = manifest.layers.unwrap_or_default();
+    for layer in layers
+        .iter()
+        .filter(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
+        .take(MAX_LAYERS_EXAMINED)
+    {
+        let check = || -> Result<usize, Rejection> {
+            let denied = |m: String| Rejection::Denied(vec![m]);
+            let signature = layer.annotations.get(SIGNATURE_ANNOTATION).ok_or_else(|| {
+                denied("a signature layer without its signature annotation".into())
+            })?;
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(signature)
-                .map_err(|e| format!("the signature is not base64: {e}"))?;
+                .map_err(|e| denied(format!("the signature is not base64: {e}")))?;
             let signature = Signature::from_der(&raw)
                 .or_else(|_| Signature::from_slice(&raw))
-                .map_err(|e| format!("not an ECDSA signature: {e}"))?;
+                .map_err(|e| denied(format!("not an ECDSA signature: {e}")))?;
             let mut body = Vec::new();
             std::io::Read::read_to_end(
-                &mut std::io::Read::take(
-                    repo.blob(&layer.digest).map_err(|e| e.to_string())?,
-                    1 << 20,
-                ),
+                &mut std::io::Read::take(repo.blob(&layer.digest)?, 1 << 20),
                 &mut body,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Rejection::Unreachable(format!("{}: {e}", repo.location())))?;
             verify_digest(repo.location(), &layer.digest, &body)
-                .map_err(|e| format!("tampered payload: {e}"))?;
-            key.verify(&body, &signature).map_err(|_| {
-                "the signature does not verify with this key (wrong key, or a tampered payload)"
-                    .to_owned()
-            })?;
+                .map_err(|e| denied(format!("tampered payload: {e}")))?;
+            let key = keys
+                .iter()
+                .position(|key| key.verify(&body, &signature).is_ok())
+                .ok_or_else(|| {
+                    denied("the signature does not verify with a trusted key (wrong key, or a tampered payload)".into())
+                })?;
             let payload: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|e| format!("the payload is not JSON: {e}"))?;
+                .map_err(|e| denied(format!("the payload is not JSON: {e}")))?;
             let signed = payload["critical"]["image"]["docker-manifest-digest"]
                 .as_str()
                 .unwrap_or_default();
             if signed != digest {
-                return Err(format!(
+                return Err(denied(format!(
                     "the signature is for another digest ({signed}, the image is {digest})"
-                ));
+                )));
             }
             if payload["critical"]["type"] != SIGNATURE_TYPE {
-                return Err(format!("the payload's type is not {SIGNATURE_TYPE:?}"));
+                return Err(denied(format!(
+                    "the payload's type is not {SIGNATURE_TYPE:?}"
+                )));
             }
-            Ok(())
+            Ok(key)
         };
         match check() {
-            Ok(()) => return Ok(digest),
-            Err(reason) => reasons.push(format!("{}: {reason}", layer.digest)),
+            Ok(key) => return Ok(key),
+            Err(Rejection::Unreachable(m)) => return Err(Rejection::Unreachable(m)),
+            Err(Rejection::Denied(r)) => {
+                reasons.extend(r.into_iter().map(|r| format!("{}: {r}", layer.digest)))
+            }
         }
     }
     if reasons.is_empty() {
         reasons.push("no signature: the signature manifest has no simple-signing layer".into());
     }
-    Err(reasons)
+    Err(Rejection::Denied(reasons))
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 #![forbid(unsafe_code)]
 
 pub mod certs;
+pub mod images;
 pub mod metrics;
 pub mod namespaces;
 pub mod review;
 pub mod server;
 pub mod tls;
 
+pub use images::ImageVerifier;
 pub use namespaces::NamespaceSource;
 pub use server::{router, serve, ServeError, ServeOptions};
 pub use tls::CertFiles;

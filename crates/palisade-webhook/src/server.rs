@@ -16,6 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use palisade_policy::admission::{Admission, Decision};
 
+use crate::images::ImageVerifier;
 use crate::metrics::{DecisionLabels, Metrics, RequestLabels, RuleLabels, WebhookLabels};
 use crate::namespaces::NamespaceSource;
 use crate::review::{respond, AdmissionReview, API_VERSION};
@@ -69,6 +70,7 @@ pub enum ServeError {
 struct AppState {
     admission: Admission,
     namespaces: NamespaceSource,
+    images: Option<Arc<ImageVerifier>>,
     metrics: Arc<Metrics>,
 }
 
@@ -91,25 +93,27 @@ impl Webhook {
 pub fn router(
     admission: Admission,
     namespaces: NamespaceSource,
+    images: Option<Arc<ImageVerifier>>,
     metrics: Arc<Metrics>,
     options: &ServeOptions,
 ) -> Router {
     let state = Arc::new(AppState {
         admission,
         namespaces,
+        images,
         metrics,
     });
     Router::new()
         .route(
             "/validate",
             post(|State(s): State<Arc<AppState>>, body: Bytes| async move {
-                review(&s, Webhook::Validate, &body)
+                review(&s, Webhook::Validate, &body).await
             }),
         )
         .route(
             "/mutate",
             post(|State(s): State<Arc<AppState>>, body: Bytes| async move {
-                review(&s, Webhook::Mutate, &body)
+                review(&s, Webhook::Mutate, &body).await
             }),
         )
         .route_layer(axum::middleware::from_fn_with_state(
@@ -190,7 +194,7 @@ fn bad_request(message: String) -> Response {
         .into_response()
 }
 
-fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
+async fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
     let response = match serde_json::from_slice::<AdmissionReview>(body) {
         Err(e) => bad_request(format!("invalid AdmissionReview JSON: {e}")),
         Ok(review) if review.api_version != API_VERSION || review.kind != "AdmissionReview" => {
@@ -211,9 +215,42 @@ fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
             let decision: Decision = match webhook {
                 Webhook::Validate => {
                     let labels = state.namespaces.labels(policy_request.namespace);
-                    state.admission.validate(&policy_request, labels.as_ref())
+                    let mut decision = state.admission.validate(&policy_request, labels.as_ref());
+                    // A request already denied costs no registry work.
+                    if decision.allowed() {
+                        let checks = state.admission.image_checks(&policy_request);
+                        if !checks.is_empty() {
+                            // Without a verifier there are no verdicts, which the policy
+                            // treats as unverifiable (never as verified).
+                            let verdicts = match &state.images {
+                                Some(images) => {
+                                    images.verify_all(policy_request.namespace, &checks).await
+                                }
+                                None => Vec::new(),
+                            };
+                            decision.absorb(state.admission.judge_images(
+                                &policy_request,
+                                &checks,
+                                &verdicts,
+                            ));
+                        }
+                    }
+                    decision
                 }
-                Webhook::Mutate => state.admission.mutate(&policy_request),
+                Webhook::Mutate => {
+                    let mut decision = state.admission.mutate(&policy_request);
+                    let pin = state.admission.config().image_verification.pin_digests;
+                    if let (Some(images), true) = (&state.images, pin) {
+                        let checks = state.admission.image_checks(&policy_request);
+                        if !checks.is_empty() {
+                            let digests =
+                                images.resolve_all(policy_request.namespace, &checks).await;
+                            let pins = state.admission.pin_images(&checks, &digests);
+                            decision.patch.extend(pins);
+                        }
+                    }
+                    decision
+                }
             };
             let outcome = match (&decision.denial, decision.patch.is_empty()) {
                 (Some(_), _) => "deny",
@@ -284,13 +321,14 @@ pub async fn serve(
     options: ServeOptions,
     admission: Admission,
     namespaces: NamespaceSource,
+    images: Option<Arc<ImageVerifier>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> Result<(), ServeError> {
     let (tls, loaded) = options.cert.load()?;
     let metrics = Arc::new(Metrics::new());
     let reloads = metrics.tls_reloads.clone();
-    let router = router(admission, namespaces, metrics, &options);
+    let router = router(admission, namespaces, images, metrics, &options);
     tokio::spawn(options.cert.clone().watch(
         tls.clone(),
         loaded,

@@ -5,83 +5,13 @@
 
 mod common;
 mod images;
+mod registry_support;
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{palisade, root};
 use images::Compression;
-
-/// A registry on 127.0.0.1, stopped when dropped.
-struct Registry {
-    pid: i32,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let output = Command::new("bash")
-            .arg(root().join("../shared/tools/local-registry.sh"))
-            .arg(port.to_string())
-            .arg(dir.path())
-            .output()
-            .expect("local-registry.sh runs");
-        assert!(
-            output.status.success(),
-            "registry: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let pid = String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .parse()
-            .expect("a PID");
-        Registry {
-            pid,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn stop(&self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        for _ in 0..50 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn skopeo_push(oci: &Path, destination: &str) {
-    let output = Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:app", oci.display()))
-        .arg(format!("docker://{destination}"))
-        .output()
-        .expect("skopeo runs (apt install skopeo)");
-    assert!(
-        output.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+use registry_support::{skopeo_push, start_registry_with_password, Registry};
 
 fn run(args: &[&str]) -> Output {
     palisade().args(args).output().expect("runs")
@@ -255,48 +185,6 @@ fn scans_and_moves_the_database_through_a_real_registry() {
         "{}",
         String::from_utf8_lossy(&down.stderr)
     );
-}
-
-/// A registry that wants a password (htpasswd, answered with a Basic challenge), started here
-/// with its own configuration.
-fn start_registry_with_password(
-    dir: &Path,
-    user: &str,
-    password: &str,
-) -> (std::process::Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let hash = bcrypt::hash(password, 5).unwrap();
-    std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(
-        dir.join("config.yml"),
-        format!(
-            "version: 0.1\nstorage:\n  filesystem: {{rootdirectory: {data}}}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: palisade-test\n    path: {htpasswd}\nlog: {{level: warn}}\n",
-            data = dir.join("data").display(),
-            htpasswd = dir.join("htpasswd").display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.join("config.yml"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("docker-registry (apt install docker-registry)");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (child, port);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the registry did not start");
 }
 
 #[test]
@@ -514,7 +402,9 @@ fn signs_and_verifies_as_cosign_lays_signatures_out() {
     assert_eq!(by_digest.status.code(), Some(0));
     let wrong_key = verify(&image, &stranger);
     assert_eq!(wrong_key.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&wrong_key.stdout).contains("does not verify with this key"));
+    assert!(
+        String::from_utf8_lossy(&wrong_key.stdout).contains("does not verify with a trusted key")
+    );
     let unsigned = verify(&format!("registry:{host}/ml/other:1"), &public);
     assert_eq!(unsigned.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unsigned.stdout).contains("no signature"));

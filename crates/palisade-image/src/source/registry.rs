@@ -36,26 +36,60 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// How to reach a registry, beyond the image reference.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Plain HTTP (a loopback or lab registry); HTTPS otherwise.
+    pub plain_http: bool,
+    /// Credentials to use; when `None`, they come from the Docker config.
+    pub credentials: Option<Credentials>,
+    /// The Docker config to read credentials from (default: `$DOCKER_CONFIG` or `~/.docker`).
+    pub docker_config: Option<PathBuf>,
+    /// Time allowed for each request, body included; `None` waits as long as data flows (large
+    /// layers), with only the connection bounded.
+    pub timeout: Option<Duration>,
+}
+
 impl Repository {
     pub fn new(
         reference: &ImageRef,
         plain_http: bool,
         docker_config: Option<&PathBuf>,
     ) -> Result<Self, ImageError> {
+        Self::with_options(
+            reference,
+            &RegistryOptions {
+                plain_http,
+                docker_config: docker_config.cloned(),
+                ..RegistryOptions::default()
+            },
+        )
+    }
+
+    pub fn with_options(
+        reference: &ImageRef,
+        options: &RegistryOptions,
+    ) -> Result<Self, ImageError> {
         let location = format!("registry:{}", reference.full_name());
         let host = match reference.registry.as_str() {
             "docker.io" => "registry-1.docker.io",
             other => other,
         };
-        let scheme = if plain_http { "http" } else { "https" };
+        let scheme = if options.plain_http { "http" } else { "https" };
+        let connect = options
+            .timeout
+            .map_or(Duration::from_secs(15), |t| t.min(Duration::from_secs(15)));
         let http = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(None)
+            .connect_timeout(connect)
+            .timeout(options.timeout)
             .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ImageError::new(&location, format!("HTTP client: {e}")))?;
-        let credentials = docker_credentials(&reference.registry, docker_config)
-            .map_err(|m| ImageError::new(&location, m))?;
+        let credentials = match &options.credentials {
+            Some(c) => Some(c.clone()),
+            None => docker_credentials(&reference.registry, options.docker_config.as_ref())
+                .map_err(|m| ImageError::new(&location, m))?,
+        };
         Ok(Self {
             location,
             http,
@@ -77,7 +111,7 @@ impl Repository {
                 request = request.header(reqwest::header::AUTHORIZATION, auth);
             }
             request.send().map_err(|e| {
-                ImageError::new(
+                ImageError::unreachable(
                     &self.location,
                     format!("cannot reach the registry: {}", error_chain(&e)),
                 )
@@ -150,11 +184,17 @@ impl Repository {
             request = request.header(reqwest::header::AUTHORIZATION, basic);
         }
         let response = request.send().map_err(|e| {
-            ImageError::new(
+            ImageError::unreachable(
                 &self.location,
                 format!("token service {realm}: {}", error_chain(&e)),
             )
         })?;
+        if response.status().is_server_error() {
+            return Err(ImageError::unreachable(
+                &self.location,
+                format!("token service {realm} answered {}", response.status()),
+            ));
+        }
         if !response.status().is_success() {
             return Err(ImageError::new(
                 &self.location,
@@ -189,10 +229,12 @@ impl Repository {
             .chars()
             .take(300)
             .collect();
-        ImageError::new(
-            &self.location,
-            format!("{what}: the registry answered {status} {}", body.trim()),
-        )
+        let message = format!("{what}: the registry answered {status} {}", body.trim());
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            ImageError::unreachable(&self.location, message)
+        } else {
+            ImageError::new(&self.location, message)
+        }
     }
 
     /// A manifest or index by tag or digest: its bytes, media type and digest (verified when the
@@ -405,6 +447,18 @@ pub fn docker_credentials(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.is_none() => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
+    credentials_in(registry, &text, &path.display().to_string(), true)
+}
+
+/// The credentials for `registry` in the text of a Docker config, such as the `.dockerconfigjson`
+/// of an image pull secret. Credential helpers run only when `run_helpers`: a config that came
+/// from the cluster must never choose a program for the webhook to execute.
+pub fn credentials_in(
+    registry: &str,
+    text: &str,
+    origin: &str,
+    run_helpers: bool,
+) -> Result<Option<Credentials>, String> {
     #[derive(Deserialize, Default)]
     #[serde(rename_all = "camelCase")]
     struct Config {
@@ -420,8 +474,7 @@ pub fn docker_credentials(
         username: Option<String>,
         password: Option<String>,
     }
-    let config: Config =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config: Config = serde_json::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
     let names: Vec<String> = if registry == "docker.io" {
         vec![
             "https://index.docker.io/v1/".into(),
@@ -438,7 +491,9 @@ pub fn docker_credentials(
         ]
     };
     if let Some(helper) = names.iter().find_map(|n| config.cred_helpers.get(n)) {
-        return credential_helper(helper, &names[0]).map(Some);
+        if run_helpers {
+            return credential_helper(helper, &names[0]).map(Some);
+        }
     }
     for name in &names {
         if let Some(auth) = config.auths.get(name) {
@@ -451,13 +506,11 @@ pub fn docker_credentials(
             if let Some(encoded) = &auth.auth {
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(encoded.trim())
-                    .map_err(|e| {
-                        format!("{}: auths.{name}.auth is not base64: {e}", path.display())
-                    })?;
+                    .map_err(|e| format!("{origin}: auths.{name}.auth is not base64: {e}"))?;
                 let decoded = String::from_utf8_lossy(&decoded).into_owned();
-                let (username, password) = decoded.split_once(':').ok_or_else(|| {
-                    format!("{}: auths.{name}.auth is not USER:PASSWORD", path.display())
-                })?;
+                let (username, password) = decoded
+                    .split_once(':')
+                    .ok_or_else(|| format!("{origin}: auths.{name}.auth is not USER:PASSWORD"))?;
                 return Ok(Some(Credentials {
                     username: username.into(),
                     password: password.into(),
@@ -466,7 +519,9 @@ pub fn docker_credentials(
         }
     }
     match &config.creds_store {
-        Some(store) if !store.is_empty() => credential_helper(store, &names[0]).map(Some),
+        Some(store) if run_helpers && !store.is_empty() => {
+            credential_helper(store, &names[0]).map(Some)
+        }
         _ => Ok(None),
     }
 }

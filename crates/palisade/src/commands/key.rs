@@ -114,7 +114,14 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             max_age_secs: max_age,
             now: time::OffsetDateTime::now_utc().unix_timestamp(),
         };
-        match palisade_sign::attest::verify_scan(&repo, &digest, &key, &requirement) {
+        match palisade_sign::attest::verify_scan(
+            &repo,
+            &digest,
+            std::slice::from_ref(&key),
+            &requirement,
+        )
+        .map_err(|r| r.reasons())
+        {
             Ok(()) => println!(
                 "verified: a scan no older than {} found nothing above {}",
                 args.max_age, args.max_severity
@@ -132,18 +139,9 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 
 /// `90m`, `24h`, `7d`, `3600s` in seconds.
 fn parse_age(text: &str) -> anyhow::Result<i64> {
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--max-age {text:?}: expected a number and s, m, h or d"))?;
-    let factor = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => anyhow::bail!("--max-age {text:?}: expected a number and s, m, h or d"),
-    };
-    Ok(n.saturating_mul(factor))
+    let age = palisade_core::duration::parse_duration(text)
+        .map_err(|e| anyhow::anyhow!("--max-age {e}"))?;
+    Ok(i64::try_from(age.as_secs()).unwrap_or(i64::MAX))
 }
 
 pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {

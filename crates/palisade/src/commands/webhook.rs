@@ -8,7 +8,7 @@ use anyhow::Context;
 use palisade_policy::admission::Admission;
 use palisade_policy::Config;
 use palisade_pss::Version;
-use palisade_webhook::{CertFiles, NamespaceSource, ServeOptions};
+use palisade_webhook::{CertFiles, ImageVerifier, NamespaceSource, ServeOptions};
 
 use crate::cli::{CertsArgs, NamespaceSourceChoice, WebhookArgs};
 
@@ -57,20 +57,30 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
             NamespaceSourceChoice::Config => false,
             NamespaceSourceChoice::Auto => in_cluster || args.kube_api_url.is_some(),
         };
-        let namespaces = if use_cluster {
-            let client = match &args.kube_api_url {
+        let client = if use_cluster {
+            Some(match &args.kube_api_url {
                 Some(url) => {
                     let url = url.parse().with_context(|| format!("--kube-api-url {url:?}"))?;
                     kube::Client::try_from(kube::Config::new(url)).context("cannot build the Kubernetes client")?
                 }
                 None => kube::Client::try_default().await.context("cannot reach the Kubernetes API (in-cluster config or kubeconfig)")?,
-            };
-            NamespaceSource::watch(client)
+            })
         } else {
-            NamespaceSource::Config
+            None
         };
+        let namespaces = match &client {
+            Some(client) => NamespaceSource::watch(client.clone()),
+            None => NamespaceSource::Config,
+        };
+        let rules = &admission.config().rules;
+        let images = (rules.require_signature.is_some() || rules.require_scan.is_some()).then(|| {
+            std::sync::Arc::new(ImageVerifier::new(
+                &admission.config().image_verification,
+                client.clone(),
+            ))
+        });
         tracing::info!(policy = %defaults, namespaces = ?namespaces, "starting the admission webhook");
-        palisade_webhook::serve(options, admission, namespaces, shutdown_signal(), |addr| {
+        palisade_webhook::serve(options, admission, namespaces, images, shutdown_signal(), |addr| {
             // One line on standard output, so scripts (and tests) can find the port.
             println!("palisade webhook listening on {addr}");
         })

@@ -1,0 +1,537 @@
+//! Image verification at admission (`rules.requireSignature`, `rules.requireScan`), in two pure
+//! halves around the registry work the webhook does: which images of a request must be verified,
+//! with which trusted keys and requirements; and, once the verifier has answered, the decision
+//! (deny, warn or audit per rule mode) and the patch that pins tags to the verified digests.
+
+use palisade_core::image_ref::ImageRef;
+use palisade_core::{pod_templates, Workload};
+
+use crate::admission::{is_significant_pod_update, Admission, Decision, Fired, Request, Target};
+use crate::config::{RegistryErrorMode, RuleMode};
+use crate::harden::PatchOp;
+
+pub const IMAGE_AUDIT_ANNOTATION: &str = "palisade.dev/image-verification";
+pub const REQUIRE_SIGNATURE_ID: &str = "palisade/require-signature";
+pub const REQUIRE_SCAN_ID: &str = "palisade/require-scan";
+
+/// One image of a request and what it must show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageCheck {
+    /// The image as the pod spec writes it.
+    pub image: String,
+    /// It parsed; `None` when it does not (then it cannot be verified and is denied).
+    pub reference: Option<ImageRef>,
+    /// Public keys (PEM) trusted for this image in the request's namespace; empty when no
+    /// `imageVerification.trust` entry covers it.
+    pub keys: Vec<String>,
+    /// `rules.requireSignature` applies.
+    pub signature: bool,
+    /// `rules.requireScan` applies, with its limits.
+    pub scan: Option<ScanPolicy>,
+    /// Where the image is written: (container name, JSON pointer of its `image` field).
+    pub uses: Vec<(String, String)>,
+    /// The pod's `imagePullSecrets` (names of secrets in the request's namespace): where the
+    /// registry credentials come from.
+    pub pull_secrets: Vec<String>,
+}
+
+impl ImageCheck {
+    /// The registry, with its plain-HTTP setting, and the keys: what a verdict depends on beside
+    /// the digest (the cache key).
+    pub fn requirement_key(&self) -> String {
+        let scan = self
+            .scan
+            .as_ref()
+            .map(|s| format!("{}:{}", s.max_severity, s.max_age_secs))
+            .unwrap_or_default();
+        format!("{}|{}|{}", self.signature, scan, self.keys.join("|"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPolicy {
+    pub max_severity: String,
+    pub max_age_secs: i64,
+}
+
+/// What the verifier found for one image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageVerdict {
+    /// The manifest digest the reference resolved to, which the checks were made against.
+    pub digest: Option<String>,
+    /// The signature check: `Err` with every reason; `None` when not required or not reached.
+    pub signature: Option<Result<(), Vec<String>>>,
+    /// The scan-attestation check, likewise.
+    pub scan: Option<Result<(), Vec<String>>>,
+    /// No verdict: the registry could not be reached, or verification ran out of time or capacity.
+    pub unavailable: Option<String>,
+}
+
+/// One failed requirement, for messages.
+struct Failure {
+    rule: &'static str,
+    mode: RuleMode,
+    text: String,
+}
+
+impl Admission {
+    /// The images of a pod or workload request that the image rules cover, one check per distinct
+    /// image; empty when the rules are off or the request is not evaluated (as `validate` screens).
+    pub fn image_checks(&self, request: &Request<'_>) -> Vec<ImageCheck> {
+        let rules = &self.config().rules;
+        if rules.require_signature.is_none() && rules.require_scan.is_none() {
+            return Vec::new();
+        }
+        let Ok(target) = self.screen(request) else {
+            return Vec::new();
+        };
+        if !matches!(target, Target::Pod | Target::Workload) {
+            return Vec::new();
+        }
+        let Some(Ok(object)) = request.object else {
+            return Vec::new();
+        };
+        if target == Target::Pod && request.operation == "UPDATE" {
+            if let Some(old) = request.old_object {
+                if !is_significant_pod_update(&object.node, old) {
+                    return Vec::new();
+                }
+            }
+        }
+        let Ok(Workload::Pods(templates)) = pod_templates(object) else {
+            return Vec::new();
+        };
+        let exempt_classes = &self.config().pod_security.exemptions.runtime_classes;
+        let scan = rules.require_scan.as_ref().map(|s| ScanPolicy {
+            max_severity: s.max_severity.clone(),
+            max_age_secs: palisade_core::duration::parse_duration(&s.max_age)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .unwrap_or(0),
+        });
+        let mut checks: Vec<ImageCheck> = Vec::new();
+        for template in &templates {
+            if let Some(class) = template.spec.runtime_class_name.as_deref() {
+                if !class.is_empty() && exempt_classes.iter().any(|c| c == class) {
+                    return Vec::new();
+                }
+            }
+            let pull_secrets: Vec<String> = match object
+                .node
+                .at(&template.spec_path.clone().field("imagePullSecrets"))
+                .map(|n| &n.value)
+            {
+                Some(palisade_core::node::Value::Sequence(items)) => items
+                    .iter()
+                    .filter_map(|i| i.get("name").and_then(|n| n.as_str()))
+                    .map(str::to_owned)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (kind, index, container) in template.spec.all_containers() {
+                let pointer = template
+                    .container_path(kind, index)
+                    .field("image")
+                    .to_json_pointer();
+                let use_ = (container.name.clone(), pointer);
+                if let Some(check) = checks.iter_mut().find(|c| c.image == container.image) {
+                    check.uses.push(use_);
+                    continue;
+                }
+                let reference = ImageRef::parse(&container.image).ok();
+                let keys = reference
+                    .as_ref()
+                    .map(|r| self.trusted_keys(r, request.namespace))
+                    .unwrap_or_default();
+                checks.push(ImageCheck {
+                    image: container.image.clone(),
+                    reference,
+                    keys,
+                    signature: rules.require_signature.is_some(),
+                    scan: scan.clone(),
+                    uses: vec![use_],
+                    pull_secrets: pull_secrets.clone(),
+                });
+            }
+        }
+        checks
+    }
+
+    /// The keys every `imageVerification.trust` entry covering `image` in `namespace` lists.
+    fn trusted_keys(&self, image: &ImageRef, namespace: &str) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        for entry in &self.config().image_verification.trust {
+            let covers = entry.images.iter().any(|p| image_matches(p, image))
+                && entry.namespaces.iter().any(|p| glob(p, namespace));
+            if covers {
+                for pem in &entry.key_pems {
+                    if !keys.contains(pem) {
+                        keys.push(pem.clone());
+                    }
+                }
+            }
+        }
+        keys
+    }
+
+    /// The decision for the images, given the verifier's verdicts (in the order of `checks`). A
+    /// check without a verdict could not be verified, which is never taken as verified.
+    pub fn judge_images(
+        &self,
+        request: &Request<'_>,
+        checks: &[ImageCheck],
+        verdicts: &[ImageVerdict],
+    ) -> Decision {
+        let rules = &self.config().rules;
+        let signature_mode = rules.require_signature.as_ref().map(|r| r.mode);
+        let scan_mode = rules.require_scan.as_ref().map(|r| r.mode);
+        let fail_open =
+            self.config().image_verification.on_registry_error == RegistryErrorMode::Allow;
+        let mut failures: Vec<Failure> = Vec::new();
+        let mut warnings = Vec::new();
+        let missing = ImageVerdict {
+            unavailable: Some("image verification is not running".into()),
+            ..ImageVerdict::default()
+        };
+        for (i, check) in checks.iter().enumerate() {
+            let verdict = verdicts.get(i).unwrap_or(&missing);
+            let containers = check
+                .uses
+                .iter()
+                .map(|(name, _)| format!("{name:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let subject = match &verdict.digest {
+                Some(digest) if !check.image.contains(digest.as_str()) => {
+                    format!(
+                        "image {:?} ({digest}) of container {containers}",
+                        check.image
+                    )
+                }
+                _ => format!("image {:?} of container {containers}", check.image),
+            };
+            let mut fail = |rule: &'static str, mode: Option<RuleMode>, why: String| {
+                if let Some(mode) = mode {
+                    failures.push(Failure {
+                        rule,
+                        mode,
+                        text: format!("{subject}: {why}"),
+                    });
+                }
+            };
+            let (first_rule, first_mode) = if check.signature {
+                (REQUIRE_SIGNATURE_ID, signature_mode)
+            } else {
+                (REQUIRE_SCAN_ID, scan_mode)
+            };
+            if check.reference.is_none() {
+                fail(first_rule, first_mode, "not a valid image reference".into());
+                continue;
+            }
+            if check.keys.is_empty() {
+                let why = format!(
+                    "no key in imageVerification.trust is trusted for this image in namespace {:?}",
+                    request.namespace
+                );
+                fail(first_rule, first_mode, why.clone());
+                if check.signature && check.scan.is_some() {
+                    fail(REQUIRE_SCAN_ID, scan_mode, why);
+                }
+                continue;
+            }
+            if let Some(message) = &verdict.unavailable {
+                if fail_open {
+                    warnings.push(format!(
+                        "{subject}: not verified ({message}); allowed because imageVerification.onRegistryError is allow"
+                    ));
+                } else {
+                    fail(
+                        first_rule,
+                        first_mode,
+                        format!("cannot be verified: {message}"),
+                    );
+                }
+                continue;
+            }
+            if let Some(Err(reasons)) = &verdict.signature {
+                fail(REQUIRE_SIGNATURE_ID, signature_mode, reasons.join("; "));
+            }
+            if let Some(Err(reasons)) = &verdict.scan {
+                fail(REQUIRE_SCAN_ID, scan_mode, reasons.join("; "));
+            }
+        }
+        let mut decision = Decision {
+            warnings,
+            ..Decision::default()
+        };
+        for failure in &failures {
+            decision.fired.push(Fired {
+                rule: failure.rule,
+                mode: match failure.mode {
+                    RuleMode::Enforce => "enforce",
+                    RuleMode::Warn => "warn",
+                    RuleMode::Audit => "audit",
+                },
+            });
+        }
+        let texts = |mode: RuleMode| -> Vec<&str> {
+            failures
+                .iter()
+                .filter(|f| f.mode == mode)
+                .map(|f| f.text.as_str())
+                .collect()
+        };
+        let enforced = texts(RuleMode::Enforce);
+        if !enforced.is_empty() {
+            decision.denial = Some(self.forbidden(
+                request,
+                format!("images not verified: {}", enforced.join("; ")),
+            ));
+            decision.warnings.clear();
+        } else {
+            for text in texts(RuleMode::Warn) {
+                decision
+                    .warnings
+                    .push(format!("image not verified: {text}"));
+            }
+        }
+        let audited = texts(RuleMode::Audit);
+        if !audited.is_empty() {
+            decision.audit_annotations.insert(
+                IMAGE_AUDIT_ANNOTATION.into(),
+                format!("images not verified: {}", audited.join("; ")),
+            );
+        }
+        decision
+    }
+
+    /// The mutating webhook's patch: every tag that resolved replaced by `name:tag@digest`, so the
+    /// kubelet pulls what was verified. Images already pinned are left alone.
+    pub fn pin_images(&self, checks: &[ImageCheck], digests: &[Option<String>]) -> Vec<PatchOp> {
+        if !self.config().image_verification.pin_digests {
+            return Vec::new();
+        }
+        let mut patch = Vec::new();
+        for (check, digest) in checks.iter().zip(digests) {
+            let (Some(reference), Some(digest)) = (&check.reference, digest) else {
+                continue;
+            };
+            if reference.digest.is_some() {
+                continue;
+            }
+            let pinned = format!("{}@{digest}", check.image);
+            for (_, pointer) in &check.uses {
+                patch.push(PatchOp {
+                    op: "replace",
+                    path: pointer.clone(),
+                    value: serde_json::Value::String(pinned.clone()),
+                });
+            }
+        }
+        patch
+    }
+}
+
+/// Whether `pattern` covers `image` (`registry/path`): without wildcards, as a prefix on path
+/// segments (as `allowedRegistries`); with them, as a glob where `*` stays within a segment and
+/// `**` crosses segments.
+pub fn image_matches(pattern: &str, image: &ImageRef) -> bool {
+    if !pattern.contains('*') {
+        return image.is_under(pattern);
+    }
+    segment_glob(pattern.as_bytes(), image.full_name().as_bytes())
+}
+
+fn segment_glob(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern {
+        [] => text.is_empty(),
+        [b'*', b'*', rest @ ..] => (0..=text.len()).any(|i| segment_glob(rest, &text[i..])),
+        [b'*', rest @ ..] => {
+            let segment_end = text.iter().position(|&c| c == b'/').unwrap_or(text.len());
+            (0..=segment_end).any(|i| segment_glob(rest, &text[i..]))
+        }
+        [c, rest @ ..] => text.first() == Some(c) && segment_glob(rest, &text[1..]),
+    }
+}
+
+/// `*` matches any run of characters (namespace names have no separators).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p {
+            [] => t.is_empty(),
+            [b'*', rest @ ..] => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::{parse_object, ParsedObject};
+    use crate::config::Config;
+    use palisade_core::node::Node;
+    use serde_json::{json, Value};
+
+    /// A P-256 public key (SPKI PEM) made for these tests.
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2uMP4GXpcwFZwJPHjxHB1IWYOLXM\nlncmJ357oCw6MLL6YcXPo+p52vijdXiX7idb7e55L4AvIEDpx3AEGiSuOA==\n-----END PUBLIC KEY-----\n";
+
+    fn admission(rules: &str) -> Admission {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ci.pub"), KEY).unwrap();
+        let file = dir.path().join("palisade.yaml");
+        let text = format!(
+            "rules:\n{rules}imageVerification:\n  trust:\n    - images: [\"registry.example.com/ml/**\"]\n      namespaces: [\"ml-*\"]\n      keys: [ci.pub]\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        let config = Config::load(&file).unwrap();
+        let defaults = config.default_level_version();
+        Admission::new(config, defaults)
+    }
+
+    fn parsed(value: &Value) -> ParsedObject {
+        parse_object(Node::from_json(value), "ml-iris", "p")
+    }
+
+    fn request<'a>(namespace: &'a str, object: &'a ParsedObject) -> Request<'a> {
+        Request {
+            operation: "CREATE",
+            group: "",
+            kind: "Pod",
+            resource: "pods",
+            resource_group: "",
+            sub_resource: "",
+            name: "p",
+            namespace,
+            username: "",
+            object: Some(object),
+            old_object: None,
+        }
+    }
+
+    fn pod(images: &[&str]) -> Value {
+        let containers: Vec<Value> = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
+            .collect();
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+               "spec": {"containers": containers, "initContainers": [{"name": "init", "image": images[0]}]}})
+    }
+
+    #[test]
+    fn checks_cover_each_image_once_with_its_keys() {
+        let admission =
+            admission("  requireSignature: {}\n  requireScan: {maxSeverity: medium, maxAge: 1d}\n");
+        let object = parsed(&pod(&[
+            "registry.example.com/ml/iris:1",
+            "docker.io/redis:7",
+        ]));
+        let checks = admission.image_checks(&request("ml-iris", &object));
+        assert_eq!(checks.len(), 2);
+        assert_eq!(checks[0].image, "registry.example.com/ml/iris:1");
+        assert_eq!(
+            checks[0].uses,
+            [
+                ("init".to_owned(), "/spec/initContainers/0/image".to_owned()),
+                ("c0".to_owned(), "/spec/containers/0/image".to_owned())
+            ]
+        );
+        assert_eq!(checks[0].keys, [KEY]);
+        assert_eq!(
+            checks[0].scan,
+            Some(ScanPolicy {
+                max_severity: "medium".into(),
+                max_age_secs: 86_400
+            })
+        );
+        assert!(checks[1].keys.is_empty(), "redis is not covered");
+        // Another namespace: no trusted key.
+        let checks = admission.image_checks(&request("web", &object));
+        assert!(checks.iter().all(|c| c.keys.is_empty()));
+        // Rules off: nothing to verify.
+        let off = Admission::new(Config::default(), Config::default().default_level_version());
+        assert!(off.image_checks(&request("ml-iris", &object)).is_empty());
+    }
+
+    #[test]
+    fn verdicts_become_denials_warnings_or_patches() {
+        let admission = admission("  requireSignature: {}\n  requireScan: {mode: warn}\n");
+        let object = parsed(&pod(&[
+            "registry.example.com/ml/iris:1",
+            "docker.io/redis:7",
+        ]));
+        let req = request("ml-iris", &object);
+        let checks = admission.image_checks(&req);
+        let digest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let good = ImageVerdict {
+            digest: Some(digest.into()),
+            signature: Some(Ok(())),
+            scan: Some(Ok(())),
+            unavailable: None,
+        };
+        // redis has no trusted key: denied by requireSignature (enforce).
+        let decision =
+            admission.judge_images(&req, &checks, &[good.clone(), ImageVerdict::default()]);
+        let denial = decision.denial.unwrap();
+        assert_eq!(denial.code, 403);
+        assert_eq!(
+            denial.message,
+            "pods \"p\" is forbidden: images not verified: image \"docker.io/redis:7\" of container \"c1\": no key in imageVerification.trust is trusted for this image in namespace \"ml-iris\""
+        );
+        // No verdicts at all: not verified, so denied (fail closed).
+        let decision = admission.judge_images(&req, &checks[..1], &[]);
+        assert!(decision
+            .denial
+            .unwrap()
+            .message
+            .contains("cannot be verified: image verification is not running"));
+        // Only the first image: allowed; a failed scan (warn mode) is a warning.
+        let checks = &checks[..1];
+        assert!(admission
+            .judge_images(&req, checks, std::slice::from_ref(&good))
+            .allowed());
+        let stale = ImageVerdict {
+            scan: Some(Err(vec!["stale".into()])),
+            ..good.clone()
+        };
+        let decision = admission.judge_images(&req, checks, &[stale]);
+        assert!(decision.allowed());
+        assert_eq!(
+            decision.warnings,
+            [format!("image not verified: image \"registry.example.com/ml/iris:1\" ({digest}) of container \"init\", \"c0\": stale")]
+        );
+        // Registry down: fail closed.
+        let down = ImageVerdict {
+            unavailable: Some("registry unreachable".into()),
+            ..ImageVerdict::default()
+        };
+        let decision = admission.judge_images(&req, checks, &[down]);
+        assert!(decision
+            .denial
+            .unwrap()
+            .message
+            .contains("cannot be verified: registry unreachable"));
+        // Pinning: every use of the image, the tag kept.
+        let patch = admission.pin_images(checks, &[Some(digest.into())]);
+        assert_eq!(patch.len(), 2);
+        assert_eq!(patch[1].path, "/spec/containers/0/image");
+        assert_eq!(
+            patch[1].value,
+            json!(format!("registry.example.com/ml/iris:1@{digest}"))
+        );
+    }
+
+    #[test]
+    fn patterns_match_on_segments() {
+        let image = ImageRef::parse("registry.example.com/ml/team-a/iris:1").unwrap();
+        assert!(image_matches("registry.example.com/ml", &image));
+        assert!(image_matches("registry.example.com/ml/**", &image));
+        assert!(image_matches("registry.example.com/ml/*/iris", &image));
+        assert!(!image_matches("registry.example.com/ml/*", &image));
+        assert!(!image_matches("registry.example.com/m", &image));
+        assert!(glob("ml-*", "ml-iris"));
+        assert!(!glob("ml-*", "web"));
+        assert!(glob("*", ""));
+    }
+}
