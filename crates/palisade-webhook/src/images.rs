@@ -252,7 +252,11 @@ impl ImageVerifier {
                 Ok(secret) => secret,
                 Err(e) => {
                     // The kubelet skips pull secrets it cannot read; so does verification.
-                    tracing::warn!(namespace, secret = %name, "image pull secret: {e}");
+                    let reason = match &e {
+                        kube::Error::Api(status) => status.message.clone(),
+                        other => other.to_string(),
+                    };
+                    tracing::warn!(namespace, secret = %name, "image pull secret skipped: {reason}");
                     continue;
                 }
             };

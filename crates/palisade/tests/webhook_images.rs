@@ -345,3 +345,251 @@ fn configuration_errors_name_the_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("rules.requireScan.maxSeverity"), "{stderr}");
 }
+
+/// A Kubernetes API on 127.0.0.1 answering with recorded responses: an empty Namespace list and
+/// an idle watch (the namespace cache), and the Secrets in `secrets` by name in `ml-iris`
+/// (others get the API server's 404 Status).
+fn kube_api(secrets: Vec<(String, String)>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let secrets = std::sync::Arc::new(secrets);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let secrets = secrets.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                            break;
+                        }
+                    }
+                    let path = request_line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("")
+                        .to_owned();
+                    let (status, body) = if path.contains("watch=") {
+                        std::thread::sleep(std::time::Duration::from_secs(60));
+                        return;
+                    } else if path.starts_with("/api/v1/namespaces?")
+                        || path == "/api/v1/namespaces"
+                    {
+                        ("200 OK", r#"{"kind":"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}"#.to_owned())
+                    } else if let Some(name) =
+                        path.strip_prefix("/api/v1/namespaces/ml-iris/secrets/")
+                    {
+                        match secrets.iter().find(|(n, _)| n == name) {
+                            Some((_, body)) => ("200 OK", body.clone()),
+                            None => (
+                                "404 Not Found",
+                                format!(
+                                    r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"secrets \"{name}\" not found","reason":"NotFound","details":{{"name":"{name}","kind":"secrets"}},"code":404}}"#
+                                ),
+                            ),
+                        }
+                    } else {
+                        ("404 Not Found", r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#.to_owned())
+                    };
+                    let response = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    if stream.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn registry_credentials_come_from_pull_secrets_or_a_mounted_docker_config() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, port) =
+        registry_support::start_registry_with_password(work.path(), "ci", "s3cret");
+    let _registry = KillOnDrop(registry);
+    let host = format!("127.0.0.1:{port}");
+    images::write_oci_dir(
+        &work.path().join("oci"),
+        &images::build(&[Compression::Gzip]),
+    );
+    let pushed = std::process::Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "ci:s3cret",
+        ])
+        .arg(format!("oci:{}:app", work.path().join("oci").display()))
+        .arg(format!("docker://{host}/ml/iris:1"))
+        .output()
+        .unwrap();
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
+    let docker_config = work.path().join("config.json");
+    let docker_config_text = format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#);
+    std::fs::write(&docker_config, &docker_config_text).unwrap();
+    let prefix = work.path().join("signer");
+    ok(with_password(&[
+        "key",
+        "generate",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]));
+    let key = work.path().join("signer.key");
+    let public = work.path().join("signer.pub");
+    let image = format!("{host}/ml/iris:1");
+    for (command, extra) in [("sign", &[][..]), ("attest", &["--scan-json", "-"][..])] {
+        let mut args = vec![
+            command,
+            image.as_str(),
+            "--key",
+            key.to_str().unwrap(),
+            "--plain-http",
+            "--docker-config",
+            docker_config.to_str().unwrap(),
+        ];
+        let report = work.path().join("clean.json");
+        std::fs::write(&report, r#"{"findings": [], "models": []}"#).unwrap();
+        if !extra.is_empty() {
+            args.extend(["--scan-json", report.to_str().unwrap()]);
+        }
+        ok(with_password(&args));
+    }
+
+    // The pull secret, as the API server returns it.
+    let engine = base64::engine::general_purpose::STANDARD;
+    let secret = format!(
+        r#"{{"kind":"Secret","apiVersion":"v1","metadata":{{"name":"regcred","namespace":"ml-iris","uid":"0b1f6a52-6f54-4c36-9d43-6f1e2a3b4c5d","resourceVersion":"4242","creationTimestamp":"2026-11-27T08:00:00Z"}},"data":{{".dockerconfigjson":"{}"}},"type":"kubernetes.io/dockerconfigjson"}}"#,
+        engine.encode(&docker_config_text)
+    );
+    let api = kube_api(vec![("regcred".into(), secret)]);
+    let dir = tempfile::tempdir().unwrap();
+    webhook_support::make_certs(dir.path());
+    let config_path = dir.path().join("palisade.yaml");
+    std::fs::write(&config_path, config(&host, &public, "1d", "")).unwrap();
+    let config_arg = config_path.display().to_string();
+    let webhook = Webhook::start_with(
+        &[
+            "--namespaces",
+            "cluster",
+            "--kube-api-url",
+            &api,
+            "--config",
+            &config_arg,
+        ],
+        dir,
+    );
+    let with_secrets = |names: &[&str]| {
+        let mut pod = pod(&image);
+        pod["spec"]["imagePullSecrets"] =
+            json!(names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>());
+        let (status, body) = webhook.post("/validate", &pod_review("uid-3", "ml-iris", &pod));
+        assert_eq!(status, 200);
+        (
+            body["response"]["allowed"].as_bool().unwrap(),
+            body["response"]["status"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    // Without credentials the registry refuses; the kubelet skips a pull secret it cannot read,
+    // and so does verification. (Refusals have no digest, so nothing is cached.)
+    let (allowed, message) = with_secrets(&["missing"]);
+    assert!(!allowed);
+    assert!(
+        message.contains("the registry wants credentials"),
+        "{message}"
+    );
+    let (allowed, message) = with_secrets(&[]);
+    assert!(!allowed, "{message}");
+    let (allowed, message) = with_secrets(&["missing", "regcred"]);
+    assert!(allowed, "{message}");
+
+    // A mounted Docker config serves every namespace.
+    let mounted = Webhook::start(
+        &config(
+            &host,
+            &public,
+            "1d",
+            &format!("  dockerConfig: \"{}\"\n", docker_config.display()),
+        ),
+        &[],
+    );
+    let (allowed, message, _) = admit(&mounted, "ml-iris", &image);
+    assert!(allowed, "{message}");
+}
+
+/// Stops a child process however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_registry_that_never_answers_costs_a_bounded_denial() {
+    // Accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let work = tempfile::tempdir().unwrap();
+    let prefix = work.path().join("signer");
+    ok(with_password(&[
+        "key",
+        "generate",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]));
+    let webhook = Webhook::start(
+        &config(
+            &host,
+            &work.path().join("signer.pub"),
+            "1d",
+            "  timeout: 1s\n  maxConcurrent: 1\n",
+        ),
+        &[],
+    );
+    // Three images at once through one verification slot: each answered within its timeout,
+    // while the server keeps serving.
+    let answers: Vec<(bool, String, Vec<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let webhook = &webhook;
+                let host = &host;
+                scope.spawn(move || admit(webhook, "ml-iris", &format!("{host}/ml/model-{i}:1")))
+            })
+            .collect();
+        assert_eq!(webhook.status("/healthz"), 200);
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (allowed, message, _) in answers {
+        assert!(!allowed);
+        assert!(
+            message.contains("cannot be verified: verification did not finish within 1s (imageVerification.timeout)"),
+            "{message}"
+        );
+    }
+}
