@@ -3,14 +3,17 @@
 //!     cargo build --release -p palisade -p palisade-bench
 //!     target/release/palisade-bench audit --documents 10000
 //!     target/release/palisade-bench webhook --connections 64 --seconds 10
+//!     target/release/palisade-bench admission --images 40
 //!
 //! `audit`: documents per second and peak memory on a generated corpus (and on four times it:
 //! memory must not grow), and the throughput ratio to checkov when it is installed.
 //! `image`: image scan time and peak memory beside syft and a plain decompression (src/image.rs).
+//! `admission`: admission latency with image verification, cold and warm cache (src/admission.rs).
 //! `webhook`: throughput and p50/p99 latency of `palisade webhook` under wrk, beside nginx serving
 //! a fixed AdmissionReview response over the same TLS as the floor.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod corpus;
 mod image;
 mod model;
@@ -30,6 +33,9 @@ enum Bench {
     Audit(Args),
     /// Webhook throughput and latency, beside nginx as the floor.
     Webhook(webhook::Args),
+    /// Admission latency with image verification against a real registry: cold and warm cache,
+    /// beside the same webhook without image rules.
+    Admission(admission::Args),
     /// Image scan time and memory, beside syft and a plain decompression of the layers.
     Image(image::Args),
     /// Model scan time beside picklescan and modelscan.
@@ -127,6 +133,7 @@ fn main() -> anyhow::Result<()> {
     match Bench::parse() {
         Bench::Audit(args) => audit(args),
         Bench::Webhook(args) => webhook::run(args),
+        Bench::Admission(args) => admission::run(args),
         Bench::Image(args) => image::run(args),
         Bench::Model(args) => model::run(args),
         Bench::Measure { command } => image::measure(&command),

@@ -28,6 +28,25 @@ pub struct Repository {
     repository: String,
     credentials: Option<Credentials>,
     authorization: Mutex<Option<String>>,
+    timeout: Option<Duration>,
+}
+
+/// One HTTP client for the process: building one loads the system's root certificates and starts
+/// a runtime thread (milliseconds), and a shared one keeps connections to registries alive between
+/// repositories (the webhook verifies many images of few registries).
+fn shared_client() -> Result<reqwest::blocking::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::blocking::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::blocking::Client::builder()
+                .connect_timeout(Duration::from_secs(15))
+                .timeout(None)
+                .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("HTTP client: {e}"))
+        })
+        .clone()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,15 +95,7 @@ impl Repository {
             other => other,
         };
         let scheme = if options.plain_http { "http" } else { "https" };
-        let connect = options
-            .timeout
-            .map_or(Duration::from_secs(15), |t| t.min(Duration::from_secs(15)));
-        let http = reqwest::blocking::Client::builder()
-            .connect_timeout(connect)
-            .timeout(options.timeout)
-            .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ImageError::new(&location, format!("HTTP client: {e}")))?;
+        let http = shared_client().map_err(|e| ImageError::new(&location, e))?;
         let credentials = match &options.credentials {
             Some(c) => Some(c.clone()),
             None => docker_credentials(&reference.registry, options.docker_config.as_ref())
@@ -97,6 +108,7 @@ impl Repository {
             repository: reference.repository.clone(),
             credentials,
             authorization: Mutex::new(None),
+            timeout: options.timeout,
         })
     }
 
@@ -107,6 +119,9 @@ impl Repository {
     ) -> Result<reqwest::blocking::Response, ImageError> {
         let attempt = |auth: Option<String>| {
             let mut request = build();
+            if let Some(timeout) = self.timeout {
+                request = request.timeout(timeout);
+            }
             if let Some(auth) = auth {
                 request = request.header(reqwest::header::AUTHORIZATION, auth);
             }
@@ -180,6 +195,9 @@ impl Repository {
             format!("repository:{}:{actions}", self.repository),
         ));
         let mut request = self.http.get(&realm).query(&query);
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
+        }
         if let Some(basic) = &basic {
             request = request.header(reqwest::header::AUTHORIZATION, basic);
         }
