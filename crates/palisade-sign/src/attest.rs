@@ -11,7 +11,8 @@ use serde_json::json;
 
 use palisade_core::image_ref::ImageRef;
 use palisade_image::image::{parse_json, verify_digest};
-use palisade_image::oci::ManifestOrIndex;
+use palisade_image::oci::{Descriptor, ManifestOrIndex, OCI_MANIFEST};
+use palisade_image::source::referrers::{EMPTY_CONTENT, EMPTY_MEDIA_TYPE};
 use palisade_image::source::registry::Repository;
 
 use crate::cosign::{Rejection, SignError, MAX_LAYERS_EXAMINED};
@@ -129,7 +130,7 @@ pub fn attest(
         .clone()
         .or_else(|| reference.tag.clone())
         .unwrap_or_else(|| "latest".into());
-    let digest = repo.manifest(&wanted)?.2;
+    let (manifest, media_type, digest) = repo.manifest(&wanted)?;
     let document = envelope(
         &statement(&reference.full_name(), &digest, scan, started, finished),
         key,
@@ -142,8 +143,35 @@ pub fn attest(
         "digest": layer_digest,
         "annotations": {"predicateType": VULN_PREDICATE},
     });
-    crate::cosign::append_layer(repo, &attestation_tag(&digest), layer)?;
+    crate::cosign::append_layer(repo, &attestation_tag(&digest), layer.clone())?;
+    // The same envelope as an OCI 1.1 referrer, for clients that look there.
+    repo.push_blob(EMPTY_CONTENT)?;
+    let referrer = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": DSSE_MEDIA_TYPE,
+        "config": {
+            "mediaType": EMPTY_MEDIA_TYPE,
+            "digest": format!("sha256:{}", hex_digest(EMPTY_CONTENT)),
+            "size": EMPTY_CONTENT.len(),
+        },
+        "layers": [layer],
+        "subject": {"mediaType": media_type, "digest": digest, "size": manifest.len()},
+        "annotations": {"org.opencontainers.image.created": finished},
+    }))
+    .map_err(|e| SignError::Invalid(e.to_string()))?;
+    let annotations = [(
+        "org.opencontainers.image.created".to_owned(),
+        finished.to_owned(),
+    )]
+    .into();
+    repo.push_referrer(&digest, &referrer, DSSE_MEDIA_TYPE, &annotations)?;
     Ok(digest)
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// What a scan attestation must show.
@@ -164,7 +192,9 @@ fn rank(severity: &str) -> usize {
 }
 
 /// Whether a vulnerability attestation of the image, signed by one of `keys`, meets
-/// `requirement`. `Ok(())`, or why none does (one reason per attestation examined).
+/// `requirement`: those under cosign's `.att` tag first, then OCI 1.1 referrers (the referrers API,
+/// or the tag schema where the registry lacks it). `Ok(())`, or why none does (one reason per
+/// attestation examined).
 pub fn verify_scan(
     repo: &Repository,
     digest: &str,
@@ -172,57 +202,74 @@ pub fn verify_scan(
     requirement: &ScanRequirement,
 ) -> Result<(), Rejection> {
     let denied = |m: String| Rejection::Denied(vec![m]);
-    let manifest = match repo.manifest(&attestation_tag(digest)) {
-        Ok((bytes, _, _)) => {
-            parse_json::<ManifestOrIndex>(repo.location(), "attestation manifest", &bytes)
-                .map_err(|e| denied(e.to_string()))?
+    let check = |layer: &Descriptor| -> Result<(), Rejection> {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(repo.blob(&layer.digest)?, MAX_ENVELOPE),
+            &mut body,
+        )
+        .map_err(|e| Rejection::Unreachable(format!("{}: {e}", repo.location())))?;
+        verify_digest(repo.location(), &layer.digest, &body)
+            .map_err(|e| denied(format!("tampered attestation: {e}")))?;
+        let envelope: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| denied(format!("not a DSSE envelope: {e}")))?;
+        let mut statement = Err(String::new());
+        for key in keys {
+            statement = open_envelope(&envelope, key);
+            if statement.is_ok() {
+                break;
+            }
         }
-        Err(e) if !e.unreachable && e.message.contains("404") => {
-            return Err(denied(format!(
-                "no attestation: no {} tag",
-                attestation_tag(digest)
-            )))
-        }
-        Err(e) => return Err(e.into()),
+        let statement = statement.map_err(denied)?;
+        judge_statement(&statement, digest, requirement).map_err(denied)
     };
     let mut reasons = Vec::new();
-    let layers = manifest.layers.unwrap_or_default();
-    for layer in layers
-        .iter()
-        .filter(|l| l.media_type == DSSE_MEDIA_TYPE)
-        .take(MAX_LAYERS_EXAMINED)
-    {
-        let check = || -> Result<(), Rejection> {
-            let mut body = Vec::new();
-            std::io::Read::read_to_end(
-                &mut std::io::Read::take(repo.blob(&layer.digest)?, MAX_ENVELOPE),
-                &mut body,
-            )
-            .map_err(|e| Rejection::Unreachable(format!("{}: {e}", repo.location())))?;
-            verify_digest(repo.location(), &layer.digest, &body)
-                .map_err(|e| denied(format!("tampered attestation: {e}")))?;
-            let envelope: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|e| denied(format!("not a DSSE envelope: {e}")))?;
-            let mut statement = Err(String::new());
-            for key in keys {
-                statement = open_envelope(&envelope, key);
-                if statement.is_ok() {
-                    break;
+    let mut examined = 0;
+    let mut try_layers = |layers: Vec<Descriptor>, reasons: &mut Vec<String>| {
+        for layer in layers.iter().filter(|l| l.media_type == DSSE_MEDIA_TYPE) {
+            if examined == MAX_LAYERS_EXAMINED {
+                break;
+            }
+            examined += 1;
+            match check(layer) {
+                Ok(()) => return Ok(true),
+                Err(Rejection::Unreachable(m)) => return Err(Rejection::Unreachable(m)),
+                Err(Rejection::Denied(r)) => {
+                    reasons.extend(r.into_iter().map(|r| format!("{}: {r}", layer.digest)))
                 }
             }
-            let statement = statement.map_err(denied)?;
-            judge_statement(&statement, digest, requirement).map_err(denied)
-        };
-        match check() {
-            Ok(()) => return Ok(()),
-            Err(Rejection::Unreachable(m)) => return Err(Rejection::Unreachable(m)),
-            Err(Rejection::Denied(r)) => {
-                reasons.extend(r.into_iter().map(|r| format!("{}: {r}", layer.digest)))
+        }
+        Ok(false)
+    };
+    let tag = attestation_tag(digest);
+    match repo.manifest(&tag) {
+        Ok((bytes, _, _)) => {
+            let manifest =
+                parse_json::<ManifestOrIndex>(repo.location(), "attestation manifest", &bytes)
+                    .map_err(|e| denied(e.to_string()))?;
+            if try_layers(manifest.layers.unwrap_or_default(), &mut reasons)? {
+                return Ok(());
             }
+        }
+        Err(e) if !e.unreachable && e.message.contains("404") => {}
+        Err(e) => return Err(e.into()),
+    }
+    for referrer in repo
+        .referrers(digest, DSSE_MEDIA_TYPE)?
+        .into_iter()
+        .take(MAX_LAYERS_EXAMINED)
+    {
+        let (bytes, _, _) = repo.manifest(&referrer.digest)?;
+        let manifest = parse_json::<ManifestOrIndex>(repo.location(), "referrer", &bytes)
+            .map_err(|e| denied(e.to_string()))?;
+        if try_layers(manifest.layers.unwrap_or_default(), &mut reasons)? {
+            return Ok(());
         }
     }
     if reasons.is_empty() {
-        reasons.push("no attestation: the manifest has no DSSE layer".into());
+        reasons.push(format!(
+            "no attestation: no {tag} tag and no OCI 1.1 referrer of type {DSSE_MEDIA_TYPE}"
+        ));
     }
     Err(Rejection::Denied(reasons))
 }

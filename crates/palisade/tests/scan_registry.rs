@@ -609,4 +609,72 @@ fn attests_scans_and_verifies_them_with_their_age_and_severity() {
         manifest["layers"][0]["annotations"]["predicateType"],
         "https://cosign.sigstore.dev/attestation/vuln/v1"
     );
+
+    // The same envelope as an OCI 1.1 referrer. This registry (distribution 2.8) has no referrers
+    // API, so it is listed by the referrers tag schema: an index tagged sha256-<hex>.
+    let http = reqwest::blocking::Client::new();
+    let get = |path: &str, accept: &str| -> reqwest::blocking::Response {
+        http.get(format!("http://{host}/v2/ml/iris/{path}"))
+            .header("Accept", accept)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(
+        get(
+            &format!("referrers/{digest}"),
+            "application/vnd.oci.image.index.v1+json"
+        )
+        .status()
+        .as_u16(),
+        404
+    );
+    let index: serde_json::Value = get(
+        &format!("manifests/{}", digest.replace(':', "-")),
+        "application/vnd.oci.image.index.v1+json",
+    )
+    .json()
+    .unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let listed = index["manifests"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{index:#}");
+    assert_eq!(
+        listed[0]["artifactType"],
+        "application/vnd.dsse.envelope.v1+json"
+    );
+    let referrer: serde_json::Value = get(
+        &format!("manifests/{}", listed[0]["digest"].as_str().unwrap()),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    .json()
+    .unwrap();
+    assert_eq!(referrer["subject"]["digest"], digest.as_str());
+    assert_eq!(
+        referrer["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+    assert_eq!(
+        referrer["config"]["digest"],
+        "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+    );
+    assert_eq!(referrer["layers"][0], manifest["layers"][0]);
+
+    // Without cosign's tag, verification finds the attestation through the referrer.
+    let att = get(
+        &format!("manifests/{}.att", digest.replace(':', "-")),
+        "application/vnd.oci.image.manifest.v1+json",
+    );
+    let att_digest = att.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let deleted = http
+        .delete(format!("http://{host}/v2/ml/iris/manifests/{att_digest}"))
+        .send()
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 202);
+    let ok = verify(&iris, &["--max-severity", "high"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
 }

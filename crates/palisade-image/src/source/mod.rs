@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod docker_archive;
 pub mod oci_dir;
+pub mod referrers;
 pub mod registry;
 pub mod rootfs;
 

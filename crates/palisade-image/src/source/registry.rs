@@ -402,6 +402,43 @@ impl Repository {
         Ok(digest)
     }
 
+    /// A GET of `path` under the repository (`referrers/sha256:...`), authenticated as for pulls.
+    pub(crate) fn get_path(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Result<reqwest::blocking::Response, ImageError> {
+        let url = format!("{}/v2/{}/{path}", self.base, self.repository);
+        self.send(
+            &|| self.http.get(&url).header(reqwest::header::ACCEPT, accept),
+            "pull",
+        )
+    }
+
+    /// Reads a JSON answer, bounded like every manifest.
+    pub(crate) fn read_json_body(
+        &self,
+        what: &str,
+        response: reqwest::blocking::Response,
+    ) -> Result<Vec<u8>, ImageError> {
+        let mut bytes = Vec::new();
+        response
+            .take(MAX_JSON_BLOB + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ImageError::unreachable(&self.location, format!("{what}: {e}")))?;
+        if bytes.len() as u64 > MAX_JSON_BLOB {
+            return Err(ImageError::new(
+                &self.location,
+                format!("{what} is over the size limit"),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    pub(crate) fn failure(&self, what: &str, response: reqwest::blocking::Response) -> ImageError {
+        self.fail(what, response)
+    }
+
     pub fn location(&self) -> &str {
         &self.location
     }
