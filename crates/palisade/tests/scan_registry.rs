@@ -7,11 +7,11 @@ mod common;
 mod images;
 mod registry_support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{palisade, root};
 use images::Compression;
-use registry_support::{skopeo_push, start_registry_with_password, Registry};
+use registry_support::{skopeo_copy, skopeo_push, start_registry_with_password, Registry};
 
 fn run(args: &[&str]) -> Output {
     palisade().args(args).output().expect("runs")
@@ -194,23 +194,10 @@ fn registry_credentials_come_from_the_docker_config() {
     let host = format!("127.0.0.1:{port}");
     let built = images::build(&[Compression::Gzip]);
     images::write_oci_dir(&work.path().join("oci"), &built);
-    let output = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            "ci:s3cret:with-colon",
-        ])
-        .arg(format!("oci:{}:app", work.path().join("oci").display()))
-        .arg(format!("docker://{host}/ml/iris:1"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&output.stderr)
+    skopeo_copy(
+        &format!("oci:{}:app", work.path().join("oci").display()),
+        &format!("docker://{host}/ml/iris:1"),
+        &["--dest-creds", "ci:s3cret:with-colon"],
     );
 
     let config = |auth: &str| {
@@ -411,22 +398,10 @@ fn signs_and_verifies_as_cosign_lays_signatures_out() {
 
     // A signature moved to another image is for another digest.
     let other_tag = format!("{}.sig", other.manifest.0.replace(':', "-"));
-    let output = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("docker://{host}/ml/iris:{tag}"))
-        .arg(format!("docker://{host}/ml/other:{other_tag}"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    skopeo_copy(
+        &format!("docker://{host}/ml/iris:{tag}"),
+        &format!("docker://{host}/ml/other:{other_tag}"),
+        &[],
     );
     let moved = verify(&format!("registry:{host}/ml/other:1"), &public);
     assert_eq!(moved.status.code(), Some(1));

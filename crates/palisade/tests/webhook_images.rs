@@ -6,6 +6,7 @@
 
 mod common;
 mod images;
+mod kube_api_support;
 mod registry_support;
 mod webhook_support;
 
@@ -17,6 +18,7 @@ use serde_json::{json, Value};
 
 use common::{palisade, root};
 use images::Compression;
+use kube_api_support::Reply;
 use registry_support::{skopeo_push, Registry};
 use webhook_support::{pod_review, Webhook};
 
@@ -170,28 +172,13 @@ fn admits_only_signed_and_scanned_images_and_says_why_not() {
     .unwrap();
     attest("critical", &["--scan-json", critical.to_str().unwrap()]);
     // otherdigest (zstd) gets iris's signature manifest, which signs the gzip digest.
-    let copied = std::process::Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!(
-            "docker://{host}/ml/iris:{}.sig",
-            gzip.replace(':', "-")
-        ))
-        .arg(format!(
+    registry_support::skopeo_copy(
+        &format!("docker://{host}/ml/iris:{}.sig", gzip.replace(':', "-")),
+        &format!(
             "docker://{host}/ml/otherdigest:{}.sig",
             zstd.replace(':', "-")
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        copied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&copied.stderr)
+        ),
+        &[],
     );
     // tampered: the registry now serves other bytes for the signed payload.
     let client = reqwest::blocking::Client::new();
@@ -346,67 +333,26 @@ fn configuration_errors_name_the_key() {
     assert!(stderr.contains("rules.requireScan.maxSeverity"), "{stderr}");
 }
 
-/// A Kubernetes API on 127.0.0.1 answering with recorded responses: an empty Namespace list and
-/// an idle watch (the namespace cache), and the Secrets in `secrets` by name in `ml-iris`
-/// (others get the API server's 404 Status).
+/// The Kubernetes API with recorded responses: an empty Namespace list and an idle watch (the
+/// namespace cache), and the Secrets in `secrets` by name in `ml-iris`.
 fn kube_api(secrets: Vec<(String, String)>) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let secrets = std::sync::Arc::new(secrets);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let secrets = secrets.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut stream = stream;
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                            break;
-                        }
-                    }
-                    let path = request_line
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or("")
-                        .to_owned();
-                    let (status, body) = if path.contains("watch=") {
-                        std::thread::sleep(std::time::Duration::from_secs(60));
-                        return;
-                    } else if path.starts_with("/api/v1/namespaces?")
-                        || path == "/api/v1/namespaces"
-                    {
-                        ("200 OK", r#"{"kind":"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}"#.to_owned())
-                    } else if let Some(name) =
-                        path.strip_prefix("/api/v1/namespaces/ml-iris/secrets/")
-                    {
-                        match secrets.iter().find(|(n, _)| n == name) {
-                            Some((_, body)) => ("200 OK", body.clone()),
-                            None => (
-                                "404 Not Found",
-                                format!(
-                                    r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"secrets \"{name}\" not found","reason":"NotFound","details":{{"name":"{name}","kind":"secrets"}},"code":404}}"#
-                                ),
-                            ),
-                        }
-                    } else {
-                        ("404 Not Found", r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#.to_owned())
-                    };
-                    let response = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-                    if stream.write_all(response.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
+    kube_api_support::serve(move |path| {
+        if path.contains("watch=") {
+            Reply::Watch(String::new())
+        } else if path.starts_with("/api/v1/namespaces?") || path == "/api/v1/namespaces" {
+            Reply::Json(
+                "200 OK",
+                r#"{"kind":"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}"#.to_owned(),
+            )
+        } else if let Some(name) = path.strip_prefix("/api/v1/namespaces/ml-iris/secrets/") {
+            match secrets.iter().find(|(n, _)| n == name) {
+                Some((_, body)) => Reply::Json("200 OK", body.clone()),
+                None => kube_api_support::not_found("secrets", name),
+            }
+        } else {
+            kube_api_support::not_found("path", path)
         }
-    });
-    url
+    })
 }
 
 #[test]
@@ -420,23 +366,10 @@ fn registry_credentials_come_from_pull_secrets_or_a_mounted_docker_config() {
         &work.path().join("oci"),
         &images::build(&[Compression::Gzip]),
     );
-    let pushed = std::process::Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            "ci:s3cret",
-        ])
-        .arg(format!("oci:{}:app", work.path().join("oci").display()))
-        .arg(format!("docker://{host}/ml/iris:1"))
-        .output()
-        .unwrap();
-    assert!(
-        pushed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pushed.stderr)
+    registry_support::skopeo_copy(
+        &format!("oci:{}:app", work.path().join("oci").display()),
+        &format!("docker://{host}/ml/iris:1"),
+        &["--dest-creds", "ci:s3cret"],
     );
     let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
     let docker_config = work.path().join("config.json");

@@ -4,14 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod kube_api_support;
 mod webhook_support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kube_api_support::Reply;
 use serde_json::json;
 use webhook_support::{make_certs, pod_review, Webhook};
 
@@ -22,60 +22,24 @@ const NAMESPACE_LIST: &str = r#"{"kind":"NamespaceList","apiVersion":"v1","metad
 
 const WATCH_EVENT: &str = r#"{"type":"ADDED","object":{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"team-late","uid":"6a1f7c1e-1b0e-4f9a-9a4e-0c6a4b1f0003","resourceVersion":"1001","creationTimestamp":"2026-11-27T10:00:00Z","labels":{"kubernetes.io/metadata.name":"team-late","pod-security.kubernetes.io/enforce":"privileged"}},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}}"#;
 
-/// Serves the recorded list (after `list_delay`) and, to watches, the recorded event.
+/// Serves the recorded list (after `list_delay`, the first time) and, to watches, the recorded
+/// event.
 fn api_server(list_delay: Duration) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let lists = Arc::new(AtomicUsize::new(0));
     let counter = lists.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let counter = counter.clone();
-            std::thread::spawn(move || serve_connection(stream, list_delay, counter));
-        }
-    });
-    (url, lists)
-}
-
-fn serve_connection(stream: TcpStream, list_delay: Duration, lists: Arc<AtomicUsize>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut stream = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                break;
-            }
-        }
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("")
-            .to_owned();
+    let url = kube_api_support::serve(move |path| {
         if !path.starts_with("/api/v1/namespaces") {
-            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-            continue;
+            return kube_api_support::not_found("namespaces", path);
         }
         if path.contains("watch=true") || path.contains("watch=1") {
-            let chunk = format!("{WATCH_EVENT}\n");
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-            let _ = stream.write_all(format!("{head}{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
-            // A watch stays open until the server ends it.
-            std::thread::sleep(Duration::from_secs(60));
-            return;
+            return Reply::Watch(format!("{WATCH_EVENT}\n"));
         }
-        if lists.fetch_add(1, Ordering::SeqCst) == 0 {
+        if counter.fetch_add(1, Ordering::SeqCst) == 0 {
             std::thread::sleep(list_delay);
         }
-        let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{NAMESPACE_LIST}", NAMESPACE_LIST.len());
-        if stream.write_all(response.as_bytes()).is_err() {
-            return;
-        }
-    }
+        Reply::Json("200 OK", NAMESPACE_LIST.to_owned())
+    });
+    (url, lists)
 }
 
 fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {

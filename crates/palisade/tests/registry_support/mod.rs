@@ -78,10 +78,27 @@ impl Drop for Registry {
 }
 
 pub fn skopeo_push(oci: &Path, destination: &str) {
+    skopeo_copy(
+        &format!("oci:{}:app", oci.display()),
+        &format!("docker://{destination}"),
+        &[],
+    );
+}
+
+/// `skopeo copy` from `source` to `destination` (transport-prefixed), over plain HTTP on both
+/// sides, with `extra` options such as `--dest-creds USER:PASSWORD`.
+pub fn skopeo_copy(source: &str, destination: &str, extra: &[&str]) {
     let output = Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:app", oci.display()))
-        .arg(format!("docker://{destination}"))
+        .args([
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .args(extra)
+        .arg(source)
+        .arg(destination)
         .output()
         .expect("skopeo runs (apt install skopeo)");
     assert!(
