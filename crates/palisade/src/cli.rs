@@ -49,6 +49,10 @@ pub enum Command {
     /// Attest an image's vulnerability scan: an in-toto statement with cosign's vuln predicate in
     /// a signed DSSE envelope, pushed as cosign pushes attestations (the `.att` tag).
     Attest(AttestArgs),
+    /// Network segmentation: what manifests let talk to what, NetworkPolicies generated from an
+    /// intent, and a check that manifests allow exactly the intent.
+    #[command(subcommand)]
+    Netpol(NetpolCommand),
 }
 
 #[derive(Debug, Args)]
@@ -474,4 +478,92 @@ pub struct HardenArgs {
     /// Print a JSON Patch per object (JSON lines) instead of manifests.
     #[arg(long)]
     pub patch: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetpolCommand {
+    /// List the connections that the manifests in a directory allow (np-guard netpol-analyzer's
+    /// output formats).
+    List(NetpolListArgs),
+    /// Generate NetworkPolicies (and service-mesh L7 policies) from an intent file.
+    Generate(NetpolGenerateArgs),
+    /// Exit 0 when the manifests allow exactly the intent, 1 with every missing and excess
+    /// connection.
+    Verify(NetpolVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetpolListArgs {
+    /// The directory of manifests (read recursively: .yaml, .yml, .json).
+    #[arg(long, env = "PALISADE_NETPOL_DIRPATH", value_name = "DIR")]
+    pub dirpath: PathBuf,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "txt")]
+    pub output: NetpolListFormat,
+    /// Also report what the policies expose to peers that are not in the manifests.
+    #[arg(long)]
+    pub exposure: bool,
+    /// Only connections of these workloads (`name` or `namespace/name`, comma-separated).
+    #[arg(long = "focusworkload", value_delimiter = ',', value_name = "WORKLOAD")]
+    pub focus_workloads: Vec<String>,
+    /// With --focusworkload: only connections whose other end is one of these workloads.
+    #[arg(
+        long = "focusworkload-peer",
+        value_delimiter = ',',
+        value_name = "WORKLOAD"
+    )]
+    pub focus_workload_peers: Vec<String>,
+    /// With --focusworkload: only this direction of their connections.
+    #[arg(long = "focus-direction", value_enum, value_name = "DIRECTION")]
+    pub focus_direction: Option<NetpolFocusDirection>,
+    /// Only pairs that allow this connection, `protocol-port` (e.g. `tcp-8080`).
+    #[arg(long = "focus-conn", value_name = "PROTOCOL-PORT")]
+    pub focus_conn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetpolListFormat {
+    Txt,
+    Json,
+    Csv,
+    Md,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetpolFocusDirection {
+    Ingress,
+    Egress,
+}
+
+#[derive(Debug, Args)]
+pub struct NetpolGenerateArgs {
+    /// The intent file (docs/netpol-intent.md).
+    #[arg(long, env = "PALISADE_NETPOL_INTENT", value_name = "FILE")]
+    pub intent: PathBuf,
+    /// Also write the service-mesh L7 policies for the services with HTTP rules: istio,
+    /// linkerd, or both (repeat the flag or separate with commas).
+    #[arg(long, value_enum, value_delimiter = ',', env = "PALISADE_NETPOL_MESH")]
+    pub mesh: Vec<MeshKind>,
+    /// Write one file per namespace (NAMESPACE.yaml) into this directory instead of printing
+    /// everything to standard output.
+    #[arg(long, short = 'o', env = "PALISADE_NETPOL_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MeshKind {
+    Istio,
+    Linkerd,
+}
+
+#[derive(Debug, Args)]
+pub struct NetpolVerifyArgs {
+    /// The intent file (docs/netpol-intent.md).
+    #[arg(long, env = "PALISADE_NETPOL_INTENT", value_name = "FILE")]
+    pub intent: PathBuf,
+    /// The manifests: workloads, namespaces and policies (a directory, read recursively, or a
+    /// file).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }

@@ -41,6 +41,11 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::key::sign(args),
         Command::Verify(args) => commands::key::verify(args),
         Command::Attest(args) => commands::key::attest(args),
+        Command::Netpol(cli::NetpolCommand::List(args)) => commands::netpol_list::run(args),
+        Command::Netpol(cli::NetpolCommand::Generate(args)) => {
+            commands::netpol_intent::generate(args)
+        }
+        Command::Netpol(cli::NetpolCommand::Verify(args)) => commands::netpol_intent::verify(args),
     };
     match result {
         Ok(code) => code,

@@ -3,5 +3,7 @@ pub mod db;
 pub mod harden;
 pub mod key;
 pub mod model;
+pub mod netpol_intent;
+pub mod netpol_list;
 pub mod scan;
 pub mod webhook;

@@ -17,30 +17,13 @@ pub fn root() -> PathBuf {
 pub fn palisade() -> Command {
     let mut cmd = Command::cargo_bin("palisade").expect("binary");
     cmd.current_dir(root());
-    // The environment must not leak settings into tests.
-    for var in [
-        "PALISADE_LEVEL",
-        "PALISADE_VERSION",
-        "PALISADE_CONFIG",
-        "PALISADE_FORMAT",
-        "PALISADE_OUTPUT",
-        "PALISADE_FAIL_ON",
-        "PALISADE_COLOR",
-        "PALISADE_LOG",
-        "PALISADE_LOG_FORMAT",
-        "NO_COLOR",
-        "PALISADE_DB",
-        "PALISADE_CACHE_DIR",
-        "PALISADE_NO_CACHE",
-        "PALISADE_PLAIN_HTTP",
-        "PALISADE_IGNORE_FILE",
-        "PALISADE_IGNORE_UNFIXED",
-        "PALISADE_PLATFORM",
-        "PALISADE_DOCKER_CONFIG",
-        "PALISADE_SBOM_FORMAT",
-    ] {
-        cmd.env_remove(var);
+    // The environment must not leak settings into tests: every PALISADE_* fallback, and colour.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("PALISADE_") {
+            cmd.env_remove(var);
+        }
     }
+    cmd.env_remove("NO_COLOR");
     cmd
 }
 

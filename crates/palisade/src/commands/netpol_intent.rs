@@ -1,0 +1,65 @@
+//! `palisade netpol generate` and `palisade netpol verify`: NetworkPolicies from an intent file,
+//! and the check that manifests allow exactly the intent. The rules live in palisade-netpol.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use palisade_netpol::generate::{by_namespace, generate as generate_manifests, to_yaml};
+use palisade_netpol::intent::Intent;
+use palisade_netpol::mesh::Mesh;
+use palisade_netpol::verify;
+
+use crate::cli::{MeshKind, NetpolGenerateArgs, NetpolVerifyArgs};
+use crate::EXIT_FINDINGS;
+
+pub fn generate(args: NetpolGenerateArgs) -> anyhow::Result<ExitCode> {
+    let intent = Intent::load(&args.intent)?;
+    let mut meshes: Vec<Mesh> = args
+        .mesh
+        .iter()
+        .map(|m| match m {
+            MeshKind::Istio => Mesh::Istio,
+            MeshKind::Linkerd => Mesh::Linkerd,
+        })
+        .collect();
+    meshes.sort_unstable();
+    meshes.dedup();
+    let manifests = generate_manifests(&intent, &meshes);
+    let source = args.intent.display().to_string();
+    match &args.out {
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(to_yaml(&manifests, &source).as_bytes())?;
+            out.flush()?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for (ns, objects) in by_namespace(&manifests) {
+                let path = dir.join(format!("{ns}.yaml"));
+                std::fs::write(&path, to_yaml(&objects, &source))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("{}: {} objects", path.display(), objects.len());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(args: NetpolVerifyArgs) -> anyhow::Result<ExitCode> {
+    let intent = Intent::load(&args.intent)?;
+    let report = verify::verify_dir(&intent, &args.dir)?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(report.to_string().as_bytes())?;
+    out.flush()?;
+    Ok(if report.is_exact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDINGS)
+    })
+}

@@ -1,0 +1,60 @@
+//! `palisade netpol list`: the connections that manifests allow. The analysis lives in
+//! palisade-netpol; this module reads the arguments and writes the report.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use palisade_netpol::{Direction, Format, Protocol, ReportOptions};
+
+use crate::cli::{NetpolFocusDirection, NetpolListArgs, NetpolListFormat};
+
+/// Parses `--focus-conn` (`tcp-8080`).
+fn focus_conn(text: &str) -> anyhow::Result<(Protocol, u16)> {
+    let Some((proto, port)) = text.split_once('-') else {
+        bail!("invalid --focus-conn {text:?}: expected <protocol>-<port>, e.g. tcp-8080");
+    };
+    let Some(protocol) = Protocol::parse(proto) else {
+        bail!("invalid --focus-conn {text:?}: unknown protocol {proto:?} (tcp, udp or sctp)");
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p >= 1 => Ok((protocol, p)),
+        _ => bail!("invalid --focus-conn {text:?}: port {port:?} is not in 1-65535"),
+    }
+}
+
+pub fn run(args: NetpolListArgs) -> anyhow::Result<ExitCode> {
+    let options = ReportOptions {
+        format: match args.output {
+            NetpolListFormat::Txt => Format::Txt,
+            NetpolListFormat::Json => Format::Json,
+            NetpolListFormat::Csv => Format::Csv,
+            NetpolListFormat::Md => Format::Md,
+            NetpolListFormat::Dot => Format::Dot,
+        },
+        focus_workloads: args.focus_workloads,
+        focus_workload_peers: args.focus_workload_peers,
+        focus_direction: args.focus_direction.map(|d| match d {
+            NetpolFocusDirection::Ingress => Direction::Ingress,
+            NetpolFocusDirection::Egress => Direction::Egress,
+        }),
+        focus_conn: args.focus_conn.as_deref().map(focus_conn).transpose()?,
+        exposure: args.exposure,
+    };
+    let started = std::time::Instant::now();
+    let cluster = palisade_netpol::load_dir(&args.dirpath)?;
+    tracing::debug!(elapsed = ?started.elapsed(), workloads = cluster.workloads.len(), "loaded");
+    for warning in &cluster.warnings {
+        tracing::warn!("{warning}");
+    }
+    let connectivity = palisade_netpol::analyze(&cluster)?;
+    tracing::debug!(elapsed = ?started.elapsed(), classes = connectivity.class_count(), "analysed");
+    let text = palisade_netpol::render(&connectivity, &options);
+    tracing::debug!(elapsed = ?started.elapsed(), bytes = text.len(), "rendered");
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing the report")?;
+    Ok(ExitCode::SUCCESS)
+}
