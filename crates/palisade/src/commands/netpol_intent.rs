@@ -52,7 +52,7 @@ pub fn verify(args: NetpolVerifyArgs) -> anyhow::Result<ExitCode> {
     let intent = Intent::load(&args.intent)?;
     let report = verify::verify_dir(&intent, &args.dir)?;
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        tracing::warn!("{warning}");
     }
     let mut out = std::io::stdout().lock();
     out.write_all(report.to_string().as_bytes())?;

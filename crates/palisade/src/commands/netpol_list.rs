@@ -49,7 +49,11 @@ pub fn run(args: NetpolListArgs) -> anyhow::Result<ExitCode> {
     }
     let connectivity = palisade_netpol::analyze(&cluster)?;
     tracing::debug!(elapsed = ?started.elapsed(), classes = connectivity.class_count(), "analysed");
-    let text = palisade_netpol::render(&connectivity, &options);
+    let mut text = palisade_netpol::render(&connectivity, &options);
+    // Upstream's files end without a newline; a terminal wants one (comparisons ignore it).
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
     tracing::debug!(elapsed = ?started.elapsed(), bytes = text.len(), "rendered");
     let mut stdout = std::io::stdout().lock();
     stdout
