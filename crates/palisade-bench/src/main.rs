@@ -4,6 +4,7 @@
 //!     target/release/palisade-bench audit --documents 10000
 //!     target/release/palisade-bench webhook --connections 64 --seconds 10
 //!     target/release/palisade-bench admission --images 40
+//!     target/release/palisade-bench netpol
 //!
 //! `audit`: documents per second and peak memory on a generated corpus (and on four times it:
 //! memory must not grow), and the throughput ratio to checkov when it is installed.
@@ -11,12 +12,17 @@
 //! `admission`: admission latency with image verification, cold and warm cache (src/admission.rs).
 //! `webhook`: throughput and p50/p99 latency of `palisade webhook` under wrk, beside nginx serving
 //! a fixed AdmissionReview response over the same TLS as the floor.
+//! `netpol`: `palisade netpol list`'s analysis on a generated cluster of 10,000 pods, 500
+//! namespaces and 2,000 NetworkPolicies beside loading the manifests (the floor), its peak memory
+//! at 1, 2 and 4 times that cluster (must grow linearly), and the binary end to end
+//! (src/netpol.rs).
 #![forbid(unsafe_code)]
 
 mod admission;
 mod corpus;
 mod image;
 mod model;
+mod netpol;
 mod webhook;
 
 use std::path::{Path, PathBuf};
@@ -40,11 +46,20 @@ enum Bench {
     Image(image::Args),
     /// Model scan time beside picklescan and modelscan.
     Model(model::Args),
+    /// NetworkPolicy connectivity analysis time beside loading the manifests, and its memory at
+    /// growing cluster sizes.
+    Netpol(netpol::Args),
     /// (internal) Run a command and print its time and peak memory.
     #[command(hide = true)]
     Measure {
         #[arg(last = true)]
         command: Vec<String>,
+    },
+    /// (internal) Load and analyse the generated cluster at a scale; print its peak memory.
+    #[command(hide = true)]
+    NetpolMeasure {
+        #[arg(long, default_value_t = 1)]
+        factor: usize,
     },
     /// (internal) Decompress files to nowhere: the floor of the image benchmark.
     #[command(hide = true)]
@@ -136,6 +151,8 @@ fn main() -> anyhow::Result<()> {
         Bench::Admission(args) => admission::run(args),
         Bench::Image(args) => image::run(args),
         Bench::Model(args) => model::run(args),
+        Bench::Netpol(args) => netpol::run(args),
+        Bench::NetpolMeasure { factor } => netpol::measure(factor),
         Bench::Measure { command } => image::measure(&command),
         Bench::Floor { files } => image::floor(&files),
     }

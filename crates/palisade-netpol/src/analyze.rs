@@ -3,10 +3,16 @@
 //! Every subject and peer of every policy is a [`PodMatcher`]. A workload's pods are described by
 //! the set of matchers that select them and by how each named port the policies mention resolves
 //! on them; workloads with the same description are indistinguishable to every policy, so they
-//! form one class, and connectivity is computed once per pair of classes (and per class and
-//! external address block), then expanded to workload pairs. Matching is indexed by namespace, so
-//! building the classes costs about (matchers x pods in the namespaces they reach), and the pair
-//! computation costs (classes^2 x rules that apply to a class).
+//! form one class. Matching is indexed by namespace, so building the classes costs about
+//! (matchers x pods in the namespaces they reach).
+//!
+//! Nothing of size classes x classes is kept: [`analyze`] stores, per class, its signature
+//! (the matchers that select it, and per matcher the classes it selects: the same selection
+//! relation twice), and groups classes by the policies that apply to them. The connections from
+//! one source class to every destination are computed when [`Connectivity::connections`]
+//! reaches that source, into one reused row: memory is linear in the pods, the policies and the
+//! selection relation, while the time stays about (classes^2) cheap steps plus one policy
+//! evaluation per distinct pattern.
 //!
 //! Semantics, per direction (egress at the source, ingress at the destination; both required):
 //! AdminNetworkPolicies by ascending priority, rules in order, the first rule that matches a
@@ -17,6 +23,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -55,21 +62,13 @@ impl fmt::Display for PeerRef<'_> {
 }
 
 /// The result of [`analyze`]: the allowed connections between every pair of workloads, and
-/// between workloads and external address blocks.
+/// between workloads and external address blocks, computed on demand from per-class data.
 #[derive(Debug)]
 pub struct Connectivity<'c> {
     cluster: &'c Cluster,
     pub(crate) engine: Engine<'c>,
     /// Workloads of each class.
     members: Vec<Vec<usize>>,
-    /// Distinct connection sets; the matrices hold indices into this.
-    conns: Vec<ConnectionSet>,
-    /// classes x classes.
-    class_matrix: Vec<u32>,
-    /// source address blocks x classes.
-    from_ips: Vec<u32>,
-    /// classes x destination address blocks.
-    to_ips: Vec<u32>,
 }
 
 impl<'c> Connectivity<'c> {
@@ -95,145 +94,183 @@ impl<'c> Connectivity<'c> {
     }
 
     /// The connections allowed from workload `src` to workload `dst` (indices into
-    /// [`Cluster::workloads`]).
-    pub fn between_workloads(&self, src: usize, dst: usize) -> &ConnectionSet {
-        let k = self.engine.classes;
-        let (a, b) = (
-            self.engine.class_of[src] as usize,
-            self.engine.class_of[dst] as usize,
-        );
-        &self.conns[self.class_matrix[a * k + b] as usize]
+    /// [`Cluster::workloads`]), evaluated for this one pair of classes.
+    pub fn between_workloads(&self, src: usize, dst: usize) -> ConnectionSet {
+        let e = &self.engine;
+        let (a, b) = (e.class_of[src], e.class_of[dst]);
+        // Between classes, named ports resolve on a class: the evaluation cannot fail (only a
+        // named port towards an address block can, and `analyze` reported that).
+        e.between::<ConnectionSet>(Endpoint::Class(a), Endpoint::Class(b), None)
+            .unwrap_or_default()
     }
 
-    /// Every allowed connection, workload pairs first, then from and to external blocks:
-    /// (source, destination, connections), skipping empty sets, a workload to itself, and
-    /// external to external. Unsorted.
-    pub fn connections(
-        &self,
-    ) -> impl Iterator<Item = (PeerRef<'_>, PeerRef<'_>, &ConnectionSet)> + '_ {
-        let workloads = &self.cluster.workloads;
-        let e = &self.engine;
-        let k = e.classes;
-        let members = &self.members;
-        // Class pairs with connections, expanded to their workloads (workloads are distinct by
-        // namespace, name and kind, so only the same index is the same workload).
-        let pairs = (0..k).flat_map(move |cs| {
-            (0..k).flat_map(move |cd| {
-                let c = &self.conns[self.class_matrix[cs * k + cd] as usize];
-                let (srcs, dsts): (&[usize], &[usize]) = if c.is_empty() {
-                    (&[], &[])
-                } else {
-                    (&members[cs], &members[cd])
-                };
-                srcs.iter().flat_map(move |&i| {
-                    dsts.iter().filter(move |&&j| j != i).map(move |&j| {
-                        (
-                            PeerRef::Workload(&workloads[i]),
-                            PeerRef::Workload(&workloads[j]),
-                            c,
-                        )
-                    })
-                })
-            })
-        });
-        let from = e.src_atoms.iter().enumerate().flat_map(move |(a, atom)| {
-            workloads.iter().enumerate().filter_map(move |(j, w)| {
-                let c = &self.conns[self.from_ips[a * k + e.class_of[j] as usize] as usize];
-                (!c.is_empty()).then_some((PeerRef::External(atom), PeerRef::Workload(w), c))
-            })
-        });
-        let n_dst = e.dst_atoms.len();
-        let to = workloads.iter().enumerate().flat_map(move |(i, w)| {
-            e.dst_atoms.iter().enumerate().filter_map(move |(a, atom)| {
-                let c = &self.conns[self.to_ips[e.class_of[i] as usize * n_dst + a] as usize];
-                (!c.is_empty()).then_some((PeerRef::Workload(w), PeerRef::External(atom), c))
-            })
-        });
-        pairs.chain(from).chain(to)
+    /// Every allowed connection: per source class, to the workloads and then to the external
+    /// blocks; then from the external blocks, per destination class. (source, destination,
+    /// connections), skipping empty sets, a workload to itself, and external to external.
+    /// Unsorted. The sets are shared between the connections that have the same one.
+    pub fn connections(&self) -> Connections<'_> {
+        Connections {
+            conn: self,
+            rows: RowMaker::new(&self.engine),
+            phase: Phase::Rows,
+            next: 0,
+            cells: Vec::new(),
+            sets: Vec::new(),
+            cell: 0,
+            i: 0,
+            j: 0,
+        }
+    }
+}
+
+/// One end of a [`Cell`].
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Class(u32),
+    SrcAtom(u32),
+    DstAtom(u32),
+}
+
+/// Connections from every workload of one end to every workload of the other: an index into
+/// the row's sets.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    src: End,
+    dst: End,
+    set: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Rows of source classes (to classes and to destination blocks).
+    Rows,
+    /// From the source blocks, per destination class.
+    FromBlocks,
+    Done,
+}
+
+/// The iterator of [`Connectivity::connections`]: one row of cells at a time.
+#[derive(Debug)]
+pub struct Connections<'a> {
+    conn: &'a Connectivity<'a>,
+    rows: RowMaker,
+    phase: Phase,
+    /// The next class whose row to compute.
+    next: usize,
+    cells: Vec<Cell>,
+    sets: Vec<Arc<ConnectionSet>>,
+    /// Position: cell, then source and destination member.
+    cell: usize,
+    i: usize,
+    j: usize,
+}
+
+impl<'a> Connections<'a> {
+    fn len_of(&self, end: End) -> usize {
+        match end {
+            End::Class(c) => self.conn.members[c as usize].len(),
+            End::SrcAtom(_) | End::DstAtom(_) => 1,
+        }
+    }
+
+    fn peer(&self, end: End, i: usize) -> (PeerRef<'a>, Option<usize>) {
+        let conn = self.conn;
+        match end {
+            End::Class(c) => {
+                let w = conn.members[c as usize][i];
+                (PeerRef::Workload(&conn.cluster.workloads[w]), Some(w))
+            }
+            End::SrcAtom(a) => (PeerRef::External(&conn.engine.src_atoms[a as usize]), None),
+            End::DstAtom(a) => (PeerRef::External(&conn.engine.dst_atoms[a as usize]), None),
+        }
+    }
+
+    /// Computes the next row's cells; false when there are no more.
+    fn refill(&mut self) -> bool {
+        let e = &self.conn.engine;
+        self.cells.clear();
+        self.sets.clear();
+        self.cell = 0;
+        self.i = 0;
+        self.j = 0;
+        loop {
+            match self.phase {
+                Phase::Rows if self.next < e.classes => {
+                    let s = self.next as u32;
+                    self.next += 1;
+                    e.row(s, &mut self.rows, &mut self.cells, &mut self.sets);
+                    if !self.cells.is_empty() {
+                        return true;
+                    }
+                }
+                Phase::Rows => {
+                    self.phase = Phase::FromBlocks;
+                    self.next = 0;
+                }
+                Phase::FromBlocks if self.next < e.classes => {
+                    let d = self.next as u32;
+                    self.next += 1;
+                    e.row_from_blocks(d, &mut self.rows, &mut self.cells, &mut self.sets);
+                    if !self.cells.is_empty() {
+                        return true;
+                    }
+                }
+                Phase::FromBlocks | Phase::Done => {
+                    self.phase = Phase::Done;
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Connections<'a> {
+    type Item = (PeerRef<'a>, PeerRef<'a>, Arc<ConnectionSet>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let Some(&cell) = self.cells.get(self.cell) else {
+                if self.refill() {
+                    continue;
+                }
+                return None;
+            };
+            if self.i >= self.len_of(cell.src) {
+                self.cell += 1;
+                self.i = 0;
+                self.j = 0;
+                continue;
+            }
+            if self.j >= self.len_of(cell.dst) {
+                self.i += 1;
+                self.j = 0;
+                continue;
+            }
+            let (src, si) = self.peer(cell.src, self.i);
+            let (dst, di) = self.peer(cell.dst, self.j);
+            self.j += 1;
+            // Workloads are distinct by namespace, name and kind, so only the same index is the
+            // same workload.
+            if si.is_some() && si == di {
+                continue;
+            }
+            return Some((src, dst, Arc::clone(&self.sets[cell.set as usize])));
+        }
     }
 }
 
 /// Analyses the cluster: see the module documentation for the semantics.
 pub fn analyze(cluster: &Cluster) -> Result<Connectivity<'_>, NetpolError> {
     let engine = Engine::new(cluster)?;
-    let k = engine.classes;
-    let n_dst = engine.dst_atoms.len();
-
-    // One direction's result depends on the other end only through which of the matchers (or
-    // address blocks) of the applicable rules select it and, for egress, how it resolves the
-    // rules' named ports. Each side partitions the other ends by that pattern (bitset
-    // refinement, no per-pair work) and evaluates one representative per part. First the
-    // ingress side of every destination class (also for external sources), then the rows of
-    // source classes (also to external destinations), in parallel.
-    let ingress: Vec<Result<(SideTable, SideTable), NetpolError>> = (0..k)
+    // The only evaluation that can fail is a NetworkPolicy egress rule's named port towards an
+    // address block; rows are computed lazily, so check every class's blocks now, and report
+    // the first class's error as a full analysis would.
+    let checked: Vec<Result<(), NetpolError>> = (0..engine.classes as u32)
         .into_par_iter()
-        .map(|d| {
-            let refs = engine.side_references(d as u32, true);
-            Ok((
-                engine.side_table(d as u32, true, &refs, Universe::Classes)?,
-                engine.side_table(d as u32, true, &refs, Universe::SrcAtoms)?,
-            ))
-        })
+        .map(|s| engine.check_blocks(s))
         .collect();
-    let ingress: Vec<(SideTable, SideTable)> = ingress.into_iter().collect::<Result<_, _>>()?;
-
-    // Ingress results interned across destinations, so rows can memoize intersections.
-    let mut interner = Interner::default();
-    let ingress_ids: Vec<Vec<u32>> = ingress
-        .iter()
-        .map(|(t, _)| t.results.iter().map(|c| interner.id(c.clone())).collect())
-        .collect();
-    let n_src = engine.src_atoms.len();
-    let mut from_ips = vec![0u32; n_src * k];
-    for (d, (_, atoms)) in ingress.iter().enumerate() {
-        for a in 0..n_src {
-            let c = atoms.results[atoms.ids[a] as usize].clone();
-            from_ips[a * k + d] = interner.id(c);
-        }
-    }
-    let ingress_sets = &interner.sets;
-
-    type Row = (Vec<u32>, Vec<u32>, Vec<ConnectionSet>);
-    let rows: Vec<Result<Row, NetpolError>> = (0..k)
-        .into_par_iter()
-        .map(|s| {
-            let refs = engine.side_references(s as u32, false);
-            let egress = engine.side_table(s as u32, false, &refs, Universe::Classes)?;
-            let mut local: HashMap<(u32, u32), u32, FastHash> = HashMap::default();
-            let mut sets: Vec<ConnectionSet> = vec![ConnectionSet::none()];
-            let mut row = Vec::with_capacity(k);
-            for d in 0..k {
-                let e = egress.ids[d];
-                if egress.results[e as usize].is_empty() {
-                    row.push(0);
-                    continue;
-                }
-                let (table, _) = &ingress[d];
-                let i = ingress_ids[d][table.ids[s] as usize];
-                let id = *local.entry((e, i)).or_insert_with(|| {
-                    let c = egress.results[e as usize].intersection(&ingress_sets[i as usize]);
-                    sets.push(c);
-                    (sets.len() - 1) as u32
-                });
-                row.push(id);
-            }
-            // Egress to external blocks: nothing selects an address block on ingress.
-            let to_atoms = engine.side_table(s as u32, false, &refs, Universe::DstAtoms)?;
-            let base = sets.len() as u32;
-            sets.extend(to_atoms.results);
-            let to_ips = to_atoms.ids.iter().map(|&i| base + i).collect();
-            Ok((row, to_ips, sets))
-        })
-        .collect();
-    let mut class_matrix = Vec::with_capacity(k * k);
-    let mut to_ips = Vec::with_capacity(n_dst * k);
-    for row in rows {
-        let (row, ips, sets) = row?;
-        let global: Vec<u32> = sets.into_iter().map(|c| interner.id(c)).collect();
-        class_matrix.extend(row.iter().map(|&l| global[l as usize]));
-        to_ips.extend(ips.iter().map(|&l| global[l as usize]));
-    }
-    let mut members = vec![Vec::new(); k];
+    checked.into_iter().collect::<Result<Vec<()>, _>>()?;
+    let mut members = vec![Vec::new(); engine.classes];
     for (w, &c) in engine.class_of.iter().enumerate() {
         members[c as usize].push(w);
     }
@@ -241,26 +278,115 @@ pub fn analyze(cluster: &Cluster) -> Result<Connectivity<'_>, NetpolError> {
         cluster,
         members,
         engine,
-        conns: interner.sets,
-        class_matrix,
-        from_ips,
-        to_ips,
     })
 }
 
-/// What a side table ranges over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Universe {
-    Classes,
-    SrcAtoms,
-    DstAtoms,
+/// A partition of `0..n` refined by subsets: elements stay in one part while no splitter tells
+/// them apart. Part ids are not dense (a split part's old id may be left empty).
+#[derive(Debug, Default)]
+struct Partition {
+    part: Vec<u32>,
+    count: u32,
+    remap: Vec<u32>,
 }
 
-/// One class's side of one direction: for every other end (class or address block), the index
-/// of its result.
-struct SideTable {
-    ids: Vec<u32>,
-    results: Vec<ConnectionSet>,
+impl Partition {
+    fn reset(&mut self, n: usize) {
+        self.part.clear();
+        self.part.resize(n, 0);
+        self.count = 1;
+    }
+
+    /// Moves the elements `inside` out of their parts, into one new part per old part.
+    fn split(&mut self, inside: impl Iterator<Item = usize>) {
+        self.remap.clear();
+        self.remap.resize(self.count as usize, u32::MAX);
+        for i in inside {
+            let p = self.part[i] as usize;
+            if self.remap[p] == u32::MAX {
+                self.remap[p] = self.count;
+                self.count += 1;
+            }
+            self.part[i] = self.remap[p];
+        }
+    }
+
+    /// Splits every part by a value per element.
+    fn split_by<K: std::hash::Hash + Eq>(&mut self, value: impl Fn(usize) -> K) {
+        let mut ids: HashMap<(u32, K), u32> = HashMap::new();
+        for i in 0..self.part.len() {
+            let next = self.count;
+            let id = *ids.entry((self.part[i], value(i))).or_insert(next);
+            if id == next {
+                self.count += 1;
+            }
+            self.part[i] = id;
+        }
+    }
+}
+
+/// Scratch space and memos for computing rows, reused from one row to the next. Everything is
+/// sized by the classes, the groups, the matchers or the address blocks, never their products;
+/// the memos hold one entry per distinct pattern met.
+#[derive(Debug)]
+pub(crate) struct RowMaker {
+    partition: Partition,
+    /// Per part, the index of its result (`u32::MAX`: not yet evaluated).
+    part_result: Vec<u32>,
+    /// The current row's egress results, and per destination class the index of its result.
+    egress: Vec<ConnectionSet>,
+    row_egress: Vec<u32>,
+    /// The current source class's signature as a bitset over matchers.
+    selected: Vec<u64>,
+    key: Vec<u64>,
+    /// Per group, ingress results by the source's pattern over the group's matchers (classes)
+    /// or address sets (source blocks): indices into `ingress`.
+    by_class: Vec<HashMap<Vec<u64>, u32>>,
+    by_block: Vec<HashMap<Vec<u64>, u32>>,
+    ingress: Vec<ConnectionSet>,
+    /// Per group, the ingress result for the current source (`u32::MAX`: not yet needed).
+    row_ingress: Vec<u32>,
+    /// The current row's (egress, ingress) intersections: indices into its sets, or
+    /// `u32::MAX` when empty.
+    pairs: HashMap<(u32, u32), u32, FastHash>,
+}
+
+impl RowMaker {
+    fn new(e: &Engine<'_>) -> Self {
+        let groups = e.groups.len();
+        RowMaker {
+            partition: Partition::default(),
+            part_result: Vec::new(),
+            egress: Vec::new(),
+            row_egress: Vec::new(),
+            selected: vec![0; e.matchers.len().div_ceil(64)],
+            key: Vec::new(),
+            by_class: vec![HashMap::new(); groups],
+            by_block: vec![HashMap::new(); groups],
+            ingress: Vec::new(),
+            row_ingress: vec![u32::MAX; groups],
+            pairs: HashMap::default(),
+        }
+    }
+}
+
+/// A row slot not computed yet.
+const UNSET: u32 = u32::MAX;
+/// A row slot without connections.
+const EMPTY: u32 = u32::MAX - 1;
+
+/// Adds a set to a row's sets: its index, or [`EMPTY`].
+fn push_set(sets: &mut Vec<Arc<ConnectionSet>>, set: ConnectionSet) -> u32 {
+    if set.is_empty() {
+        return EMPTY;
+    }
+    sets.push(Arc::new(set));
+    (sets.len() - 1) as u32
+}
+
+/// The first address of an address block.
+fn block_start(block: &IpSet) -> u32 {
+    block.ranges().first().map_or(0, |&(a, _)| a)
 }
 
 /// A multiply-rotate hasher for small integer keys (the default SipHash is needlessly slow for
@@ -287,67 +413,12 @@ impl std::hash::Hasher for FastHasher {
 
 type FastHash = std::hash::BuildHasherDefault<FastHasher>;
 
-fn bit(set: &[u64], i: usize) -> bool {
-    set[i / 64] & (1 << (i % 64)) != 0
-}
-
-/// Splits each part by each splitter (a bitset over the same universe); empty parts dropped.
-fn refine<'a>(
-    parts: Vec<Vec<u64>>,
-    splitters: impl Iterator<Item = &'a Vec<u64>>,
-) -> Vec<Vec<u64>> {
-    let mut parts = parts;
-    for splitter in splitters {
-        let mut next = Vec::with_capacity(parts.len() * 2);
-        for part in parts {
-            let inside: Vec<u64> = part.iter().zip(splitter).map(|(p, s)| p & s).collect();
-            let outside: Vec<u64> = part.iter().zip(splitter).map(|(p, s)| p & !s).collect();
-            if inside.iter().any(|w| *w != 0) {
-                next.push(inside);
-            }
-            if outside.iter().any(|w| *w != 0) {
-                next.push(outside);
-            }
-        }
-        parts = next;
-    }
-    parts
-}
-
-fn full_set(n: usize) -> Vec<u64> {
-    let mut set = vec![u64::MAX; n.div_ceil(64)];
-    if !n.is_multiple_of(64) {
-        if let Some(last) = set.last_mut() {
-            *last = (1u64 << (n % 64)) - 1;
-        }
-    }
-    set
-}
-
 /// What the rules that apply to a class in a direction refer to.
 struct SideRefs {
     matchers: Vec<u32>,
     ips: Vec<u32>,
     named: Vec<u32>,
     open: bool,
-}
-
-#[derive(Default)]
-struct Interner {
-    sets: Vec<ConnectionSet>,
-    ids: HashMap<ConnectionSet, u32>,
-}
-
-impl Interner {
-    fn id(&mut self, set: ConnectionSet) -> u32 {
-        if let Some(&id) = self.ids.get(&set) {
-            return id;
-        }
-        let id = self.sets.len() as u32;
-        self.sets.push(set.clone());
-        self.ids.insert(set, id);
-        id
-    }
 }
 
 /// One end of a connection inside the engine.
@@ -457,12 +528,22 @@ pub(crate) struct CAdmin {
 }
 
 /// Per class: which policies apply, by direction.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Applies {
     pub(crate) np_ingress: Vec<u32>,
     pub(crate) np_egress: Vec<u32>,
     pub(crate) anp: Vec<u32>,
     pub(crate) banp: bool,
+}
+
+/// Classes with the same applicable policies and the same named ports: as the selected end of
+/// a direction they are indistinguishable, so one representative stands for all.
+#[derive(Debug)]
+struct Group {
+    rep: u32,
+    /// What the group's ingress rules refer to: the source's pattern over these decides.
+    ingress_matchers: Vec<u32>,
+    ingress_ips: Vec<u32>,
 }
 
 /// The compiled policies and the classes.
@@ -480,23 +561,24 @@ pub(crate) struct Engine<'c> {
     pub(crate) classes: usize,
     /// Workload index to class.
     pub(crate) class_of: Vec<u32>,
-    /// Per class, the resolution of each named port (protocol, port).
-    pub(crate) class_ports: Vec<Vec<Option<(Protocol, u16)>>>,
-    /// Per matcher, a bit per class.
-    pub(crate) member: Vec<Vec<u64>>,
-    pub(crate) applies: Vec<Applies>,
+    /// Per class, the matchers that select it, sorted; and per matcher, the classes it selects,
+    /// sorted. The selection relation both ways: its size, not classes x matchers.
+    signatures: Vec<Vec<u32>>,
+    selects: Vec<Vec<u32>>,
+    /// Distinct resolutions of the named ports (sorted by named port; only those that resolve),
+    /// and per class its resolution.
+    port_tables: Vec<Vec<(u32, Protocol, u16)>>,
+    ports_of: Vec<u32>,
+    /// Distinct sets of applicable policies, and per class its set.
+    applies: Vec<Applies>,
+    applies_of: Vec<u32>,
+    groups: Vec<Group>,
+    group_of: Vec<u32>,
+    /// Every `ipBlock` (and admin `networks`) of every rule.
+    ip_sets: Vec<IpSet>,
     pub(crate) src_atoms: Vec<IpSet>,
     pub(crate) dst_atoms: Vec<IpSet>,
-    /// Per source atom, per ip set: inside?
-    pub(crate) src_in: Vec<Vec<bool>>,
-    pub(crate) dst_in: Vec<Vec<bool>>,
-    /// Per ip set, the source (destination) atoms inside it, as bitsets.
-    src_atom_sets: Vec<Vec<u64>>,
-    dst_atom_sets: Vec<Vec<u64>>,
-    /// Per named port, the classes grouped by how they resolve it, as bitsets.
-    named_parts: Vec<Vec<Vec<u64>>>,
 }
-
 #[derive(Default)]
 struct Compiler {
     matchers: Vec<PodMatcher>,
@@ -602,19 +684,34 @@ impl Compiler {
 }
 
 /// The description of a group of pods that decides connectivity: the matchers that select it,
-/// and the resolution of each named port.
-type Signature = (Vec<u32>, Vec<Option<(Protocol, u16)>>);
+/// and how the named ports the policies mention resolve on it (only those that do).
+type Signature = (Vec<u32>, Vec<(u32, Protocol, u16)>);
 
-fn resolve_named(ports: &[crate::model::ContainerPort], name: &str) -> Option<(Protocol, u16)> {
-    ports
-        .iter()
-        .find(|p| p.name.as_deref() == Some(name))
-        .and_then(|p| {
-            u16::try_from(p.port)
-                .ok()
-                .filter(|n| *n >= 1)
-                .map(|n| (p.protocol, n))
-        })
+/// The named ports (ids in `named`) that resolve on a pod's container ports: the first port of
+/// a name decides, as Kubernetes does.
+fn resolve_named(
+    ports: &[crate::model::ContainerPort],
+    named: &HashMap<&str, u32>,
+) -> Vec<(u32, Protocol, u16)> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for p in ports {
+        let Some(name) = p.name.as_deref() else {
+            continue;
+        };
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        let Some(&id) = named.get(name) else {
+            continue;
+        };
+        if let Some(n) = u16::try_from(p.port).ok().filter(|n| *n >= 1) {
+            out.push((id, p.protocol, n));
+        }
+    }
+    out.sort_unstable();
+    out
 }
 
 impl<'c> Engine<'c> {
@@ -735,95 +832,107 @@ impl<'c> Engine<'c> {
         }
 
         // Classes.
+        let named_ids: HashMap<&str, u32> = comp
+            .named_ports
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as u32))
+            .collect();
         let mut class_ids: HashMap<Signature, u32> = HashMap::new();
         let mut raw_class = Vec::with_capacity(raw_rep.len());
-        let mut class_ports = Vec::new();
-        let mut class_sigs: Vec<Vec<u32>> = Vec::new();
+        let mut signatures: Vec<Vec<u32>> = Vec::new();
+        let mut port_ids: HashMap<Vec<(u32, Protocol, u16)>, u32> = HashMap::new();
+        let mut port_tables: Vec<Vec<(u32, Protocol, u16)>> = Vec::new();
+        let mut ports_of: Vec<u32> = Vec::new();
         for (r, &rep) in raw_rep.iter().enumerate() {
-            let w = &cluster.workloads[rep];
-            let ports: Vec<Option<(Protocol, u16)>> = comp
-                .named_ports
-                .iter()
-                .map(|n| resolve_named(&w.ports, n))
-                .collect();
+            let ports = resolve_named(&cluster.workloads[rep].ports, &named_ids);
             let sig = (std::mem::take(&mut raw_sigs[r]), ports);
-            let next = class_ids.len() as u32;
-            let id = *class_ids.entry(sig.clone()).or_insert_with(|| {
-                class_sigs.push(sig.0.clone());
-                class_ports.push(sig.1.clone());
-                next
-            });
+            let next = signatures.len() as u32;
+            let id = *class_ids
+                .entry(sig)
+                .or_insert_with_key(|(matchers, ports)| {
+                    signatures.push(matchers.clone());
+                    let next_ports = port_tables.len() as u32;
+                    let p = *port_ids.entry(ports.clone()).or_insert_with(|| {
+                        port_tables.push(ports.clone());
+                        next_ports
+                    });
+                    ports_of.push(p);
+                    next
+                });
             raw_class.push(id);
         }
-        let classes = class_sigs.len();
+        drop(class_ids);
+        drop(port_ids);
+        let classes = signatures.len();
         let class_of: Vec<u32> = raw_of.iter().map(|&r| raw_class[r as usize]).collect();
-        let words = classes.div_ceil(64).max(1);
-        let mut member = vec![vec![0u64; words]; comp.matchers.len()];
-        for (c, sig) in class_sigs.iter().enumerate() {
+        let mut selects: Vec<Vec<u32>> = vec![Vec::new(); comp.matchers.len()];
+        for (c, sig) in signatures.iter().enumerate() {
             for &m in sig {
-                member[m as usize][c / 64] |= 1 << (c % 64);
+                selects[m as usize].push(c as u32);
             }
         }
-        let has = |m: u32, c: usize| member[m as usize][c / 64] & (1 << (c % 64)) != 0;
-        let mut applies = vec![Applies::default(); classes];
-        for (c, a) in applies.iter_mut().enumerate() {
-            for (i, np) in nps.iter().enumerate() {
-                if has(np_subjects[i], c) {
-                    if np.ingress.is_some() {
-                        a.np_ingress.push(i as u32);
-                    }
-                    if np.egress.is_some() {
-                        a.np_egress.push(i as u32);
-                    }
+
+        // Applicable policies, from the classes each subject selects; interned, since whole
+        // namespaces of classes usually share them.
+        let mut class_applies = vec![Applies::default(); classes];
+        for (i, np) in nps.iter().enumerate() {
+            for &c in &selects[np_subjects[i] as usize] {
+                let a = &mut class_applies[c as usize];
+                if np.ingress.is_some() {
+                    a.np_ingress.push(i as u32);
+                }
+                if np.egress.is_some() {
+                    a.np_egress.push(i as u32);
                 }
             }
-            for (i, &s) in anp_subjects.iter().enumerate() {
-                if has(s, c) {
-                    a.anp.push(i as u32);
-                }
-            }
-            a.banp = banp_subject.is_some_and(|s| has(s, c));
         }
+        for (i, &s) in anp_subjects.iter().enumerate() {
+            for &c in &selects[s as usize] {
+                class_applies[c as usize].anp.push(i as u32);
+            }
+        }
+        if let Some(s) = banp_subject {
+            for &c in &selects[s as usize] {
+                class_applies[c as usize].banp = true;
+            }
+        }
+        let mut applies_ids: HashMap<Applies, u32> = HashMap::new();
+        let mut applies: Vec<Applies> = Vec::new();
+        let applies_of: Vec<u32> = class_applies
+            .into_iter()
+            .map(|a| {
+                let next = applies.len() as u32;
+                *applies_ids.entry(a).or_insert_with_key(|a| {
+                    applies.push(a.clone());
+                    next
+                })
+            })
+            .collect();
+        drop(applies_ids);
+        let mut group_ids: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut groups: Vec<Group> = Vec::new();
+        let group_of: Vec<u32> = (0..classes)
+            .map(|c| {
+                let next = groups.len() as u32;
+                *group_ids
+                    .entry((applies_of[c], ports_of[c]))
+                    .or_insert_with(|| {
+                        groups.push(Group {
+                            rep: c as u32,
+                            ingress_matchers: Vec::new(),
+                            ingress_ips: Vec::new(),
+                        });
+                        next
+                    })
+            })
+            .collect();
 
         // External address blocks.
         let src_atoms = atoms(comp.ingress_cuts.iter().map(|&i| &comp.ip_sets[i]));
         let dst_atoms = atoms(comp.egress_cuts.iter().map(|&i| &comp.ip_sets[i]));
-        let inside = |atoms: &[IpSet]| -> Vec<Vec<bool>> {
-            atoms
-                .iter()
-                .map(|a| comp.ip_sets.iter().map(|s| a.is_subset(s)).collect())
-                .collect()
-        };
-        let src_in = inside(&src_atoms);
-        let dst_in = inside(&dst_atoms);
-        let atom_sets = |inside: &[Vec<bool>]| -> Vec<Vec<u64>> {
-            (0..comp.ip_sets.len())
-                .map(|i| {
-                    let mut set = vec![0u64; inside.len().div_ceil(64)];
-                    for (a, flags) in inside.iter().enumerate() {
-                        if flags[i] {
-                            set[a / 64] |= 1 << (a % 64);
-                        }
-                    }
-                    set
-                })
-                .collect()
-        };
-        let src_atom_sets = atom_sets(&src_in);
-        let dst_atom_sets = atom_sets(&dst_in);
-        let named_parts: Vec<Vec<Vec<u64>>> = (0..comp.named_ports.len())
-            .map(|n| {
-                let mut by_value: HashMap<Option<(Protocol, u16)>, Vec<u64>> = HashMap::new();
-                for (c, ports) in class_ports.iter().enumerate() {
-                    by_value
-                        .entry(ports[n])
-                        .or_insert_with(|| vec![0u64; words])[c / 64] |= 1 << (c % 64);
-                }
-                by_value.into_values().collect()
-            })
-            .collect();
 
-        Ok(Engine {
+        let mut engine = Engine {
             cluster,
             matchers: comp.matchers,
             nps,
@@ -834,95 +943,305 @@ impl<'c> Engine<'c> {
             named_ports: comp.named_ports,
             classes,
             class_of,
-            class_ports,
-            member,
+            signatures,
+            selects,
+            port_tables,
+            ports_of,
             applies,
+            applies_of,
+            groups,
+            group_of,
+            ip_sets: comp.ip_sets,
             src_atoms,
             dst_atoms,
-            src_in,
-            dst_in,
-            src_atom_sets,
-            dst_atom_sets,
-            named_parts,
-        })
+        };
+        let refs: Vec<SideRefs> = engine
+            .groups
+            .iter()
+            .map(|g| engine.side_references(g.rep, true))
+            .collect();
+        for (g, r) in engine.groups.iter_mut().zip(refs) {
+            g.ingress_matchers = r.matchers;
+            g.ingress_ips = r.ips;
+        }
+        Ok(engine)
     }
 
-    /// The side table of a class in a direction over a universe of other ends.
-    fn side_table(
+    fn applies_of_class(&self, class: u32) -> &Applies {
+        &self.applies[self.applies_of[class as usize] as usize]
+    }
+
+    /// How a named port resolves on a class.
+    fn named_port(&self, class: u32, port: u32) -> Option<(Protocol, u16)> {
+        let table = &self.port_tables[self.ports_of[class as usize] as usize];
+        table
+            .binary_search_by_key(&port, |&(n, _, _)| n)
+            .ok()
+            .map(|i| (table[i].1, table[i].2))
+    }
+
+    /// Whether an address block lies in an address set. Blocks are cut at every boundary of
+    /// every set of their direction, so each lies wholly inside or outside: its first address
+    /// decides.
+    fn in_ip_set(&self, set: u32, block: &IpSet) -> bool {
+        let start = block_start(block);
+        let ranges = self.ip_sets[set as usize].ranges();
+        let i = ranges.partition_point(|&(_, end)| end < start);
+        ranges.get(i).is_some_and(|&(a, _)| a <= start)
+    }
+
+    /// The blocks of `blocks` (sorted by address, cut at the set's boundaries) inside a set.
+    fn blocks_inside<'a>(
+        &'a self,
+        set: u32,
+        blocks: &'a [IpSet],
+    ) -> impl Iterator<Item = usize> + 'a {
+        self.ip_sets[set as usize]
+            .ranges()
+            .iter()
+            .flat_map(move |&(a, b)| {
+                let lo = blocks.partition_point(|x| block_start(x) < a);
+                let hi = blocks.partition_point(|x| block_start(x) <= b);
+                lo..hi
+            })
+    }
+
+    /// Source class `s`'s row: a cell per destination class and per destination block with
+    /// connections. Egress is evaluated once per part of the destinations that its rules'
+    /// matchers and named ports tell apart; ingress once per group of destinations and pattern
+    /// of the source over the group's matchers (memoized across rows).
+    fn row(
         &self,
-        class: u32,
-        ingress: bool,
-        refs: &SideRefs,
-        universe: Universe,
-    ) -> Result<SideTable, NetpolError> {
-        let n = match universe {
-            Universe::Classes => self.classes,
-            Universe::SrcAtoms => self.src_atoms.len(),
-            Universe::DstAtoms => self.dst_atoms.len(),
-        };
-        if refs.open || n == 0 {
-            return Ok(SideTable {
-                ids: vec![0; n],
-                results: vec![ConnectionSet::all()],
-            });
-        }
-        let parts = match universe {
-            Universe::Classes => {
-                let by_matchers = refine(
-                    vec![full_set(n)],
-                    refs.matchers.iter().map(|&m| &self.member[m as usize]),
-                );
-                refine(
-                    by_matchers,
-                    refs.named
-                        .iter()
-                        .flat_map(|&p| self.named_parts[p as usize].iter()),
-                )
+        s: u32,
+        rm: &mut RowMaker,
+        cells: &mut Vec<Cell>,
+        sets: &mut Vec<Arc<ConnectionSet>>,
+    ) {
+        let refs = self.side_references(s, false);
+        let me = Endpoint::Class(s);
+        let k = self.classes;
+        rm.partition.reset(k);
+        if !refs.open {
+            for &m in &refs.matchers {
+                rm.partition
+                    .split(self.selects[m as usize].iter().map(|&c| c as usize));
             }
-            Universe::SrcAtoms => refine(
-                vec![full_set(n)],
-                refs.ips.iter().map(|&i| &self.src_atom_sets[i as usize]),
-            ),
-            Universe::DstAtoms => refine(
-                vec![full_set(n)],
-                refs.ips.iter().map(|&i| &self.dst_atom_sets[i as usize]),
-            ),
-        };
-        let me = Endpoint::Class(class);
-        let mut ids = vec![0u32; n];
-        let mut results = Vec::with_capacity(parts.len());
-        for part in &parts {
-            let Some(first) = (0..n).find(|&i| bit(part, i)) else {
+            for &n in &refs.named {
+                rm.partition.split_by(|d| self.named_port(d as u32, n));
+            }
+        }
+        rm.egress.clear();
+        rm.row_egress.clear();
+        rm.part_result.clear();
+        rm.part_result.resize(rm.partition.count as usize, UNSET);
+        for d in 0..k {
+            let p = rm.partition.part[d] as usize;
+            if rm.part_result[p] == UNSET {
+                let other = Endpoint::Class(d as u32);
+                // Named ports resolve on a class: evaluations between classes cannot fail.
+                let c = self
+                    .direction::<ConnectionSet>(me, other, other, false, None)
+                    .unwrap_or_default();
+                rm.part_result[p] = rm.egress.len() as u32;
+                rm.egress.push(c);
+            }
+            rm.row_egress.push(rm.part_result[p]);
+        }
+
+        for &m in &self.signatures[s as usize] {
+            rm.selected[m as usize / 64] |= 1 << (m % 64);
+        }
+        rm.row_ingress.fill(UNSET);
+        rm.pairs.clear();
+        for d in 0..k {
+            let e = rm.row_egress[d];
+            if rm.egress[e as usize].is_empty() {
                 continue;
-            };
-            let other = match universe {
-                Universe::Classes => Endpoint::Class(first as u32),
-                Universe::SrcAtoms => Endpoint::SrcIp(first as u32),
-                Universe::DstAtoms => Endpoint::DstIp(first as u32),
-            };
-            let result: ConnectionSet = if ingress {
-                self.direction(me, other, me, true, None)?
-            } else {
-                self.direction(me, other, other, false, None)?
-            };
-            let id = results.len() as u32;
-            results.push(result);
-            for (w, &word) in part.iter().enumerate() {
-                let mut word = word;
-                while word != 0 {
-                    let b = word.trailing_zeros() as usize;
-                    ids[w * 64 + b] = id;
-                    word &= word - 1;
+            }
+            let g = self.group_of[d] as usize;
+            let i = match rm.row_ingress[g] {
+                UNSET => {
+                    let i = self.ingress_from_class(g, s, rm);
+                    rm.row_ingress[g] = i;
+                    i
                 }
+                i => i,
+            };
+            let (egress, ingress) = (&rm.egress, &rm.ingress);
+            let set = *rm.pairs.entry((e, i)).or_insert_with(|| {
+                let c = egress[e as usize].intersection(&ingress[i as usize]);
+                push_set(sets, c)
+            });
+            if set != EMPTY {
+                cells.push(Cell {
+                    src: End::Class(s),
+                    dst: End::Class(d as u32),
+                    set,
+                });
             }
         }
-        Ok(SideTable { ids, results })
+        for &m in &self.signatures[s as usize] {
+            rm.selected[m as usize / 64] = 0;
+        }
+
+        // To external blocks: nothing selects an address block on ingress.
+        let n = self.dst_atoms.len();
+        rm.partition.reset(n);
+        if !refs.open {
+            for &i in &refs.ips {
+                rm.partition.split(self.blocks_inside(i, &self.dst_atoms));
+            }
+        }
+        rm.part_result.clear();
+        rm.part_result.resize(rm.partition.count as usize, UNSET);
+        for a in 0..n {
+            let p = rm.partition.part[a] as usize;
+            if rm.part_result[p] == UNSET {
+                let other = Endpoint::DstIp(a as u32);
+                // `analyze` evaluated these (`check_blocks`) and refused what fails.
+                let c = self
+                    .direction::<ConnectionSet>(me, other, other, false, None)
+                    .unwrap_or_default();
+                rm.part_result[p] = push_set(sets, c);
+            }
+            if rm.part_result[p] != EMPTY {
+                cells.push(Cell {
+                    src: End::Class(s),
+                    dst: End::DstAtom(a as u32),
+                    set: rm.part_result[p],
+                });
+            }
+        }
     }
 
+    /// The ingress result at group `g` for source class `s` (whose signature is in
+    /// `rm.selected`): an index into `rm.ingress`.
+    fn ingress_from_class(&self, g: usize, s: u32, rm: &mut RowMaker) -> u32 {
+        let group = &self.groups[g];
+        rm.key.clear();
+        rm.key.resize(group.ingress_matchers.len().div_ceil(64), 0);
+        for (i, &m) in group.ingress_matchers.iter().enumerate() {
+            if rm.selected[m as usize / 64] & (1 << (m % 64)) != 0 {
+                rm.key[i / 64] |= 1 << (i % 64);
+            }
+        }
+        if let Some(&id) = rm.by_class[g].get(rm.key.as_slice()) {
+            return id;
+        }
+        let rep = Endpoint::Class(group.rep);
+        let c = self
+            .direction::<ConnectionSet>(rep, Endpoint::Class(s), rep, true, None)
+            .unwrap_or_default();
+        let id = rm.ingress.len() as u32;
+        rm.ingress.push(c);
+        rm.by_class[g].insert(rm.key.clone(), id);
+        id
+    }
+
+    /// The cells from every source block to destination class `d`: egress from an address
+    /// block is not restricted, so ingress at `d` decides.
+    fn row_from_blocks(
+        &self,
+        d: u32,
+        rm: &mut RowMaker,
+        cells: &mut Vec<Cell>,
+        sets: &mut Vec<Arc<ConnectionSet>>,
+    ) {
+        let g = self.group_of[d as usize] as usize;
+        let group = &self.groups[g];
+        let n = self.src_atoms.len();
+        rm.partition.reset(n);
+        for &i in &group.ingress_ips {
+            rm.partition.split(self.blocks_inside(i, &self.src_atoms));
+        }
+        rm.part_result.clear();
+        rm.part_result.resize(rm.partition.count as usize, UNSET);
+        for a in 0..n {
+            let p = rm.partition.part[a] as usize;
+            if rm.part_result[p] == UNSET {
+                let block = &self.src_atoms[a];
+                rm.key.clear();
+                rm.key.resize(group.ingress_ips.len().div_ceil(64), 0);
+                for (j, &i) in group.ingress_ips.iter().enumerate() {
+                    if self.in_ip_set(i, block) {
+                        rm.key[j / 64] |= 1 << (j % 64);
+                    }
+                }
+                let id = match rm.by_block[g].get(rm.key.as_slice()) {
+                    Some(&id) => id,
+                    None => {
+                        let rep = Endpoint::Class(group.rep);
+                        let c = self
+                            .direction::<ConnectionSet>(
+                                rep,
+                                Endpoint::SrcIp(a as u32),
+                                rep,
+                                true,
+                                None,
+                            )
+                            .unwrap_or_default();
+                        let id = rm.ingress.len() as u32;
+                        rm.ingress.push(c);
+                        rm.by_block[g].insert(rm.key.clone(), id);
+                        id
+                    }
+                };
+                let c = &rm.ingress[id as usize];
+                rm.part_result[p] = if c.is_empty() {
+                    EMPTY
+                } else {
+                    push_set(sets, c.clone())
+                };
+            }
+            if rm.part_result[p] != EMPTY {
+                cells.push(Cell {
+                    src: End::SrcAtom(a as u32),
+                    dst: End::Class(d),
+                    set: rm.part_result[p],
+                });
+            }
+        }
+    }
+
+    /// Evaluates the egress of class `s` to every destination block, for the errors only (a
+    /// NetworkPolicy's named port towards an address block): in the order a full evaluation
+    /// would meet them, so the same error is reported.
+    fn check_blocks(&self, s: u32) -> Result<(), NetpolError> {
+        let refs = self.side_references(s, false);
+        if refs.open || refs.named.is_empty() {
+            return Ok(());
+        }
+        let mut partition = Partition::default();
+        partition.reset(self.dst_atoms.len());
+        for &i in &refs.ips {
+            partition.split(self.blocks_inside(i, &self.dst_atoms));
+        }
+        // One block per part, ordered by its pattern: inside a set before outside, set by set.
+        let mut seen = vec![false; partition.count as usize];
+        let mut reps: Vec<(Vec<bool>, usize)> = Vec::new();
+        for (a, &p) in partition.part.iter().enumerate() {
+            if !std::mem::replace(&mut seen[p as usize], true) {
+                let block = &self.dst_atoms[a];
+                let pattern = refs
+                    .ips
+                    .iter()
+                    .map(|&i| !self.in_ip_set(i, block))
+                    .collect();
+                reps.push((pattern, a));
+            }
+        }
+        reps.sort();
+        let me = Endpoint::Class(s);
+        for (_, a) in reps {
+            let other = Endpoint::DstIp(a as u32);
+            self.direction::<ConnectionSet>(me, other, other, false, None)?;
+        }
+        Ok(())
+    }
     /// The matchers in the peers, and the named ports in the ports, of the rules that apply to
     /// a class in a direction; and whether no policy applies at all.
     fn side_references(&self, class: u32, ingress: bool) -> SideRefs {
-        let a = &self.applies[class as usize];
+        let a = self.applies_of_class(class);
         let nps = if ingress { &a.np_ingress } else { &a.np_egress };
         let open = a.anp.is_empty() && nps.is_empty() && !a.banp;
         let mut matchers = Vec::new();
@@ -987,8 +1306,9 @@ impl<'c> Engine<'c> {
     }
 
     pub(crate) fn is_member(&self, matcher: u32, class: u32) -> bool {
-        let c = class as usize;
-        self.member[matcher as usize][c / 64] & (1 << (c % 64)) != 0
+        self.signatures[class as usize]
+            .binary_search(&matcher)
+            .is_ok()
     }
 
     fn peer_matches(&self, peer: &CPeer, ep: Endpoint, reps: Option<&RepTable>) -> bool {
@@ -997,8 +1317,8 @@ impl<'c> Engine<'c> {
             (CPeer::Pods(m), Endpoint::Rep(r)) => {
                 reps.is_some_and(|t| t.member[r as usize][*m as usize])
             }
-            (CPeer::Ips(i), Endpoint::SrcIp(a)) => self.src_in[a as usize][*i as usize],
-            (CPeer::Ips(i), Endpoint::DstIp(a)) => self.dst_in[a as usize][*i as usize],
+            (CPeer::Ips(i), Endpoint::SrcIp(a)) => self.in_ip_set(*i, &self.src_atoms[a as usize]),
+            (CPeer::Ips(i), Endpoint::DstIp(a)) => self.in_ip_set(*i, &self.dst_atoms[a as usize]),
             _ => false,
         }
     }
@@ -1021,7 +1341,7 @@ impl<'c> Engine<'c> {
                 CPort::Fixed(c) => out = out.union(&C::from_set(c)),
                 CPort::Named(id, protocol) => match target {
                     Endpoint::Class(c) => {
-                        if let Some((proto, port)) = self.class_ports[c as usize][*id as usize] {
+                        if let Some((proto, port)) = self.named_port(c, *id) {
                             if protocol.is_none_or(|p| p == proto) {
                                 out = out.union(&C::from_set(&ConnectionSet::from_ports(
                                     proto,
@@ -1077,7 +1397,7 @@ impl<'c> Engine<'c> {
 
     /// Whether any policy selects the class in a direction (exposure: "protected").
     pub(crate) fn is_protected(&self, class: u32, ingress: bool) -> bool {
-        let a = &self.applies[class as usize];
+        let a = self.applies_of_class(class);
         let has_rules = |p: &CAdmin| {
             if ingress {
                 !p.ingress.is_empty()
@@ -1105,7 +1425,7 @@ impl<'c> Engine<'c> {
         reps: Option<&RepTable>,
     ) -> Result<C, NetpolError> {
         let applies = match selected {
-            Endpoint::Class(c) => &self.applies[c as usize],
+            Endpoint::Class(c) => self.applies_of_class(c),
             Endpoint::Rep(r) => match reps {
                 Some(t) => &t.applies[r as usize],
                 None => return Ok(C::all()),

@@ -140,7 +140,7 @@ pub fn render(conn: &Connectivity<'_>, opts: &ReportOptions) -> String {
             continue;
         }
         if let Some(f) = &focus {
-            if !f.is_subset(set) {
+            if !f.is_subset(&set) {
                 continue;
             }
         }
@@ -153,7 +153,11 @@ pub fn render(conn: &Connectivity<'_>, opts: &ReportOptions) -> String {
             dst: dst.to_string(),
             conn: text.clone(),
         });
-        edges.push((src, dst, text));
+        // Only the graph needs the peers themselves; a copy per connection for every format
+        // would double the report's memory.
+        if opts.format == Format::Dot {
+            edges.push((src, dst, text));
+        }
     }
     sort_lines(&mut lines, true);
     let exposure = opts

@@ -237,7 +237,7 @@ pub fn verify_objects(
             }
             let allowed = connectivity.between_workloads(i, j);
             let want = intended.get(&(i, j)).unwrap_or(&none);
-            compare(&mut differences, &keys[i], &keys[j], allowed, want);
+            compare(&mut differences, &keys[i], &keys[j], &allowed, want);
         }
     }
 
@@ -254,12 +254,12 @@ pub fn verify_objects(
         match (src, dst) {
             (PeerRef::Workload(w), PeerRef::External(ips)) => {
                 if let Some(&i) = index.get(&(w as *const Workload)) {
-                    allowed_out[i].push((ips.clone(), conns.clone()));
+                    allowed_out[i].push((ips.clone(), ConnectionSet::clone(&conns)));
                 }
             }
             (PeerRef::External(ips), PeerRef::Workload(w)) => {
                 if let Some(&i) = index.get(&(w as *const Workload)) {
-                    allowed_in[i].push((ips.clone(), conns.clone()));
+                    allowed_in[i].push((ips.clone(), ConnectionSet::clone(&conns)));
                 }
             }
             _ => {}

@@ -81,8 +81,8 @@ fn model_serving_generated_policies_allow_exactly_the_intent() {
             .unwrap()
     };
     let (gateway, iris, cache) = (at("model-gateway"), at("iris-classifier"), at("iris-cache"));
-    assert_eq!(conn.between_workloads(gateway, iris), &tcp(8080));
-    assert_eq!(conn.between_workloads(iris, cache), &tcp(6379));
+    assert_eq!(conn.between_workloads(gateway, iris), tcp(8080));
+    assert_eq!(conn.between_workloads(iris, cache), tcp(6379));
     assert!(conn.between_workloads(gateway, cache).is_empty());
     assert!(conn.between_workloads(cache, iris).is_empty());
     assert!(conn.between_workloads(iris, gateway).is_empty());
@@ -109,7 +109,7 @@ fn platform_generated_policies_allow_exactly_the_intent() {
     // The declared cross-team call, and no other path between teams.
     assert_eq!(
         conn.between_workloads(at("recommender"), at("fraud-scorer")),
-        &tcp(8080)
+        tcp(8080)
     );
     assert!(conn
         .between_workloads(at("fraud-scorer"), at("recommender"))
@@ -122,7 +122,7 @@ fn platform_generated_policies_allow_exactly_the_intent() {
         .is_empty());
     assert_eq!(
         conn.between_workloads(at("model-gateway"), at("image-classifier")),
-        &tcp(8080)
+        tcp(8080)
     );
 }
 
