@@ -6,13 +6,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use p256::ecdsa::VerifyingKey;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio::sync::Semaphore;
 
 use palisade_core::image_ref::ImageRef;
@@ -31,13 +33,11 @@ struct Cached<T> {
     until: Instant,
 }
 
-/// Cache and verification counters, for metrics and the benchmark.
-#[derive(Debug, Default)]
-pub struct VerifierStats {
-    pub cache_hits: AtomicU64,
-    pub verified: AtomicU64,
-    pub denied: AtomicU64,
-    pub unavailable: AtomicU64,
+/// What became of an image verification, for metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `cached`, `verified`, `denied` or `unavailable`.
+    pub outcome: &'static str,
 }
 
 /// Verifies images against the registry, with a cache and bounded concurrency.
@@ -51,7 +51,8 @@ pub struct ImageVerifier {
     pull_secrets: bool,
     tags: Mutex<HashMap<String, Cached<String>>>,
     verdicts: Mutex<HashMap<String, Cached<ImageVerdict>>>,
-    pub stats: VerifierStats,
+    /// Verifications by outcome (`palisade_webhook_image_verifications_total`).
+    pub outcomes: Family<OutcomeLabels, Counter>,
 }
 
 impl std::fmt::Debug for ImageVerifier {
@@ -77,7 +78,7 @@ impl ImageVerifier {
             pull_secrets: config.pull_secrets,
             tags: Mutex::new(HashMap::new()),
             verdicts: Mutex::new(HashMap::new()),
-            stats: VerifierStats::default(),
+            outcomes: Family::default(),
         }
     }
 
@@ -132,7 +133,7 @@ impl ImageVerifier {
             .or_else(|| self.cached_tag(reference));
         if let Some(digest) = &digest {
             if let Some(verdict) = self.cached_verdict(&verdict_key(reference, digest, check)) {
-                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                self.count("cached");
                 return verdict;
             }
         }
@@ -151,16 +152,22 @@ impl ImageVerifier {
                 ..ImageVerdict::default()
             },
         };
-        let counter = if verdict.unavailable.is_some() {
-            &self.stats.unavailable
+        let outcome = if verdict.unavailable.is_some() {
+            "unavailable"
         } else if matches!(verdict.signature, Some(Err(_))) || matches!(verdict.scan, Some(Err(_)))
         {
-            &self.stats.denied
+            "denied"
         } else {
-            &self.stats.verified
+            "verified"
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.count(outcome);
         verdict
+    }
+
+    fn count(&self, outcome: &'static str) {
+        self.outcomes
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     async fn verify_uncached(

@@ -326,7 +326,15 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> Result<(), ServeError> {
     let (tls, loaded) = options.cert.load()?;
-    let metrics = Arc::new(Metrics::new());
+    let mut metrics = Metrics::new();
+    if let Some(images) = &images {
+        metrics.registry.register(
+            "image_verifications",
+            "Image verifications by outcome (cached, verified, denied, unavailable)",
+            images.outcomes.clone(),
+        );
+    }
+    let metrics = Arc::new(metrics);
     let reloads = metrics.tls_reloads.clone();
     let router = router(admission, namespaces, images, metrics, &options);
     tokio::spawn(options.cert.clone().watch(

@@ -272,6 +272,15 @@ fn admits_only_signed_and_scanned_images_and_says_why_not() {
     registry.stop();
     let (allowed, message, _) = admit(&webhook, "ml-iris", &image("iris"));
     assert!(allowed, "cached verdict: {message}");
+    let metrics = webhook.text("/metrics");
+    for outcome in ["cached", "verified", "denied"] {
+        assert!(
+            metrics.contains(&format!(
+                "palisade_webhook_image_verifications_total{{outcome=\"{outcome}\"}}"
+            )),
+            "{metrics}"
+        );
+    }
     // ...a cold server fails closed, with the reason...
     let cold = Webhook::start(&config(&host, &public, "1d", ""), &[]);
     assert_denied(&cold, &image("iris"), "cannot be verified: registry:");
