@@ -185,10 +185,7 @@ fn summary(name: &str, mut xs: Vec<Duration>) -> Duration {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let palisade = match &args.palisade {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("palisade"),
-    };
+    let palisade = crate::palisade_bin(&args.palisade)?;
     let dir = tempfile::tempdir()?;
     let d = dir.path();
     let port = free_port()?;

@@ -137,10 +137,7 @@ fn oci_layers(dir: &Path, tag: &str) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let palisade = match &args.palisade {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("palisade"),
-    };
+    let palisade = crate::palisade_bin(&args.palisade)?;
     let bench = std::env::current_exe()?;
     let cache = tempfile::tempdir()?;
     let s = |p: &Path| p.display().to_string();

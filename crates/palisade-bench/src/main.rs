@@ -124,7 +124,7 @@ fn palisade_audit(bin: &Path, dir: &Path) -> Command {
     cmd
 }
 
-fn median(mut xs: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
 }
@@ -158,8 +158,10 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn audit(args: Args) -> anyhow::Result<()> {
-    let palisade = match &args.palisade {
+/// The palisade binary to measure: the one given, else `palisade` beside this benchmark (both
+/// built by `cargo build --release -p palisade -p palisade-bench`).
+pub(crate) fn palisade_bin(given: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let palisade = match given {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("palisade"),
     };
@@ -169,6 +171,11 @@ fn audit(args: Args) -> anyhow::Result<()> {
             palisade.display()
         );
     }
+    Ok(palisade)
+}
+
+fn audit(args: Args) -> anyhow::Result<()> {
+    let palisade = palisade_bin(&args.palisade)?;
     let small = tempfile::Builder::new()
         .prefix("palisade-bench")
         .disable_cleanup(std::env::var_os("PALISADE_BENCH_KEEP").is_some())

@@ -51,10 +51,7 @@ fn time_of(command: &[String], runs: usize, any_exit: bool) -> anyhow::Result<(D
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let palisade = match &args.palisade {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("palisade"),
-    };
+    let palisade = crate::palisade_bin(&args.palisade)?;
     let files = ["rf.pkl", "rf.joblib", "opcodes.pkl"];
     if !files.iter().all(|f| args.dir.join(f).is_file()) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make_models.py");

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use nix::sys::resource::{getrusage, UsageWho};
 
+use crate::median;
+
 /// The cluster at factor 1.
 const NAMESPACES: usize = 500;
 const PODS: usize = 10_000;
@@ -115,26 +117,12 @@ fn analyse(cluster: &palisade_netpol::Cluster) -> anyhow::Result<Analysed> {
     })
 }
 
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let palisade = match &args.palisade {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("palisade"),
-    };
-    if !palisade.is_file() {
-        bail!(
-            "no palisade binary at {}: build it with `cargo build --release -p palisade`",
-            palisade.display()
-        );
-    }
+    let palisade = crate::palisade_bin(&args.palisade)?;
     let dir = write_cluster(args.factor)?;
     let bytes = std::fs::metadata(dir.path().join("cluster.yaml"))?.len();
     println!(

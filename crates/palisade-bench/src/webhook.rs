@@ -196,10 +196,7 @@ fn median_result(results: Vec<WrkResult>) -> WrkResult {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let palisade = match &args.palisade {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("palisade"),
-    };
+    let palisade = crate::palisade_bin(&args.palisade)?;
     let dir = tempfile::tempdir()?;
     let d = dir.path();
     let status = Command::new(&palisade)
