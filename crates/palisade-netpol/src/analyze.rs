@@ -259,6 +259,129 @@ impl<'a> Iterator for Connections<'a> {
     }
 }
 
+/// The source of a [`SourceRow`]: a workload (an index into [`Cluster::workloads`]) or a source
+/// address block (an index into [`Connectivity::source_blocks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowSource {
+    /// A workload.
+    Workload(usize),
+    /// A source address block.
+    Block(usize),
+}
+
+/// A destination in a [`SourceRow`]: a workload (an index into [`Cluster::workloads`]) or a
+/// destination address block (an index into [`Connectivity::destination_blocks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowDestination {
+    /// A workload.
+    Workload(usize),
+    /// A destination address block.
+    Block(usize),
+}
+
+/// The connections of one source to every destination, for callers that need them in their own
+/// order (the sorted report): [`SourceRow::load`] computes the row of the source's class, and
+/// keeps only that one, so memory stays linear in the input. Loading sources of the same class
+/// one after the other computes the row once.
+#[derive(Debug)]
+pub struct SourceRow<'a> {
+    conn: &'a Connectivity<'a>,
+    rows: RowMaker,
+    cells: Vec<Cell>,
+    sets: Vec<Arc<ConnectionSet>>,
+    /// Per destination class and per destination block: an index into `sets`, or [`EMPTY`].
+    to_class: Vec<u32>,
+    to_block: Vec<u32>,
+    /// Per group of destination classes, the current block's set (source blocks only).
+    by_group: Vec<u32>,
+    /// The row computed: `(true, class)` or `(false, source block)`.
+    computed: Option<(bool, usize)>,
+    source: Option<RowSource>,
+}
+
+impl<'c> Connectivity<'c> {
+    /// A reusable row for [`SourceRow::load`].
+    pub fn source_row(&self) -> SourceRow<'_> {
+        SourceRow {
+            conn: self,
+            rows: RowMaker::new(&self.engine),
+            cells: Vec::new(),
+            sets: Vec::new(),
+            to_class: Vec::new(),
+            to_block: Vec::new(),
+            by_group: Vec::new(),
+            computed: None,
+            source: None,
+        }
+    }
+}
+
+impl SourceRow<'_> {
+    /// Makes `src` the current source, computing its row unless its class's (or block's) is
+    /// the current one.
+    pub fn load(&mut self, src: RowSource) {
+        self.source = Some(src);
+        let e = &self.conn.engine;
+        let key = match src {
+            RowSource::Workload(w) => (true, e.class_of[w] as usize),
+            RowSource::Block(a) => (false, a),
+        };
+        if self.computed == Some(key) {
+            return;
+        }
+        self.computed = Some(key);
+        self.cells.clear();
+        self.sets.clear();
+        self.to_class.clear();
+        self.to_class.resize(e.classes, EMPTY);
+        self.to_block.clear();
+        self.to_block.resize(e.dst_atoms.len(), EMPTY);
+        match key {
+            (true, s) => {
+                e.row(s as u32, &mut self.rows, &mut self.cells, &mut self.sets);
+                for cell in &self.cells {
+                    match cell.dst {
+                        End::Class(d) => self.to_class[d as usize] = cell.set,
+                        End::DstAtom(a) => self.to_block[a as usize] = cell.set,
+                        End::SrcAtom(_) => {}
+                    }
+                }
+            }
+            (false, a) => {
+                // Nothing reaches an address block from one: only the classes are filled, one
+                // evaluation per group of destinations (ingress decides, and a group's classes
+                // share their ingress rules).
+                self.by_group.clear();
+                self.by_group.resize(e.groups.len(), UNSET);
+                for d in 0..e.classes {
+                    let g = e.group_of[d] as usize;
+                    if self.by_group[g] == UNSET {
+                        let c = e.ingress_from_block(g, a as u32, &mut self.rows);
+                        self.by_group[g] = push_set(&mut self.sets, c);
+                    }
+                    self.to_class[d] = self.by_group[g];
+                }
+            }
+        }
+    }
+
+    /// The connections from the current source to `dst`, with the index of the set in the row
+    /// (destinations with the same index have the same set, so a caller can format it once).
+    /// `None` when there are none, when `dst` is the source workload itself, when no source was
+    /// loaded, and from a block to a block.
+    pub fn to(&self, dst: RowDestination) -> Option<(usize, &ConnectionSet)> {
+        let src = self.source?;
+        let e = &self.conn.engine;
+        let set = match (src, dst) {
+            (RowSource::Workload(s), RowDestination::Workload(d)) if s == d => return None,
+            (_, RowDestination::Workload(d)) => self.to_class[e.class_of[d] as usize],
+            (RowSource::Workload(_), RowDestination::Block(a)) => self.to_block[a],
+            (RowSource::Block(_), RowDestination::Block(_)) => return None,
+        };
+        (set != EMPTY).then(|| (set as usize, self.sets[set as usize].as_ref()))
+    }
+}
+
 /// Analyses the cluster: see the module documentation for the semantics.
 pub fn analyze(cluster: &Cluster) -> Result<Connectivity<'_>, NetpolError> {
     let engine = Engine::new(cluster)?;
@@ -1203,6 +1326,31 @@ impl<'c> Engine<'c> {
         }
     }
 
+    /// The ingress result at the classes of group `g` from source block `a` (memoized by the
+    /// block's pattern over the group's address sets, as [`Engine::row_from_blocks`] does).
+    fn ingress_from_block(&self, g: usize, a: u32, rm: &mut RowMaker) -> ConnectionSet {
+        let group = &self.groups[g];
+        let block = &self.src_atoms[a as usize];
+        rm.key.clear();
+        rm.key.resize(group.ingress_ips.len().div_ceil(64), 0);
+        for (j, &i) in group.ingress_ips.iter().enumerate() {
+            if self.in_ip_set(i, block) {
+                rm.key[j / 64] |= 1 << (j % 64);
+            }
+        }
+        if let Some(&id) = rm.by_block[g].get(rm.key.as_slice()) {
+            return rm.ingress[id as usize].clone();
+        }
+        let rep = Endpoint::Class(group.rep);
+        let c = self
+            .direction::<ConnectionSet>(rep, Endpoint::SrcIp(a), rep, true, None)
+            .unwrap_or_default();
+        let id = rm.ingress.len() as u32;
+        rm.ingress.push(c.clone());
+        rm.by_block[g].insert(rm.key.clone(), id);
+        c
+    }
+
     /// Evaluates the egress of class `s` to every destination block, for the errors only (a
     /// NetworkPolicy's named port towards an address block): in the order a full evaluation
     /// would meet them, so the same error is reported.
@@ -1543,6 +1691,74 @@ mod tests {
 
     fn np(body: &str) -> String {
         format!("{PODS}---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: a}}\nspec:\n{body}")
+    }
+
+    #[test]
+    fn source_rows_list_the_same_connections_as_the_iterator() {
+        // Blocks cut both ways (ingress and egress ipBlocks), named ports and several classes,
+        // with workloads of one class loaded one after the other and apart.
+        let yaml = format!(
+            "{}---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: q, namespace: b}}\nspec:\n  podSelector: {{}}\n  ingress:\n  - from:\n    - ipBlock: {{cidr: 192.168.0.0/16, except: [192.168.1.0/24]}}\n    - podSelector: {{matchLabels: {{app: web}}}}\n      namespaceSelector: {{}}\n",
+            np("  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [{podSelector: {}}]\n    ports: [{port: http}]\n  egress:\n  - to:\n    - ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}\n  - to: [{namespaceSelector: {}}]\n")
+        );
+        let cluster = load_str("test.yaml", &yaml).unwrap();
+        let connectivity = analyze(&cluster).unwrap();
+        let expected: BTreeMap<(String, String), String> = connectivity
+            .connections()
+            .map(|(s, d, c)| ((s.to_string(), d.to_string()), c.to_string()))
+            .collect();
+        let workloads = &cluster.workloads;
+        let sources: Vec<(String, RowSource)> = (0..workloads.len())
+            .rev()
+            .chain(0..workloads.len())
+            .map(|w| {
+                (
+                    PeerRef::Workload(&workloads[w]).to_string(),
+                    RowSource::Workload(w),
+                )
+            })
+            .chain(
+                connectivity
+                    .source_blocks()
+                    .iter()
+                    .enumerate()
+                    .map(|(a, b)| (PeerRef::External(b).to_string(), RowSource::Block(a))),
+            )
+            .collect();
+        let destinations: Vec<(String, RowDestination)> = (0..workloads.len())
+            .map(|w| {
+                (
+                    PeerRef::Workload(&workloads[w]).to_string(),
+                    RowDestination::Workload(w),
+                )
+            })
+            .chain(
+                connectivity
+                    .destination_blocks()
+                    .iter()
+                    .enumerate()
+                    .map(|(a, b)| (PeerRef::External(b).to_string(), RowDestination::Block(a))),
+            )
+            .collect();
+        let mut row = connectivity.source_row();
+        assert!(row.to(destinations[0].1).is_none(), "nothing loaded yet");
+        let mut found = BTreeMap::new();
+        for (src, at) in &sources {
+            row.load(*at);
+            for (dst, to) in &destinations {
+                if let Some((_, c)) = row.to(*to) {
+                    let old = found.insert((src.clone(), dst.clone()), c.to_string());
+                    assert!(old.is_none() || old.as_deref() == Some(&c.to_string()[..]));
+                }
+            }
+        }
+        assert!(
+            connectivity.source_blocks().len() > 1,
+            "{:?}",
+            connectivity.source_blocks()
+        );
+        assert!(connectivity.destination_blocks().len() > 1);
+        assert_eq!(found, expected);
     }
 
     #[test]

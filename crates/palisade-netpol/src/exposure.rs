@@ -367,6 +367,90 @@ pub fn exposure_lines<'c>(
     opts: &ReportOptions,
     connlist: &[(String, String, String)],
 ) -> Exposure<'c> {
+    let mut builder = ExposureBuilder::new(conn, opts);
+    for (src, dst, c) in connlist {
+        builder.add_connection(src, dst, c);
+    }
+    builder.finish()
+}
+
+/// The exposure section while the connectivity lines are being written: it keeps only the
+/// lines it repeats (those between its workloads and external blocks), so that the report can
+/// stream the connectivity list and still add them.
+#[derive(Debug)]
+pub(crate) struct ExposureBuilder<'c> {
+    cluster: &'c crate::model::Cluster,
+    result: Exposure<'c>,
+    /// The workloads of the section.
+    exposed: BTreeSet<String>,
+}
+
+impl<'c> ExposureBuilder<'c> {
+    /// Computes the section's own lines (entire cluster, representative peers, unprotected).
+    pub(crate) fn new(conn: &Connectivity<'c>, opts: &ReportOptions) -> Self {
+        let (result, exposed) = own_lines(conn, opts);
+        Self {
+            cluster: conn.cluster(),
+            result,
+            exposed,
+        }
+    }
+
+    /// Offers a connectivity line; the section repeats it when one end is an external block
+    /// and the other a workload of the section.
+    pub(crate) fn add_connection(&mut self, src: &str, dst: &str, c: &str) {
+        let src_ext = src.ends_with("[External]");
+        let dst_ext = dst.ends_with("[External]");
+        if dst_ext && self.exposed.contains(src) {
+            self.result.egress.push(ExposureLine {
+                src: src.to_string(),
+                dst: dst.to_string(),
+                conn: c.to_string(),
+                target: ExposureTarget::External,
+            });
+        }
+        if src_ext && self.exposed.contains(dst) {
+            self.result.ingress.push(ExposureLine {
+                src: src.to_string(),
+                dst: dst.to_string(),
+                conn: c.to_string(),
+                target: ExposureTarget::External,
+            });
+        }
+    }
+
+    /// Sorts the section.
+    pub(crate) fn finish(self) -> Exposure<'c> {
+        let Self {
+            cluster,
+            mut result,
+            exposed,
+        } = self;
+        result
+            .egress
+            .sort_by(|a, b| (&a.src, &a.dst).cmp(&(&b.src, &b.dst)));
+        result
+            .ingress
+            .sort_by(|a, b| (&a.dst, &a.src).cmp(&(&b.dst, &b.src)));
+        result.unprotected.sort();
+        let mut peers_seen = BTreeSet::new();
+        for w in &cluster.workloads {
+            let p = PeerRef::Workload(w);
+            let s = p.to_string();
+            if exposed.contains(&s) && peers_seen.insert(s.clone()) {
+                result.max_peer_len = result.max_peer_len.max(s.len());
+                result.exposed_peers.push(p);
+            }
+        }
+        result
+    }
+}
+
+/// The section's lines that do not come from the connectivity list, and its workloads.
+fn own_lines<'c>(
+    conn: &Connectivity<'c>,
+    opts: &ReportOptions,
+) -> (Exposure<'c>, BTreeSet<String>) {
     let engine = &conn.engine;
     let cluster = conn.cluster();
     let mut reps = representatives(conn);
@@ -409,9 +493,11 @@ pub fn exposure_lines<'c>(
         .focus_conn
         .map(|(p, port)| ConnectionSet::from_ports(p, crate::connset::PortSet::range(port, port)));
 
-    // Per class and direction: (protected, entire-cluster, per-rep) — computed once per class.
-    type ClassExposure = (bool, Option<ExpConn>, Vec<(u32, ExpConn)>);
-    let mut cache: HashMap<(u32, bool), ClassExposure> = HashMap::new();
+    // Per class and direction: whether protected, and the lines (other end, connections) its
+    // workloads get, computed once per class. Only the lines are kept: the per-representative
+    // results are as many as classes x representatives, and most lead to no line.
+    type ClassLines = (bool, Vec<(String, String, ExposureTarget)>);
+    let mut cache: HashMap<(u32, bool), ClassLines> = HashMap::new();
     let mut result = Exposure::default();
     let mut egress_entries: BTreeSet<String> = BTreeSet::new();
     let mut ingress_entries: BTreeSet<String> = BTreeSet::new();
@@ -437,9 +523,9 @@ pub fn exposure_lines<'c>(
                 Some(Direction::Egress) if ingress => continue,
                 _ => {}
             }
-            let data = cache.entry((class, ingress)).or_insert_with(|| {
+            let (protected, class_lines) = cache.entry((class, ingress)).or_insert_with(|| {
                 if !engine.is_protected(class, ingress) {
-                    return (false, None, Vec::new());
+                    return (false, Vec::new());
                 }
                 let me = Endpoint::Class(class);
                 let all = Endpoint::Rep(all_index);
@@ -453,20 +539,61 @@ pub fn exposure_lines<'c>(
                         .direction::<ExpConn>(me, all, all, false, Some(&table))
                         .unwrap_or_default()
                 };
-                let per_rep = (0..all_index)
-                    .map(|r| {
-                        let rep = Endpoint::Rep(r);
-                        let c = if ingress {
-                            engine.between::<ExpConn>(rep, me, Some(&table))
-                        } else {
-                            engine.between::<ExpConn>(me, rep, Some(&table))
-                        };
-                        (r, c.unwrap_or_default())
-                    })
-                    .collect();
-                (true, Some(entire), per_rep)
+                let mut class_lines = Vec::new();
+                // With a focus connection, only it matters.
+                let entire_shown = match &focus {
+                    Some(f) if entire.contains(f) => Some(ExpConn::from_set(f)),
+                    Some(_) => None,
+                    None => (!entire.is_empty()).then(|| entire.clone()),
+                };
+                if let Some(e) = &entire_shown {
+                    class_lines.push((
+                        "entire-cluster".into(),
+                        e.to_string(),
+                        ExposureTarget::EntireCluster,
+                    ));
+                }
+                let general = match &focus {
+                    Some(f) if entire.contains(f) => ExpConn::from_set(f),
+                    _ => entire.clone(),
+                };
+                for r in 0..all_index {
+                    let rep = Endpoint::Rep(r);
+                    let c = if ingress {
+                        engine.between::<ExpConn>(rep, me, Some(&table))
+                    } else {
+                        engine.between::<ExpConn>(me, rep, Some(&table))
+                    };
+                    let c = c.unwrap_or_default();
+                    let c = match &focus {
+                        Some(f) if c.contains(f) => ExpConn::from_set(f),
+                        Some(_) => continue,
+                        None => c,
+                    };
+                    let exposed = !entire.is_empty();
+                    if (exposed && c == general) || (!exposed && c.is_empty()) {
+                        continue;
+                    }
+                    let (ns, pods) = &labels[r as usize];
+                    let named_namespace =
+                        !ns.starts_with("all namespaces") && !ns.starts_with("namespace with");
+                    let ns_text = if named_namespace {
+                        ns.clone()
+                    } else {
+                        format!("[{ns}]")
+                    };
+                    class_lines.push((
+                        format!("{ns_text}/[{pods}]"),
+                        c.to_string(),
+                        ExposureTarget::Representative {
+                            namespace: ns.clone(),
+                            pods: pods.clone(),
+                            named_namespace,
+                        },
+                    ));
+                }
+                (true, class_lines)
             });
-            let (protected, entire, per_rep) = data.clone();
             let entries = if ingress {
                 &mut ingress_entries
             } else {
@@ -490,7 +617,7 @@ pub fn exposure_lines<'c>(
                     target,
                 });
             };
-            if !protected {
+            if !*protected {
                 entries.insert(name.clone());
                 push(
                     "entire-cluster".into(),
@@ -503,95 +630,17 @@ pub fn exposure_lines<'c>(
                 ));
                 continue;
             }
-            let entire = entire.unwrap_or_default();
-            // With a focus connection, only it matters.
-            let entire_shown = match &focus {
-                Some(f) if entire.contains(f) => Some(ExpConn::from_set(f)),
-                Some(_) => None,
-                None => (!entire.is_empty()).then(|| entire.clone()),
-            };
-            if let Some(e) = &entire_shown {
+            if !class_lines.is_empty() {
                 entries.insert(name.clone());
-                push(
-                    "entire-cluster".into(),
-                    e.to_string(),
-                    ExposureTarget::EntireCluster,
-                );
             }
-            let general = match &focus {
-                Some(f) if entire.contains(f) => ExpConn::from_set(f),
-                _ => entire.clone(),
-            };
-            for (r, c) in per_rep {
-                let c = match &focus {
-                    Some(f) if c.contains(f) => ExpConn::from_set(f),
-                    Some(_) => continue,
-                    None => c,
-                };
-                let exposed = !entire.is_empty();
-                if (exposed && c == general) || (!exposed && c.is_empty()) {
-                    continue;
-                }
-                entries.insert(name.clone());
-                let (ns, pods) = &labels[r as usize];
-                let named_namespace =
-                    !ns.starts_with("all namespaces") && !ns.starts_with("namespace with");
-                let ns_text = if named_namespace {
-                    ns.clone()
-                } else {
-                    format!("[{ns}]")
-                };
-                push(
-                    format!("{ns_text}/[{pods}]"),
-                    c.to_string(),
-                    ExposureTarget::Representative {
-                        namespace: ns.clone(),
-                        pods: pods.clone(),
-                        named_namespace,
-                    },
-                );
+            for (other, conn, target) in class_lines.iter() {
+                push(other.clone(), conn.clone(), target.clone());
             }
         }
     }
-    // The workloads of the section get their lines with external blocks too.
-    let exposed: BTreeSet<&String> = egress_entries.iter().chain(&ingress_entries).collect();
-    for (src, dst, c) in connlist {
-        let src_ext = src.ends_with("[External]");
-        let dst_ext = dst.ends_with("[External]");
-        if dst_ext && exposed.contains(src) {
-            result.egress.push(ExposureLine {
-                src: src.clone(),
-                dst: dst.clone(),
-                conn: c.clone(),
-                target: ExposureTarget::External,
-            });
-        }
-        if src_ext && exposed.contains(dst) {
-            result.ingress.push(ExposureLine {
-                src: src.clone(),
-                dst: dst.clone(),
-                conn: c.clone(),
-                target: ExposureTarget::External,
-            });
-        }
-    }
-    result
-        .egress
-        .sort_by(|a, b| (&a.src, &a.dst).cmp(&(&b.src, &b.dst)));
-    result
-        .ingress
-        .sort_by(|a, b| (&a.dst, &a.src).cmp(&(&b.dst, &b.src)));
-    result.unprotected.sort();
-    let mut peers_seen = BTreeSet::new();
-    for w in &cluster.workloads {
-        let p = PeerRef::Workload(w);
-        let s = p.to_string();
-        if exposed.contains(&s) && peers_seen.insert(s.clone()) {
-            result.max_peer_len = result.max_peer_len.max(s.len());
-            result.exposed_peers.push(p);
-        }
-    }
-    result
+    // The workloads of the section get their lines with external blocks too (`add_connection`).
+    let exposed: BTreeSet<String> = egress_entries.into_iter().chain(ingress_entries).collect();
+    (result, exposed)
 }
 
 fn dot_quote(s: &str) -> String {

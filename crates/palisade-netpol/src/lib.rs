@@ -34,4 +34,4 @@ pub use ipblock::IpSet;
 pub use labels::{LabelSelector, Labels};
 pub use load::{load_dir, load_str};
 pub use model::{Cluster, Workload};
-pub use report::{render, Direction, Format, ReportOptions};
+pub use report::{render, render_to, Direction, Format, ReportOptions};

@@ -2,12 +2,12 @@
 //! and dot, with its focus options (workloads, their peers, a direction, one connection) and the
 //! exposure section.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, Write};
 
-use crate::analyze::{Connectivity, PeerRef};
+use crate::analyze::{Connectivity, PeerRef, RowDestination, RowSource};
 use crate::connset::{ConnectionSet, PortSet, Protocol};
-use crate::exposure::{self, ExposureLine};
+use crate::exposure::{self, ExposureBuilder, ExposureLine};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,14 +77,6 @@ impl Default for ReportOptions {
     }
 }
 
-/// One report line.
-#[derive(Debug, Clone)]
-struct Line {
-    src: String,
-    dst: String,
-    conn: String,
-}
-
 fn is_focus(peer: &PeerRef<'_>, list: &[String]) -> bool {
     if list.is_empty() {
         return true;
@@ -98,17 +90,6 @@ fn is_focus(peer: &PeerRef<'_>, list: &[String]) -> bool {
 }
 
 impl ReportOptions {
-    pub(crate) fn includes(&self, src: &PeerRef<'_>, dst: &PeerRef<'_>) -> bool {
-        let fw = &self.focus_workloads;
-        match self.focus_direction {
-            Some(Direction::Ingress) if !is_focus(dst, fw) => return false,
-            Some(Direction::Egress) if !is_focus(src, fw) => return false,
-            _ => {}
-        }
-        let focus_peer = |p: &PeerRef<'_>| fw.is_empty() || is_focus(p, &self.focus_workload_peers);
-        (is_focus(src, fw) && focus_peer(dst)) || (is_focus(dst, fw) && focus_peer(src))
-    }
-
     fn focus_conn_set(&self) -> Option<ConnectionSet> {
         self.focus_conn
             .map(|(p, port)| ConnectionSet::from_ports(p, PortSet::range(port, port)))
@@ -118,86 +99,190 @@ impl ReportOptions {
     pub(crate) fn exposure_enabled(&self) -> bool {
         self.exposure && (self.focus_workloads.is_empty() || self.focus_workload_peers.is_empty())
     }
-}
 
-fn sort_lines(lines: &mut [Line], by_src: bool) {
-    lines.sort_by(|a, b| {
-        if by_src {
-            (&a.src, &a.dst).cmp(&(&b.src, &b.dst))
-        } else {
-            (&a.dst, &a.src).cmp(&(&b.dst, &b.src))
+    /// Whether the report lists connections from `src` to `dst` (the focus options).
+    fn includes<A, B>(&self, src: &Peer<'_, A>, dst: &Peer<'_, B>) -> bool {
+        match self.focus_direction {
+            Some(Direction::Ingress) if !dst.focus => return false,
+            Some(Direction::Egress) if !src.focus => return false,
+            _ => {}
         }
-    });
+        let no_workloads = self.focus_workloads.is_empty();
+        (src.focus && (no_workloads || dst.focus_peer))
+            || (dst.focus && (no_workloads || src.focus_peer))
+    }
+
+    /// Whether any connection from `src` can be listed: a source that is neither a focus
+    /// workload nor one of their peers has none, so its row need not be computed.
+    fn may_include_from<A>(&self, src: &Peer<'_, A>) -> bool {
+        match self.focus_direction {
+            Some(Direction::Egress) => src.focus,
+            _ => src.focus || self.focus_workloads.is_empty() || src.focus_peer,
+        }
+    }
 }
 
-/// Renders the report.
-pub fn render(conn: &Connectivity<'_>, opts: &ReportOptions) -> String {
+/// One end of the report's connections, with what the focus options say of it.
+struct Peer<'c, At> {
+    /// The name the report prints.
+    name: String,
+    /// The name the report sorts by.
+    key: String,
+    peer: PeerRef<'c>,
+    at: At,
+    /// One of the focus workloads (true without any).
+    focus: bool,
+    /// One of their peers (true without any).
+    focus_peer: bool,
+}
+
+fn peer<'c, At>(opts: &ReportOptions, peer: PeerRef<'c>, at: At, quoted: bool) -> Peer<'c, At> {
+    let name = peer.to_string();
+    Peer {
+        key: if quoted {
+            dot_quote(&name)
+        } else {
+            name.clone()
+        },
+        name,
+        peer,
+        at,
+        focus: is_focus(&peer, &opts.focus_workloads),
+        focus_peer: is_focus(&peer, &opts.focus_workload_peers),
+    }
+}
+
+/// Calls `line` with every listed connection (source, destination, connections as printed),
+/// sorted by source and then destination `key` (the name, or with `quoted` its dot id). The
+/// peers are sorted once and each source's row is computed when it is reached, so nothing of
+/// the size of the report is held.
+fn for_each_line<'a>(
+    conn: &'a Connectivity<'_>,
+    opts: &ReportOptions,
+    quoted: bool,
+    mut line: impl FnMut(&Peer<'a, RowSource>, &Peer<'a, RowDestination>, &str) -> io::Result<()>,
+) -> io::Result<()> {
+    let cluster = conn.cluster();
+    let workloads = cluster.workloads.iter().enumerate();
+    let mut sources: Vec<Peer<'a, RowSource>> = workloads
+        .clone()
+        .map(|(i, w)| peer(opts, PeerRef::Workload(w), RowSource::Workload(i), quoted))
+        .chain(
+            conn.source_blocks()
+                .iter()
+                .enumerate()
+                .map(|(a, b)| peer(opts, PeerRef::External(b), RowSource::Block(a), quoted)),
+        )
+        .collect();
+    let mut destinations: Vec<Peer<'a, RowDestination>> = workloads
+        .map(|(i, w)| {
+            let at = RowDestination::Workload(i);
+            peer(opts, PeerRef::Workload(w), at, quoted)
+        })
+        .chain(
+            conn.destination_blocks()
+                .iter()
+                .enumerate()
+                .map(|(a, b)| peer(opts, PeerRef::External(b), RowDestination::Block(a), quoted)),
+        )
+        .collect();
+    sources.sort_by(|a, b| a.key.cmp(&b.key));
+    destinations.sort_by(|a, b| a.key.cmp(&b.key));
+
     let focus = opts.focus_conn_set();
-    let mut lines = Vec::new();
-    let mut edges: Vec<(PeerRef<'_>, PeerRef<'_>, String)> = Vec::new();
-    for (src, dst, set) in conn.connections() {
-        if !opts.includes(&src, &dst) {
+    let focus_text = focus.as_ref().map(ToString::to_string);
+    let mut row = conn.source_row();
+    // The printed form of each of the current row's sets: a row has few distinct sets.
+    let mut texts: Vec<Option<String>> = Vec::new();
+    for src in &sources {
+        if !opts.may_include_from(src) {
             continue;
         }
-        if let Some(f) = &focus {
-            if !f.is_subset(&set) {
+        row.load(src.at);
+        texts.clear();
+        for dst in &destinations {
+            if !opts.includes(src, dst) {
                 continue;
             }
-        }
-        let text = match &focus {
-            Some(f) => f.to_string(),
-            None => set.to_string(),
-        };
-        lines.push(Line {
-            src: src.to_string(),
-            dst: dst.to_string(),
-            conn: text.clone(),
-        });
-        // Only the graph needs the peers themselves; a copy per connection for every format
-        // would double the report's memory.
-        if opts.format == Format::Dot {
-            edges.push((src, dst, text));
+            let Some((i, set)) = row.to(dst.at) else {
+                continue;
+            };
+            let text = match (&focus, &focus_text) {
+                (Some(f), Some(t)) if f.is_subset(set) => t.as_str(),
+                (Some(_), _) => continue,
+                (None, _) => {
+                    if texts.len() <= i {
+                        texts.resize(i + 1, None);
+                    }
+                    texts[i].get_or_insert_with(|| set.to_string()).as_str()
+                }
+            };
+            line(src, dst, text)?;
         }
     }
-    sort_lines(&mut lines, true);
+    Ok(())
+}
+
+/// Renders the report into a string.
+pub fn render(conn: &Connectivity<'_>, opts: &ReportOptions) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail, and every piece written is a str.
+    let _ = render_to(conn, opts, &mut out);
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Writes the report to `out` as it is produced: the connectivity list is not held in memory
+/// (the exposure section and the dot graph's nodes are, being about the size of the input).
+/// Write it to a buffered writer: it writes in small pieces.
+pub fn render_to(
+    conn: &Connectivity<'_>,
+    opts: &ReportOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let focus = opts.focus_conn_set().map(|f| f.to_string());
+    let focus = focus.as_deref();
     let exposure = opts
         .exposure_enabled()
-        .then(|| exposure::exposure_lines(conn, opts, &lines_as_pairs(&lines)));
-    let focus_str = focus.as_ref().map(ToString::to_string);
+        .then(|| ExposureBuilder::new(conn, opts));
     match opts.format {
-        Format::Txt => txt(&lines, exposure.as_ref(), focus_str.as_deref()),
-        Format::Json => json(&lines, exposure.as_ref(), focus_str.is_some()),
-        Format::Csv => csv(&lines, exposure.as_ref(), focus_str.as_deref()),
-        Format::Md => md(&lines, exposure.as_ref(), focus_str.as_deref()),
-        Format::Dot => dot(conn, opts, &edges, exposure.as_ref()),
+        Format::Txt => txt(conn, opts, exposure, focus, out),
+        Format::Json => json(conn, opts, exposure, focus.is_some(), out),
+        Format::Csv => csv(conn, opts, exposure, focus, out),
+        Format::Md => md(conn, opts, exposure, focus, out),
+        Format::Dot => dot(conn, opts, exposure, out),
     }
 }
 
-fn lines_as_pairs(lines: &[Line]) -> Vec<(String, String, String)> {
-    lines
-        .iter()
-        .map(|l| (l.src.clone(), l.dst.clone(), l.conn.clone()))
-        .collect()
-}
-
-fn txt(lines: &[Line], exposure: Option<&exposure::Exposure>, focus: Option<&str>) -> String {
-    let mut out = String::new();
+fn txt(
+    conn: &Connectivity<'_>,
+    opts: &ReportOptions,
+    mut exposure: Option<ExposureBuilder<'_>>,
+    focus: Option<&str>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut wrote = false;
     if let Some(f) = focus {
-        let _ = writeln!(out, "Permitted connections on {f}:");
-        for l in lines {
-            let _ = writeln!(out, "{} => {}", l.src, l.dst);
-        }
-    } else {
-        for l in lines {
-            let _ = writeln!(out, "{} => {} : {}", l.src, l.dst, l.conn);
-        }
+        writeln!(out, "Permitted connections on {f}:")?;
+        wrote = true;
     }
-    let Some(exp) = exposure else { return out };
-    if !out.is_empty() {
-        out.push('\n');
+    for_each_line(conn, opts, false, |src, dst, c| {
+        if let Some(b) = &mut exposure {
+            b.add_connection(&src.name, &dst.name, c);
+        }
+        wrote = true;
+        match focus {
+            Some(_) => writeln!(out, "{} => {}", src.name, dst.name),
+            None => writeln!(out, "{} => {} : {c}", src.name, dst.name),
+        }
+    })?;
+    let Some(exp) = exposure.map(ExposureBuilder::finish) else {
+        return Ok(());
+    };
+    if wrote {
+        out.write_all(b"\n")?;
     }
     let width = exp.max_peer_len;
-    let fmt_line = |l: &ExposureLine, ingress: bool| -> String {
+    let write_line = |out: &mut dyn Write, l: &ExposureLine, ingress: bool| -> io::Result<()> {
         let (wl, other) = if ingress {
             (&l.dst, &l.src)
         } else {
@@ -205,204 +290,258 @@ fn txt(lines: &[Line], exposure: Option<&exposure::Exposure>, focus: Option<&str
         };
         let arrow = if ingress { "<=" } else { "=>" };
         match focus {
-            Some(_) => format!("{wl:<width$} \t{arrow} \t{other}"),
-            None => format!("{wl:<width$} \t{arrow} \t{other} : {}", l.conn),
+            Some(_) => writeln!(out, "{wl:<width$} \t{arrow} \t{other}"),
+            None => writeln!(out, "{wl:<width$} \t{arrow} \t{other} : {}", l.conn),
         }
     };
-    out.push_str("Exposure Analysis Result");
+    out.write_all(b"Exposure Analysis Result")?;
     if let Some(f) = focus {
-        let _ = write!(out, " On {f}");
+        write!(out, " On {f}")?;
     }
-    out.push_str(":\n");
+    out.write_all(b":\n")?;
     if !exp.egress.is_empty() {
-        out.push_str("Egress Exposure:\n");
+        out.write_all(b"Egress Exposure:\n")?;
         for l in &exp.egress {
-            out.push_str(&fmt_line(l, false));
-            out.push('\n');
+            write_line(out, l, false)?;
         }
     }
     if !exp.ingress.is_empty() {
         if !exp.egress.is_empty() {
-            out.push('\n');
+            out.write_all(b"\n")?;
         }
-        out.push_str("Ingress Exposure:\n");
+        out.write_all(b"Ingress Exposure:\n")?;
         for l in &exp.ingress {
-            out.push_str(&fmt_line(l, true));
-            out.push('\n');
+            write_line(out, l, true)?;
         }
     }
     if focus.is_none() && !exp.unprotected.is_empty() {
-        out.push_str("\nWorkloads not protected by network policies:\n");
+        out.write_all(b"\nWorkloads not protected by network policies:\n")?;
         for u in &exp.unprotected {
-            out.push_str(u);
-            out.push('\n');
+            writeln!(out, "{u}")?;
         }
     }
-    out
+    Ok(())
 }
 
-fn json_items(
-    lines: impl Iterator<Item = (String, String, String)>,
+fn json_str(out: &mut dyn Write, s: &str) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, s).map_err(io::Error::other)
+}
+
+/// A JSON array of `{"src","dst"[,"conn"]}` objects written an item at a time, laid out as
+/// `serde_json::to_string_pretty` lays it out at `depth` (in two-space steps).
+struct JsonArray {
+    pad: String,
     with_conn: bool,
-) -> serde_json::Value {
-    serde_json::Value::Array(
-        lines
-            .map(|(src, dst, conn)| {
-                let mut m = serde_json::Map::new();
-                m.insert("src".into(), src.into());
-                m.insert("dst".into(), dst.into());
-                if with_conn {
-                    m.insert("conn".into(), conn.into());
-                }
-                serde_json::Value::Object(m)
-            })
-            .collect(),
-    )
+    items: usize,
 }
 
-fn json(lines: &[Line], exposure: Option<&exposure::Exposure>, focus: bool) -> String {
-    let conns = json_items(
-        lines
-            .iter()
-            .map(|l| (l.src.clone(), l.dst.clone(), l.conn.clone())),
-        !focus,
-    );
-    let value = match exposure {
-        None => conns,
-        Some(exp) => {
-            let items = |v: &[ExposureLine]| {
-                json_items(
-                    v.iter()
-                        .map(|l| (l.src.clone(), l.dst.clone(), l.conn.clone())),
-                    !focus,
-                )
-            };
-            let (top, ex) = if focus {
-                ("connlist_conn_focus_results", "exposure_conn_focus_results")
-            } else {
-                ("connlist_results", "exposure_results")
-            };
-            serde_json::json!({
-                top: conns,
-                ex: {
-                    "egress_exposure": items(&exp.egress),
-                    "ingress_exposure": items(&exp.ingress),
-                }
-            })
+impl JsonArray {
+    fn new(depth: usize, with_conn: bool) -> Self {
+        Self {
+            pad: "  ".repeat(depth),
+            with_conn,
+            items: 0,
         }
-    };
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-    if exposure.is_some() && !focus {
-        // Upstream's exposure lists are nil when empty, which Go encodes as `null` (with a focus
-        // connection they are made, empty, and encode as `[]`).
-        text = text.replace("\"egress_exposure\": []", "\"egress_exposure\": null");
-        text = text.replace("\"ingress_exposure\": []", "\"ingress_exposure\": null");
     }
-    text
-}
 
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
+    fn item(&mut self, out: &mut dyn Write, src: &str, dst: &str, conn: &str) -> io::Result<()> {
+        // The bracket waits for the first item: an empty array is `[]`.
+        out.write_all(if self.items == 0 { b"[\n" } else { b",\n" })?;
+        self.items += 1;
+        let pad = &self.pad;
+        write!(out, "{pad}  {{\n{pad}    \"src\": ")?;
+        json_str(out, src)?;
+        write!(out, ",\n{pad}    \"dst\": ")?;
+        json_str(out, dst)?;
+        if self.with_conn {
+            write!(out, ",\n{pad}    \"conn\": ")?;
+            json_str(out, conn)?;
+        }
+        write!(out, "\n{pad}  }}")
     }
-}
 
-fn csv_row(out: &mut String, fields: &[&str]) {
-    let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    out.push_str(&row.join(","));
-    out.push('\n');
-}
-
-fn csv(lines: &[Line], exposure: Option<&exposure::Exposure>, focus: Option<&str>) -> String {
-    let mut out = String::new();
-    let row = |out: &mut String, a: &str, b: &str, c: &str| {
-        if focus.is_some() {
-            csv_row(out, &[a, b]);
+    fn finish(&self, out: &mut dyn Write) -> io::Result<()> {
+        if self.items == 0 {
+            out.write_all(b"[]")
         } else {
-            csv_row(out, &[a, b, c]);
-        }
-    };
-    row(&mut out, "src", "dst", "conn");
-    for l in lines {
-        row(&mut out, &l.src, &l.dst, &l.conn);
-    }
-    if let Some(exp) = exposure {
-        let header = match focus {
-            Some(f) => format!("Exposure Analysis Result On {f}:"),
-            None => "Exposure Analysis Result:".to_string(),
-        };
-        csv_row(&mut out, &[&header, "", ""]);
-        if !exp.egress.is_empty() {
-            csv_row(&mut out, &["Egress Exposure:", "", ""]);
-            row(&mut out, "src", "dst", "conn");
-            for l in &exp.egress {
-                row(&mut out, &l.src, &l.dst, &l.conn);
-            }
-        }
-        if !exp.ingress.is_empty() {
-            csv_row(&mut out, &["Ingress Exposure:", "", ""]);
-            row(&mut out, "dst", "src", "conn");
-            for l in &exp.ingress {
-                row(&mut out, &l.dst, &l.src, &l.conn);
-            }
+            write!(out, "\n{}]", self.pad)
         }
     }
-    out
 }
 
-fn md(lines: &[Line], exposure: Option<&exposure::Exposure>, focus: Option<&str>) -> String {
-    let header = |src_first: bool| -> String {
+fn json(
+    conn: &Connectivity<'_>,
+    opts: &ReportOptions,
+    mut exposure: Option<ExposureBuilder<'_>>,
+    focus: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let (top, ex) = if focus {
+        ("connlist_conn_focus_results", "exposure_conn_focus_results")
+    } else {
+        ("connlist_results", "exposure_results")
+    };
+    let mut conns = JsonArray::new(usize::from(exposure.is_some()), !focus);
+    if exposure.is_some() {
+        write!(out, "{{\n  \"{top}\": ")?;
+    }
+    for_each_line(conn, opts, false, |src, dst, c| {
+        if let Some(b) = &mut exposure {
+            b.add_connection(&src.name, &dst.name, c);
+        }
+        conns.item(out, &src.name, &dst.name, c)
+    })?;
+    conns.finish(out)?;
+    let Some(exp) = exposure.map(ExposureBuilder::finish) else {
+        return Ok(());
+    };
+    write!(out, ",\n  \"{ex}\": {{")?;
+    for (key, lines) in [
+        ("egress_exposure", &exp.egress),
+        ("ingress_exposure", &exp.ingress),
+    ] {
+        let sep = if key == "egress_exposure" { "" } else { "," };
+        write!(out, "{sep}\n    \"{key}\": ")?;
+        if lines.is_empty() && !focus {
+            // Upstream's exposure lists are nil when empty, which Go encodes as `null` (with a
+            // focus connection they are made, empty, and encode as `[]`).
+            out.write_all(b"null")?;
+            continue;
+        }
+        let mut items = JsonArray::new(2, !focus);
+        for l in lines {
+            items.item(out, &l.src, &l.dst, &l.conn)?;
+        }
+        items.finish(out)?;
+    }
+    out.write_all(b"\n  }\n}")
+}
+
+fn csv_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
+    if field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') {
+        write!(out, "\"{}\"", field.replace('"', "\"\""))
+    } else {
+        out.write_all(field.as_bytes())
+    }
+}
+
+fn csv_row(out: &mut dyn Write, fields: &[&str]) -> io::Result<()> {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        csv_field(out, f)?;
+    }
+    out.write_all(b"\n")
+}
+
+fn csv(
+    conn: &Connectivity<'_>,
+    opts: &ReportOptions,
+    mut exposure: Option<ExposureBuilder<'_>>,
+    focus: Option<&str>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let row = |out: &mut dyn Write, a: &str, b: &str, c: &str| {
+        if focus.is_some() {
+            csv_row(out, &[a, b])
+        } else {
+            csv_row(out, &[a, b, c])
+        }
+    };
+    row(out, "src", "dst", "conn")?;
+    for_each_line(conn, opts, false, |src, dst, c| {
+        if let Some(b) = &mut exposure {
+            b.add_connection(&src.name, &dst.name, c);
+        }
+        row(out, &src.name, &dst.name, c)
+    })?;
+    let Some(exp) = exposure.map(ExposureBuilder::finish) else {
+        return Ok(());
+    };
+    let header = match focus {
+        Some(f) => format!("Exposure Analysis Result On {f}:"),
+        None => "Exposure Analysis Result:".to_string(),
+    };
+    csv_row(out, &[&header, "", ""])?;
+    if !exp.egress.is_empty() {
+        csv_row(out, &["Egress Exposure:", "", ""])?;
+        row(out, "src", "dst", "conn")?;
+        for l in &exp.egress {
+            row(out, &l.src, &l.dst, &l.conn)?;
+        }
+    }
+    if !exp.ingress.is_empty() {
+        csv_row(out, &["Ingress Exposure:", "", ""])?;
+        row(out, "dst", "src", "conn")?;
+        for l in &exp.ingress {
+            row(out, &l.dst, &l.src, &l.conn)?;
+        }
+    }
+    Ok(())
+}
+
+fn md(
+    conn: &Connectivity<'_>,
+    opts: &ReportOptions,
+    mut exposure: Option<ExposureBuilder<'_>>,
+    focus: Option<&str>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let header = |out: &mut dyn Write, src_first: bool| -> io::Result<()> {
         let (a, b) = if src_first {
             ("src", "dst")
         } else {
             ("dst", "src")
         };
         match focus {
-            Some(_) => format!("| {a} | {b} |\n|-----|-----|"),
-            None => format!("| {a} | {b} | conn |\n|-----|-----|------|"),
+            Some(_) => write!(out, "| {a} | {b} |\n|-----|-----|"),
+            None => write!(out, "| {a} | {b} | conn |\n|-----|-----|------|"),
         }
     };
-    let row = |a: &str, b: &str, c: &str| -> String {
+    let row = |out: &mut dyn Write, a: &str, b: &str, c: &str| -> io::Result<()> {
         match focus {
-            Some(_) => format!("| {a} | {b} |"),
-            None => format!("| {a} | {b} | {c} |"),
+            Some(_) => write!(out, "| {a} | {b} |"),
+            None => write!(out, "| {a} | {b} | {c} |"),
         }
     };
-    let mut all = vec![header(true)];
-    all.extend(lines.iter().map(|l| row(&l.src, &l.dst, &l.conn)));
-    let Some(exp) = exposure else {
-        return all.join("\n") + "\n";
-    };
-    let title = match focus {
-        Some(f) => format!("## Exposure Analysis Result On {f}:"),
-        None => "## Exposure Analysis Result:".to_string(),
-    };
-    all.push(title);
-    let section = |name: &str, rows: Vec<String>, src_first: bool| -> String {
-        if rows.is_empty() {
-            return String::new();
+    // Upstream joins the table's lines, then the exposure title and sections, with newlines.
+    header(out, true)?;
+    for_each_line(conn, opts, false, |src, dst, c| {
+        if let Some(b) = &mut exposure {
+            b.add_connection(&src.name, &dst.name, c);
         }
-        format!("### {name}\n{}\n{}\n", header(src_first), rows.join("\n"))
+        out.write_all(b"\n")?;
+        row(out, &src.name, &dst.name, c)
+    })?;
+    let Some(exp) = exposure.map(ExposureBuilder::finish) else {
+        return out.write_all(b"\n");
     };
-    all.push(section(
-        "Egress Exposure:",
-        exp.egress
-            .iter()
-            .map(|l| row(&l.src, &l.dst, &l.conn))
-            .collect(),
-        true,
-    ));
-    all.push(section(
-        "Ingress Exposure:",
-        exp.ingress
-            .iter()
-            .map(|l| row(&l.dst, &l.src, &l.conn))
-            .collect(),
-        false,
-    ));
-    all.join("\n")
+    match focus {
+        Some(f) => write!(out, "\n## Exposure Analysis Result On {f}:")?,
+        None => out.write_all(b"\n## Exposure Analysis Result:")?,
+    }
+    for (name, lines, ingress) in [
+        ("Egress Exposure:", &exp.egress, false),
+        ("Ingress Exposure:", &exp.ingress, true),
+    ] {
+        out.write_all(b"\n")?;
+        if lines.is_empty() {
+            continue;
+        }
+        writeln!(out, "### {name}")?;
+        header(out, !ingress)?;
+        for l in lines {
+            out.write_all(b"\n")?;
+            if ingress {
+                row(out, &l.dst, &l.src, &l.conn)?;
+            } else {
+                row(out, &l.src, &l.dst, &l.conn)?;
+            }
+        }
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 fn dot_quote(s: &str) -> String {
@@ -440,79 +579,98 @@ fn dot_edge(src: &str, dst: &str, label: &str, color: &str, weight: &str, style:
     )
 }
 
+/// The graph: its nodes come first, so the connections are gone through twice (once for the
+/// peers that have any, once to write the edges); only the nodes are held.
 fn dot(
     conn: &Connectivity<'_>,
     opts: &ReportOptions,
-    edges: &[(PeerRef<'_>, PeerRef<'_>, String)],
-    exposure: Option<&exposure::Exposure>,
-) -> String {
+    exposure: Option<ExposureBuilder<'_>>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut ns_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut rep_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut external = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut add_peer = |p: &PeerRef<'_>, ns_groups: &mut BTreeMap<String, Vec<String>>| {
-        let id = p.to_string();
-        if !seen.insert(id.clone()) {
-            return;
-        }
-        match p {
-            PeerRef::External(_) => external.push(dot_node(&id, &id, "red2", "")),
-            PeerRef::Workload(w) => ns_groups
-                .entry(format!("{}[namespace]", w.namespace))
-                .or_default()
-                .push(format!(
-                    "\t{}",
-                    dot_node(&id, &format!("{}[{}]", w.name, w.kind), "blue", "")
-                )),
-        }
-    };
-    let mut lines = Vec::new();
-    for (src, dst, label) in edges {
-        let (s, d) = (src.to_string(), dst.to_string());
-        let weight = if s <= d { "0.5" } else { "1" };
-        lines.push(dot_edge(&s, &d, label, "gold2", weight, ""));
-        add_peer(src, &mut ns_groups);
-        add_peer(dst, &mut ns_groups);
-    }
+    let mut seen = HashSet::new();
+    let mut add_peer =
+        |id: &str, p: &PeerRef<'_>, ns_groups: &mut BTreeMap<String, Vec<String>>| {
+            if seen.contains(id) {
+                return;
+            }
+            seen.insert(id.to_string());
+            match p {
+                PeerRef::External(_) => external.push(dot_node(id, id, "red2", "")),
+                PeerRef::Workload(w) => ns_groups
+                    .entry(format!("{}[namespace]", w.namespace))
+                    .or_default()
+                    .push(format!(
+                        "\t{}",
+                        dot_node(id, &format!("{}[{}]", w.name, w.kind), "blue", "")
+                    )),
+            }
+        };
+    for_each_line(conn, opts, true, |src, dst, _| {
+        add_peer(&src.name, &src.peer, &mut ns_groups);
+        add_peer(&dst.name, &dst.peer, &mut ns_groups);
+        Ok(())
+    })?;
     let focus_peers = !opts.focus_workload_peers.is_empty() && !opts.focus_workloads.is_empty();
     for w in &conn.cluster().workloads {
         let p = PeerRef::Workload(w);
         if is_focus(&p, &opts.focus_workloads)
             || (focus_peers && is_focus(&p, &opts.focus_workload_peers))
         {
-            add_peer(&p, &mut ns_groups);
+            add_peer(&p.to_string(), &p, &mut ns_groups);
         }
     }
-    if let Some(exp) = exposure {
+    // The graph leaves out the section's lines with external blocks, so the builder is not
+    // offered the connectivity lines.
+    let mut exposure_edges = Vec::new();
+    if let Some(exp) = exposure.map(ExposureBuilder::finish) {
         for p in &exp.exposed_peers {
-            add_peer(p, &mut ns_groups);
+            add_peer(&p.to_string(), p, &mut ns_groups);
         }
-        let (ext, exp_edges) = exposure::dot_data(exp, &mut ns_groups, &mut rep_groups);
+        let (ext, edges) = exposure::dot_data(&exp, &mut ns_groups, &mut rep_groups);
         external.extend(ext);
-        lines.extend(exp_edges);
+        exposure_edges = edges;
     }
-    lines.sort();
+    exposure_edges.sort();
     external.sort();
-    let mut out = vec!["digraph {".to_string()];
+    out.write_all(b"digraph {")?;
     for (groups, color) in [(&ns_groups, "black"), (&rep_groups, "red2")] {
         for (ns, peers) in groups {
             let mut peers = peers.clone();
             peers.sort();
-            out.push(format!(
-                "\tsubgraph \"cluster_{}\" {{",
+            write!(
+                out,
+                "\n\tsubgraph \"cluster_{}\" {{\n\t\tcolor=\"{color}\"\n\t\tfontcolor=\"{color}\"",
                 ns.replace('-', "_")
-            ));
-            out.push(format!("\t\tcolor=\"{color}\""));
-            out.push(format!("\t\tfontcolor=\"{color}\""));
-            out.extend(peers);
-            out.push(format!("\t\tlabel=\"{ns}\""));
-            out.push("\t}".to_string());
+            )?;
+            for p in &peers {
+                write!(out, "\n{p}")?;
+            }
+            write!(out, "\n\t\tlabel=\"{ns}\"\n\t}}")?;
         }
     }
-    out.extend(external);
-    out.extend(lines);
-    out.push("}".to_string());
-    out.join("\n")
+    for e in &external {
+        write!(out, "\n{e}")?;
+    }
+    // The edges are sorted as text. Sorting the peers by their quoted ids gives the
+    // connectivity edges in that order (a quoted id is never a prefix of another), and the
+    // exposure section's few edges are merged in.
+    let mut pending = exposure_edges.iter().peekable();
+    for_each_line(conn, opts, true, |src, dst, c| {
+        let (s, d) = (&src.name, &dst.name);
+        let weight = if s <= d { "0.5" } else { "1" };
+        let edge = dot_edge(s, d, c, "gold2", weight, "");
+        while let Some(e) = pending.next_if(|e| **e < edge) {
+            write!(out, "\n{e}")?;
+        }
+        write!(out, "\n{edge}")
+    })?;
+    for e in pending {
+        write!(out, "\n{e}")?;
+    }
+    out.write_all(b"\n}")
 }
 
 #[cfg(test)]
@@ -568,6 +726,47 @@ mod tests {
         assert_eq!(json[2]["src"], "ns/a[Pod]");
         assert_eq!(json[2]["dst"], "ns/b[Pod]");
         assert_eq!(json[2]["conn"], "TCP 80,443");
+    }
+
+    #[test]
+    fn streamed_json_is_laid_out_as_serde_pretty_prints_it() {
+        let plain = format(Format::Json);
+        let value: serde_json::Value = serde_json::from_str(&plain).unwrap();
+        assert_eq!(plain, serde_json::to_string_pretty(&value).unwrap());
+        // With the exposure section and a focus connection (its lists are `[]`, never `null`).
+        let nested = render_with(ReportOptions {
+            format: Format::Json,
+            exposure: true,
+            focus_conn: Some((Protocol::Tcp, 80)),
+            ..ReportOptions::default()
+        });
+        let value: serde_json::Value = serde_json::from_str(&nested).unwrap();
+        assert_eq!(nested, serde_json::to_string_pretty(&value).unwrap());
+        assert!(value["exposure_conn_focus_results"]["egress_exposure"].is_array());
+        let empty = render_with(ReportOptions {
+            format: Format::Json,
+            focus_conn: Some((Protocol::Udp, 1)),
+            focus_workloads: vec!["b".into()],
+            // b admits only TCP 80 and 443.
+            focus_direction: Some(Direction::Ingress),
+            ..ReportOptions::default()
+        });
+        assert_eq!(empty, "[]");
+    }
+
+    #[test]
+    fn dot_edges_with_exposure_are_sorted_as_text() {
+        let dot = render_with(ReportOptions {
+            format: Format::Dot,
+            exposure: true,
+            ..ReportOptions::default()
+        });
+        let edges: Vec<&str> = dot.lines().filter(|l| l.contains(" -> ")).collect();
+        assert!(edges.iter().any(|e| e.contains("style=dashed")), "{dot}");
+        assert!(edges.iter().any(|e| e.contains("gold2")), "{dot}");
+        let mut sorted = edges.clone();
+        sorted.sort_unstable();
+        assert_eq!(edges, sorted);
     }
 
     #[test]

@@ -23,6 +23,26 @@ fn focus_conn(text: &str) -> anyhow::Result<(Protocol, u16)> {
     }
 }
 
+/// A writer that remembers the last byte written through it.
+struct LastByte<W> {
+    inner: W,
+    last: Option<u8>,
+}
+
+impl<W: Write> Write for LastByte<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 pub fn run(args: NetpolListArgs) -> anyhow::Result<ExitCode> {
     let options = ReportOptions {
         format: match args.output {
@@ -49,16 +69,22 @@ pub fn run(args: NetpolListArgs) -> anyhow::Result<ExitCode> {
     }
     let connectivity = palisade_netpol::analyze(&cluster)?;
     tracing::debug!(elapsed = ?started.elapsed(), classes = connectivity.class_count(), "analysed");
-    let mut text = palisade_netpol::render(&connectivity, &options);
-    // Upstream's files end without a newline; a terminal wants one (comparisons ignore it).
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    tracing::debug!(elapsed = ?started.elapsed(), bytes = text.len(), "rendered");
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
+    // Streamed: the report can be far larger than the analysis (every pair of workloads).
+    let mut out = LastByte {
+        inner: std::io::BufWriter::new(std::io::stdout().lock()),
+        last: None,
+    };
+    palisade_netpol::report::render_to(&connectivity, &options, &mut out)
+        .and_then(|()| {
+            // Upstream's files end without a newline; a terminal wants one (comparisons ignore
+            // it).
+            match out.last {
+                Some(b) if b != b'\n' => out.write_all(b"\n"),
+                _ => Ok(()),
+            }
+        })
+        .and_then(|()| out.flush())
         .context("writing the report")?;
+    tracing::debug!(elapsed = ?started.elapsed(), "rendered");
     Ok(ExitCode::SUCCESS)
 }
