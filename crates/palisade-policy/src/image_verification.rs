@@ -523,6 +523,55 @@ mod tests {
     }
 
     #[test]
+    fn workload_templates_are_checked_and_pinned_where_they_are_written() {
+        let admission = admission("  requireSignature: {}\n");
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "iris"},
+            "spec": {"template": {"metadata": {"labels": {"app": "iris"}}, "spec": {
+                "imagePullSecrets": [{"name": "regcred"}],
+                "containers": [{"name": "server", "image": "registry.example.com/ml/iris:1"}]}}}
+        });
+        let object = parsed(&deployment);
+        let req = Request {
+            group: "apps",
+            kind: "Deployment",
+            resource: "deployments",
+            resource_group: "apps",
+            ..request("ml-iris", &object)
+        };
+        let checks = admission.image_checks(&req);
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].pull_secrets, ["regcred"]);
+        assert_eq!(
+            checks[0].uses,
+            [(
+                "server".to_owned(),
+                "/spec/template/spec/containers/0/image".to_owned()
+            )]
+        );
+        let digest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let patch = admission.pin_images(&checks, &[Some(digest.into())]);
+        assert_eq!(patch[0].path, "/spec/template/spec/containers/0/image");
+        // An unsigned image in a Deployment is denied like one in a pod.
+        let unsigned = ImageVerdict {
+            digest: Some(digest.into()),
+            signature: Some(Err(vec!["no signature".into()])),
+            ..ImageVerdict::default()
+        };
+        let denial = admission
+            .judge_images(&req, &checks, &[unsigned])
+            .denial
+            .unwrap();
+        assert!(
+            denial
+                .message
+                .starts_with("deployments.apps \"p\" is forbidden: images not verified"),
+            "{}",
+            denial.message
+        );
+    }
+
+    #[test]
     fn patterns_match_on_segments() {
         let image = ImageRef::parse("registry.example.com/ml/team-a/iris:1").unwrap();
         assert!(image_matches("registry.example.com/ml", &image));
