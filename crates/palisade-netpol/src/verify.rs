@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use palisade_core::Object;
 
-use crate::analyze::{analyze, PeerRef};
+use crate::analyze::{analyze, PeerRef, RowDestination, RowSource};
 use crate::connset::{ConnectionSet, PortSet, Protocol as ConnProtocol};
 use crate::error::NetpolError;
 use crate::intent::{Endpoint, Intent, IpBlock, PortRange, Protocol};
@@ -230,14 +230,25 @@ pub fn verify_objects(
     let mut differences = BTreeSet::new();
     let keys: Vec<String> = workloads.iter().map(Workload::key).collect();
     let none = ConnectionSet::none();
+    // One row per source class, computed once for all its destinations.
+    let mut row = connectivity.source_row();
     for i in 0..workloads.len() {
+        row.load(RowSource::Workload(i));
         for j in 0..workloads.len() {
             if !(managed[i] || managed[j]) || (i != j && keys[i] == keys[j]) {
                 continue;
             }
-            let allowed = connectivity.between_workloads(i, j);
             let want = intended.get(&(i, j)).unwrap_or(&none);
-            compare(&mut differences, &keys[i], &keys[j], &allowed, want);
+            if i == j {
+                // A row leaves out a workload to itself; its pods talking to each other count.
+                let allowed = connectivity.between_workloads(i, i);
+                compare(&mut differences, &keys[i], &keys[j], &allowed, want);
+            } else {
+                let allowed = row
+                    .to(RowDestination::Workload(j))
+                    .map_or(&none, |(_, set)| set);
+                compare(&mut differences, &keys[i], &keys[j], allowed, want);
+            }
         }
     }
 
