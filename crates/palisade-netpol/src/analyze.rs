@@ -42,6 +42,8 @@ pub enum PeerRef<'a> {
     Workload(&'a Workload),
     /// Addresses outside the cluster.
     External(&'a IpSet),
+    /// The ingress controller that Ingress and Route objects route through (a source only).
+    IngressController,
 }
 
 impl PeerRef<'_> {
@@ -57,6 +59,7 @@ impl fmt::Display for PeerRef<'_> {
         match self {
             PeerRef::Workload(w) => write!(f, "{}/{}[{}]", w.namespace, w.name, w.kind),
             PeerRef::External(ips) => write!(f, "{ips}[External]"),
+            PeerRef::IngressController => f.write_str(crate::ingress::INGRESS_CONTROLLER),
         }
     }
 }
@@ -69,6 +72,8 @@ pub struct Connectivity<'c> {
     pub(crate) engine: Engine<'c>,
     /// Workloads of each class.
     members: Vec<Vec<usize>>,
+    /// The ingress controller's connections: (workload, connections), by workload index.
+    ingress: Vec<(usize, ConnectionSet)>,
 }
 
 impl<'c> Connectivity<'c> {
@@ -102,6 +107,12 @@ impl<'c> Connectivity<'c> {
         // named port towards an address block can, and `analyze` reported that).
         e.between::<ConnectionSet>(Endpoint::Class(a), Endpoint::Class(b), None)
             .unwrap_or_default()
+    }
+
+    /// The connections from the ingress controller (Ingress and Route objects through their
+    /// Services), cut by the policies: (workload index, connections), non-empty, by index.
+    pub fn ingress_connections(&self) -> &[(usize, ConnectionSet)] {
+        &self.ingress
     }
 
     /// Every allowed connection: per source class, to the workloads and then to the external
@@ -397,10 +408,12 @@ pub fn analyze(cluster: &Cluster) -> Result<Connectivity<'_>, NetpolError> {
     for (w, &c) in engine.class_of.iter().enumerate() {
         members[c as usize].push(w);
     }
+    let ingress = crate::ingress::ingress_connections(cluster)?;
     Ok(Connectivity {
         cluster,
         members,
         engine,
+        ingress,
     })
 }
 

@@ -17,6 +17,7 @@ pub mod connset;
 pub mod error;
 pub mod exposure;
 pub mod generate;
+pub mod ingress;
 pub mod intent;
 pub mod ipblock;
 pub mod labels;

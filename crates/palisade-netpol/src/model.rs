@@ -203,6 +203,9 @@ pub struct Cluster {
     pub baseline: Option<AdminPolicy>,
     /// Things skipped or ignored, for the user.
     pub warnings: Vec<String>,
+    /// Services and the Ingress/Route backends that expose them (the ingress controller's
+    /// connections).
+    pub ingress: crate::ingress::IngressInput,
     /// Pods of one owner with different labels: (owner index, other labels, pod name).
     pub(crate) label_gaps: Vec<(usize, Labels, String)>,
 }
@@ -484,6 +487,37 @@ impl Cluster {
                         selector,
                     });
                 }
+                "Service" => {
+                    let spec: crate::ingress::ServiceSpec = ctx.typed("spec")?;
+                    let namespace = namespace_of(&object);
+                    match crate::ingress::service(&namespace, &object.metadata.name, spec) {
+                        Some(svc) => cluster.ingress.services.push(svc),
+                        None => cluster.warnings.push(format!(
+                            "ignoring Service {namespace}/{}: a Service without a selector is not supported",
+                            object.metadata.name
+                        )),
+                    }
+                }
+                "Ingress" => {
+                    let spec: crate::ingress::IngressSpec = ctx.typed("spec")?;
+                    let found = crate::ingress::ingress_backends(
+                        &namespace_of(&object),
+                        &object.metadata.name,
+                        &spec,
+                        &mut cluster.warnings,
+                    );
+                    cluster.ingress.backends.extend(found);
+                }
+                "Route" => {
+                    let spec: crate::ingress::RouteSpec = ctx.typed("spec")?;
+                    let found = crate::ingress::route_backends(
+                        &namespace_of(&object),
+                        &object.metadata.name,
+                        &spec,
+                        &mut cluster.warnings,
+                    );
+                    cluster.ingress.backends.extend(found);
+                }
                 other => *skipped.entry(other.to_string()).or_default() += 1,
             }
         }
@@ -501,6 +535,20 @@ impl Cluster {
                 .or_insert_with(|| {
                     Labels::from([(NAMESPACE_NAME_LABEL.to_string(), workload.namespace.clone())])
                 });
+        }
+        for backend in &cluster.ingress.backends {
+            let found = cluster
+                .ingress
+                .services
+                .iter()
+                .any(|s| s.namespace == backend.namespace && s.name == backend.service);
+            if !found {
+                // Upstream ignores such a backend too; say why it adds no connection.
+                cluster.warnings.push(format!(
+                    "{}: ignoring target Service {}/{}: no such Service with a selector",
+                    backend.via, backend.namespace, backend.service
+                ));
+            }
         }
         if !skipped.is_empty() {
             let list: Vec<String> = skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();

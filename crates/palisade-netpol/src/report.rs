@@ -86,6 +86,15 @@ fn is_focus(peer: &PeerRef<'_>, list: &[String]) -> bool {
             .iter()
             .any(|f| *f == w.name || *f == format!("{}/{}", w.namespace, w.name)),
         PeerRef::External(_) => false,
+        // Upstream's controller is a pod `ingress-controller` in `ingress-controller-ns`.
+        PeerRef::IngressController => list.iter().any(|f| {
+            f == crate::ingress::INGRESS_CONTROLLER_NAME
+                || *f
+                    == format!(
+                        "ingress-controller-ns/{}",
+                        crate::ingress::INGRESS_CONTROLLER_NAME
+                    )
+        }),
     }
 }
 
@@ -218,6 +227,37 @@ fn for_each_line<'a>(
                 }
             };
             line(src, dst, text)?;
+        }
+    }
+    // `{` sorts after every namespace name and address, so the ingress controller's lines,
+    // sorted by destination, come last.
+    // The controller has no row of its own (its connections are precomputed), so its `at` is
+    // never loaded.
+    let controller = peer(
+        opts,
+        PeerRef::IngressController,
+        RowSource::Block(0),
+        quoted,
+    );
+    if !opts.may_include_from(&controller) {
+        return Ok(());
+    }
+    let ingress = conn.ingress_connections();
+    for dst in &destinations {
+        let RowDestination::Workload(i) = dst.at else {
+            continue;
+        };
+        if !opts.includes(&controller, dst) {
+            continue;
+        }
+        let Ok(k) = ingress.binary_search_by_key(&i, |(w, _)| *w) else {
+            continue;
+        };
+        let set = &ingress[k].1;
+        match (&focus, &focus_text) {
+            (Some(f), Some(t)) if f.is_subset(set) => line(&controller, dst, t)?,
+            (Some(_), _) => {}
+            (None, _) => line(&controller, dst, &set.to_string())?,
         }
     }
     Ok(())
@@ -599,6 +639,9 @@ fn dot(
             seen.insert(id.to_string());
             match p {
                 PeerRef::External(_) => external.push(dot_node(id, id, "red2", "")),
+                // Outside every namespace cluster, drawn as a workload; it sorts after the
+                // address blocks as its id does.
+                PeerRef::IngressController => external.push(dot_node(id, id, "blue", "")),
                 PeerRef::Workload(w) => ns_groups
                     .entry(format!("{}[namespace]", w.namespace))
                     .or_default()
