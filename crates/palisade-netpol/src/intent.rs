@@ -18,6 +18,8 @@ use palisade_core::object::typed_at;
 use palisade_core::path::FieldPath;
 use palisade_core::{yaml, InputError, Node};
 
+use crate::ipblock::{network, parse_prefix, PrefixError};
+
 pub const API_VERSION: &str = "palisade.dev/v1alpha1";
 pub const KIND: &str = "NetworkIntent";
 
@@ -1161,52 +1163,29 @@ fn is_label_value(v: &str) -> bool {
 
 /// An address and prefix length, with no host bits set (as the API server requires of ipBlock).
 pub fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
-    let (addr, len) = text
-        .split_once('/')
-        .ok_or_else(|| format!("{text:?} is not a CIDR (address/prefix-length)"))?;
-    let addr: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("{text:?} is not a CIDR: {addr:?} is not an IP address"))?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let len: u8 = len
-        .parse()
-        .ok()
-        .filter(|l| *l <= max)
-        .ok_or_else(|| format!("{text:?} is not a CIDR: the prefix length must be 0-{max}"))?;
-    if masked(addr, len) != addr {
+    let (addr, len) = parse_prefix(text).map_err(|e| match e {
+        PrefixError::NoPrefix => format!("{text:?} is not a CIDR (address/prefix-length)"),
+        PrefixError::Address => format!(
+            "{text:?} is not a CIDR: {:?} is not an IP address",
+            text.split_once('/').map_or(text, |(a, _)| a)
+        ),
+        PrefixError::Length(max) => {
+            format!("{text:?} is not a CIDR: the prefix length must be 0-{max}")
+        }
+    })?;
+    if network(addr, len) != addr {
         return Err(format!(
             "{text:?} has host bits set (the network is {}/{len})",
-            masked(addr, len)
+            network(addr, len)
         ));
     }
     Ok((addr, len))
 }
 
-fn masked(addr: IpAddr, len: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(a) => {
-            let mask = if len == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(len))
-            };
-            IpAddr::V4((u32::from(a) & mask).into())
-        }
-        IpAddr::V6(a) => {
-            let mask = if len == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(len))
-            };
-            IpAddr::V6((u128::from(a) & mask).into())
-        }
-    }
-}
-
 fn cidr_contains(outer: (IpAddr, u8), inner: (IpAddr, u8)) -> bool {
     outer.0.is_ipv4() == inner.0.is_ipv4()
         && inner.1 >= outer.1
-        && masked(inner.0, outer.1) == outer.0
+        && network(inner.0, outer.1) == outer.0
 }
 
 #[cfg(test)]

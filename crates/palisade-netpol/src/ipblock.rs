@@ -2,7 +2,48 @@
 //! report lists as external peers: 0.0.0.0/0 cut at every boundary of every CIDR the policies name.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Why text is not `address/prefix-length`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixError {
+    /// No `/`.
+    NoPrefix,
+    /// The part before `/` is not an IPv4 or IPv6 address.
+    Address,
+    /// The prefix length is not a number up to this maximum (32 or 128).
+    Length(u8),
+}
+
+/// Parses `address/prefix-length` (IPv4 or IPv6), host bits kept: the one CIDR reader behind
+/// policies' ipBlocks (which mask host bits, as Go's `net.ParseCIDR` does) and intent files
+/// (which refuse them).
+pub fn parse_prefix(text: &str) -> Result<(IpAddr, u8), PrefixError> {
+    let (addr, len) = text.split_once('/').ok_or(PrefixError::NoPrefix)?;
+    let addr: IpAddr = addr.parse().map_err(|_| PrefixError::Address)?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    // `u8::from_str` takes a leading `+`; a prefix length never has one.
+    let len = len
+        .parse::<u8>()
+        .ok()
+        .filter(|l| *l <= max && len.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(PrefixError::Length(max))?;
+    Ok((addr, len))
+}
+
+/// The network of `addr/len`: its host bits cleared.
+pub fn network(addr: IpAddr, len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            IpAddr::V4((u32::from(a) & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+    }
+}
 
 /// A set of IPv4 addresses: sorted, disjoint, non-adjacent closed intervals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,28 +70,14 @@ impl IpSet {
     /// IPv6 CIDR, which this model ignores.
     pub fn parse_cidr(text: &str) -> Result<Option<IpSet>, String> {
         let text = text.trim();
-        let Some((addr, len)) = text.split_once('/') else {
-            return Err(format!("invalid CIDR address {text:?}"));
+        let (addr, len) =
+            parse_prefix(text).map_err(|_| format!("invalid CIDR address {text:?}"))?;
+        let IpAddr::V4(start) = network(addr, len) else {
+            return Ok(None);
         };
-        if addr.contains(':') {
-            return if addr.parse::<std::net::Ipv6Addr>().is_ok()
-                && len.parse::<u8>().is_ok_and(|l| l <= 128)
-            {
-                Ok(None)
-            } else {
-                Err(format!("invalid CIDR address {text:?}"))
-            };
-        }
-        let ip: Ipv4Addr = addr
-            .parse()
-            .map_err(|_| format!("invalid CIDR address {text:?}"))?;
-        let len: u32 = match len.parse::<u32>() {
-            Ok(l) if l <= 32 && !len.starts_with('+') => l,
-            _ => return Err(format!("invalid CIDR address {text:?}")),
-        };
-        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-        let start = u32::from(ip) & mask;
-        Ok(Some(IpSet::range(start, start | !mask)))
+        let start = u32::from(start);
+        let size = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+        Ok(Some(IpSet::range(start, start | size)))
     }
 
     /// `cidr` minus each of `except`; IPv6 CIDRs give `Ok(None)`, IPv6 exceptions are ignored.
@@ -174,9 +201,29 @@ mod tests {
             "1.2.3.4-1.2.3.4"
         );
         assert!(IpSet::parse_cidr("2001:db8::/32").unwrap().is_none());
-        for bad in ["A", "10.0.0.0/33", "10.0.0/8", "300.0.0.0/8", "10.0.0.0"] {
+        for bad in [
+            "A",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "300.0.0.0/8",
+            "10.0.0.0",
+            "10.0.0.0/+8",
+            "::/129",
+        ] {
             assert!(IpSet::parse_cidr(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn prefixes_parse_for_both_families_and_networks_clear_host_bits() {
+        let (addr, len) = parse_prefix("2001:db8::1/32").unwrap();
+        assert_eq!(len, 32);
+        assert_eq!(network(addr, len).to_string(), "2001:db8::");
+        let (addr, len) = parse_prefix("10.1.2.3/0").unwrap();
+        assert_eq!(network(addr, len).to_string(), "0.0.0.0");
+        assert_eq!(parse_prefix("10.0.0.0"), Err(PrefixError::NoPrefix));
+        assert_eq!(parse_prefix("x/8"), Err(PrefixError::Address));
+        assert_eq!(parse_prefix("::/+8"), Err(PrefixError::Length(128)));
     }
 
     #[test]
