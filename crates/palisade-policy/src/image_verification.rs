@@ -304,6 +304,15 @@ impl Admission {
         decision
     }
 
+    /// The checks whose tags the mutating webhook resolves for pinning: none when
+    /// `imageVerification.pinDigests` is off, so no registry work is done for nothing.
+    pub fn pin_checks(&self, request: &Request<'_>) -> Vec<ImageCheck> {
+        if !self.config().image_verification.pin_digests {
+            return Vec::new();
+        }
+        self.image_checks(request)
+    }
+
     /// The mutating webhook's patch: every tag that resolved replaced by `name:tag@digest`, so the
     /// kubelet pulls what was verified. Images already pinned are left alone.
     pub fn pin_images(&self, checks: &[ImageCheck], digests: &[Option<String>]) -> Vec<PatchOp> {
@@ -552,6 +561,14 @@ mod tests {
         let digest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
         let patch = admission.pin_images(&checks, &[Some(digest.into())]);
         assert_eq!(patch[0].path, "/spec/template/spec/containers/0/image");
+        assert_eq!(admission.pin_checks(&req), checks);
+        let mut config = admission.config().clone();
+        config.image_verification.pin_digests = false;
+        let unpinned = Admission::new(config.clone(), config.default_level_version());
+        assert!(unpinned.pin_checks(&req).is_empty());
+        assert!(unpinned
+            .pin_images(&checks, &[Some(digest.into())])
+            .is_empty());
         // An unsigned image in a Deployment is denied like one in a pod.
         let unsigned = ImageVerdict {
             digest: Some(digest.into()),

@@ -239,9 +239,8 @@ async fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
                 }
                 Webhook::Mutate => {
                     let mut decision = state.admission.mutate(&policy_request);
-                    let pin = state.admission.config().image_verification.pin_digests;
-                    if let (Some(images), true) = (&state.images, pin) {
-                        let checks = state.admission.image_checks(&policy_request);
+                    if let Some(images) = &state.images {
+                        let checks = state.admission.pin_checks(&policy_request);
                         if !checks.is_empty() {
                             let digests =
                                 images.resolve_all(policy_request.namespace, &checks).await;
