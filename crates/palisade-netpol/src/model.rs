@@ -871,16 +871,12 @@ fn compile_admin_peer(
     egress: bool,
 ) -> Result<Vec<Peer>, NetpolError> {
     let line = ctx.line_of(path);
-    let set = [
+    if !exactly_one(&[
         peer.namespaces.is_some(),
         peer.pods.is_some(),
         egress && peer.nodes.is_some(),
         egress && peer.networks.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if set != 1 {
+    ]) {
         return Err(ctx.err_at(
             line,
             format!("{path}: exactly one field must be set in a rule peer"),
@@ -919,6 +915,11 @@ fn compile_admin_peer(
     Ok(vec![Peer::Nothing])
 }
 
+/// Whether exactly one of an API union's fields is set (the admin policy types are unions).
+fn exactly_one(set: &[bool]) -> bool {
+    set.iter().filter(|b| **b).count() == 1
+}
+
 fn compile_admin_ports(
     ctx: &Ctx<'_>,
     ports: &Option<Vec<spec::AdminPort>>,
@@ -929,15 +930,11 @@ fn compile_admin_ports(
     for (i, port) in ports.iter().enumerate() {
         let here = format!("{path}.ports.{i}");
         let line = ctx.line_of(&here);
-        let set = [
+        if !exactly_one(&[
             port.port_number.is_some(),
             port.port_range.is_some(),
             port.named_port.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if set != 1 {
+        ]) {
             return Err(ctx.err_at(
                 line,
                 format!("{here}: exactly one field must be set in an AdminNetworkPolicyPort"),
