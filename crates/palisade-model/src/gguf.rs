@@ -228,14 +228,8 @@ impl Walker<'_, '_> {
 }
 
 fn damaged(ctx: &Ctx<'_>, trail: &Trail, offset: u64, message: String) -> Scanned {
-    ctx.report(
-        "model/unparseable",
-        Severity::Suspicious,
-        trail,
-        offset,
-        format!("GGUF header: {message}; a careful loader refuses the file"),
-    );
-    Scanned::new("GGUF", State::Damaged)
+    let message = format!("GGUF header: {message}; a careful loader refuses the file");
+    ctx.damaged("GGUF", trail, offset, message)
 }
 
 /// Scans a GGUF stream.

@@ -283,14 +283,7 @@ fn shape_elements(dims: &[Literal]) -> Option<u64> {
 }
 
 fn damaged(ctx: &Ctx<'_>, trail: &Trail, offset: u64, message: String) -> Scanned {
-    ctx.report(
-        "model/unparseable",
-        Severity::Suspicious,
-        trail,
-        offset,
-        message,
-    );
-    Scanned::new("NumPy .npy", State::Damaged)
+    ctx.damaged("NumPy .npy", trail, offset, message)
 }
 
 /// Scans a `.npy` stream.

@@ -59,14 +59,8 @@ fn dtype_bits(dtype: &str) -> Option<u64> {
 }
 
 fn damaged(ctx: &Ctx<'_>, trail: &Trail, offset: u64, message: String) -> Scanned {
-    ctx.report(
-        "model/unparseable",
-        Severity::Suspicious,
-        trail,
-        offset,
-        format!("{message}: safetensors loaders refuse the file"),
-    );
-    Scanned::new("safetensors", State::Damaged)
+    let message = format!("{message}: safetensors loaders refuse the file");
+    ctx.damaged("safetensors", trail, offset, message)
 }
 
 /// Scans a safetensors stream of length `len` (measured by reading if unknown).

@@ -460,6 +460,25 @@ impl<'o> Ctx<'o> {
         }
     }
 
+    /// Reports a `format` stream whose structure is broken (a loader refuses it, so it is
+    /// suspicious, not dangerous) and returns its outcome.
+    pub(crate) fn damaged(
+        &self,
+        format: &str,
+        trail: &Trail,
+        offset: u64,
+        message: impl Into<String>,
+    ) -> Scanned {
+        self.report(
+            "model/unparseable",
+            Severity::Suspicious,
+            trail,
+            offset,
+            message,
+        );
+        Scanned::new(format, State::Damaged)
+    }
+
     pub(crate) fn location(&self, trail: &Trail, offset: u64) -> Location {
         Location {
             file: self.file.clone(),
