@@ -99,8 +99,12 @@ pub(crate) fn scan(
             ..depth
         },
         // The decompressed content is sniffed on its own: a compressed data.pkl is still
-        // unpickled by its loader only after decompression, which the hint still covers.
-        hints,
+        // unpickled by its loader only after decompression, which the hint still covers. It is
+        // a new stream, so it gets its own pickle pass.
+        Hints {
+            pickle_scanned: false,
+            ..hints
+        },
     );
     Scanned::new(format!("{}: {}", kind.name(), inner.format), inner.state)
 }

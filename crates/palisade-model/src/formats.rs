@@ -180,27 +180,54 @@ pub fn sniff(head: &[u8]) -> Kind {
     if let Some(hint) = protobuf_hint(head) {
         return Kind::ProtobufCandidate(hint);
     }
-    if PICKLE_START.contains(&head[0]) {
+    if PICKLE_OPENERS.contains(&head[0]) {
         return Kind::PickleCandidate;
     }
     Kind::Unknown
 }
 
-/// Opcodes a protocol 0/1 pickle can begin with: ones that push something onto an empty stack
-/// (MARK, GLOBAL, the empty containers, NONE, the text and binary scalars, PERSID). Opcodes that
-/// pop (`l`, `d`, `t`, `R`, ...) cannot come first in a pickle that loads, so a stream starting
-/// with one is not offered to the pickle parser as a candidate.
-const PICKLE_START: &[u8] = b"(c]})NIFLSVGJKMTUXP";
+/// Opcodes that CPython's unpickler executes on an empty stack with an empty memo, and so can
+/// open a pickle that loads: MARK, the scalars and strings of every protocol, the empty
+/// containers, GLOBAL, PERSID (with a loader's `persistent_load`), EXT1/2/4 (with a registered
+/// extension), NEWTRUE/NEWFALSE, LONG1/LONG4, the protocol 4 strings and EMPTY_SET, FRAME,
+/// BYTEARRAY8 and NEXT_BUFFER (with out-of-band buffers). PROTO is handled apart (its argument
+/// must be a known protocol). Opcodes that pop (`R`, `t`, `.`, `0`, `b`, ...) or read the memo
+/// (`g`, `h`, `j`) fail on an empty stack or memo, so a stream starting with one runs nothing.
+const PICKLE_OPENERS: &[u8] =
+    b"(FIJKLMNPSTUVXcG}])BC\x82\x83\x84\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x95\x96\x97";
 
 /// Every pickle opcode up to protocol 5; after a PROTO header the next byte must be one of them.
 const PICKLE_OPCODES: &[u8] = b"(.012BCFGIJKLMNPQRSTUVXabcdeghijlopqrstu}])\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98";
 
 fn pickle_proto(head: &[u8]) -> Option<u8> {
+    // CPython accepts PROTO with any protocol up to its highest (5), 0 and 1 included.
     match head {
-        [0x80, protocol @ 2..=5, next, ..] if PICKLE_OPCODES.contains(next) => Some(*protocol),
+        [0x80, protocol @ 0..=5, next, ..] if PICKLE_OPCODES.contains(next) => Some(*protocol),
         // A two-byte stream (PROTO n and nothing else) is a truncated pickle, still a pickle.
-        [0x80, protocol @ 2..=5] => Some(*protocol),
+        [0x80, protocol @ 0..=5] => Some(*protocol),
         _ => None,
+    }
+}
+
+/// Whether CPython's `pickle.load` would execute anything of a stream starting with `head`:
+/// after any PROTO (of a known protocol) and FRAME headers, an opcode that can open a pickle.
+/// Such a stream is scanned as a pickle whatever format it also looks like, because the loader
+/// that unpickles it does not look at magics. A head that ends inside those headers counts as a
+/// pickle: only the pickle scanner can tell how the rest reads.
+pub fn opens_pickle(head: &[u8]) -> bool {
+    let mut at = 0;
+    loop {
+        match head.get(at) {
+            None => return at > 0,
+            Some(0x80) => match head.get(at + 1) {
+                Some(0..=5) => at += 2,
+                Some(_) => return false,
+                None => return true,
+            },
+            // FRAME and its 8-byte length.
+            Some(0x95) => at += 9,
+            Some(op) => return PICKLE_OPENERS.contains(op),
+        }
     }
 }
 
@@ -400,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn protocol_0_and_1_are_only_candidates() {
+    fn headerless_pickles_are_only_candidates() {
         assert_eq!(
             sniff(b"cos\nsystem\n(S'echo hi'\ntR."),
             Kind::PickleCandidate
@@ -411,7 +438,8 @@ mod tests {
         // Opcodes that need a stack, and text that is no pickle.
         assert_eq!(sniff(b"tR."), Kind::Unknown);
         assert_eq!(sniff(b"{\"a\": 1}"), Kind::Unknown);
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n"), Kind::Unknown);
+        // A PNG opens with NEWFALSE, which CPython executes: only a parse tells it is no pickle.
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n"), Kind::PickleCandidate);
         // A PROTO header needs a valid opcode after it, and a known protocol.
         assert_eq!(sniff(b"\x80\x04\x00"), Kind::Unknown);
         assert_eq!(sniff(b"\x80\x09N."), Kind::Unknown);

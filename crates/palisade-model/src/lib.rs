@@ -15,6 +15,8 @@ mod compress;
 mod gguf;
 mod keras;
 mod numpy;
+#[cfg(test)]
+mod pickle_openers_tests;
 mod protobuf;
 mod safetensors;
 mod stream;

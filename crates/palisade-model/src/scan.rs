@@ -389,6 +389,9 @@ pub(crate) struct Hints {
     pub(crate) ciphertext: bool,
     /// The stream is a raw storage a loader never interprets; not worth a finding if unrecognised.
     pub(crate) quiet: bool,
+    /// The stream has already been run through the pickle scanner as `pickle.load` would read
+    /// it (a forward-only stream does that before its format's parser reads it).
+    pub(crate) pickle_scanned: bool,
 }
 
 /// How a stream fared.
@@ -615,6 +618,15 @@ pub(crate) fn scan_seekable(
             scan_kind(ctx, trail, kind, &mut buffered, Some(len), depth, hints)
         }
     };
+    let scanned = if needs_pickle_pass(kind, &head, hints) && !ctx.stopped() {
+        if let Err(e) = source.seek(SeekFrom::Start(0)) {
+            return io_failure(ctx, trail, 0, &e);
+        }
+        let mut buffered = BufReader::with_capacity(1 << 16, (&mut *source).take(len));
+        also_as_pickle(ctx, trail, &mut buffered, scanned)
+    } else {
+        scanned
+    };
     // A zip appended to another format: loaders that find a zip by its end record (Python's
     // zipfile.is_zipfile, which Keras uses) open it, while a scanner that stops at the first
     // format would not look.
@@ -654,11 +666,164 @@ pub(crate) fn scan_reader(
         Err(e) => return stream_failure(ctx, trail, 0, &e, "reading it"),
     };
     let kind = effective_kind(&head, hints);
+    if needs_pickle_pass(kind, &head, hints) {
+        return scan_reader_as_pickle_too(ctx, trail, kind, head, reader, len, depth, hints);
+    }
     if kind.needs_seek() {
         return spool_and_scan(ctx, trail, head, reader, depth, hints);
     }
     let mut buffered = BufReader::with_capacity(1 << 16, Cursor::new(head).chain(reader));
     scan_kind(ctx, trail, kind, &mut buffered, len, depth, hints)
+}
+
+/// Whether a stream sniffed as `kind` must also be read as a pickle: CPython's unpickler would
+/// execute its first opcodes, and its format's parser does not already read it as one. Raw
+/// storages are never handed to a loader as a stream of their own.
+fn needs_pickle_pass(kind: Kind, head: &[u8], hints: Hints) -> bool {
+    !matches!(
+        kind,
+        Kind::Pickle { .. } | Kind::TorchLegacy | Kind::PickleCandidate
+    ) && !hints.pickle_scanned
+        && !hints.quiet
+        && formats::opens_pickle(head)
+}
+
+/// A forward-only stream that is both some format and the start of a pickle: the pickle scanner
+/// reads it first while every byte it takes is kept (in memory, then a temporary file, within
+/// [`ScanOptions::max_spool_bytes`]), then the format's parser reads the kept bytes and the rest.
+/// The scanner usually gives up within a few bytes of a stream that is not a pickle, so little
+/// is kept; a stream that is a long pickle is kept as long as the scanner reads it.
+#[allow(clippy::too_many_arguments)]
+fn scan_reader_as_pickle_too(
+    ctx: &Ctx<'_>,
+    trail: &Trail,
+    kind: Kind,
+    head: Vec<u8>,
+    reader: &mut dyn Read,
+    len: Option<u64>,
+    depth: Depth,
+    hints: Hints,
+) -> Scanned {
+    let mut kept = tempfile::SpooledTempFile::new(1 << 20);
+    let over_cap = Cell::new(false);
+    let read_failed = Cell::new(None);
+    let pickle_state = {
+        let mut tee = Tee {
+            inner: Cursor::new(&head[..]).chain(&mut *reader),
+            kept: &mut kept,
+            kept_len: 0,
+            cap: ctx.opts.max_spool_bytes,
+            over_cap: &over_cap,
+            read_failed: &read_failed,
+        };
+        let mut buffered = BufReader::with_capacity(1 << 16, &mut tee);
+        scan_pickle(
+            ctx,
+            trail,
+            &mut buffered,
+            0,
+            Strength::Candidate,
+            Hints::default(),
+        )
+    };
+    if over_cap.get() {
+        ctx.limit(
+            trail,
+            0,
+            format!(
+                "a stream read as a pickle ran past {} bytes",
+                ctx.opts.max_spool_bytes
+            ),
+        );
+        return Scanned::new(kind.name(), State::Stopped);
+    }
+    if let Some(error) = read_failed.take() {
+        return stream_failure(ctx, trail, 0, &error, "reading it");
+    }
+    if let Err(e) = kept.seek(SeekFrom::Start(0)) {
+        return stream_failure(
+            ctx,
+            trail,
+            0,
+            &e,
+            "reading back what the pickle scanner read",
+        );
+    }
+    // Whatever the tee read past `head` was taken from `reader`: the format's parser reads the
+    // kept bytes, then the rest of `reader`.
+    let mut replay = kept.chain(reader);
+    let hints = Hints {
+        pickle_scanned: true,
+        ..hints
+    };
+    let scanned = scan_reader(ctx, trail, &mut replay, len, depth, hints);
+    pickle_outcome(ctx, trail, pickle_state, scanned)
+}
+
+/// Reads `inner`, keeping a copy of every byte read in `kept` (up to `cap` bytes).
+struct Tee<'a, R> {
+    inner: R,
+    kept: &'a mut tempfile::SpooledTempFile,
+    kept_len: u64,
+    cap: u64,
+    over_cap: &'a Cell<bool>,
+    read_failed: &'a Cell<Option<io::Error>>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                // The stream itself failed: the caller reports that, not a damaged pickle.
+                let message = e.to_string();
+                self.read_failed.set(Some(e));
+                return Err(io::Error::other(message));
+            }
+        };
+        self.kept_len += n as u64;
+        if self.kept_len > self.cap {
+            self.over_cap.set(true);
+            return Err(io::Error::other("stream too long to keep"));
+        }
+        self.kept.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Runs the pickle scanner over a seekable stream that its format's parser has already read.
+fn also_as_pickle(
+    ctx: &Ctx<'_>,
+    trail: &Trail,
+    reader: &mut dyn BufRead,
+    scanned: Scanned,
+) -> Scanned {
+    let state = scan_pickle(ctx, trail, reader, 0, Strength::Candidate, Hints::default());
+    pickle_outcome(ctx, trail, state, scanned)
+}
+
+/// What a pickle pass over a stream of another format adds: a stream that is a complete pickle
+/// and also another format is a polyglot (its Dangerous findings, if any, are already reported).
+fn pickle_outcome(ctx: &Ctx<'_>, trail: &Trail, pickle: State, scanned: Scanned) -> Scanned {
+    match pickle {
+        State::Parsed => {
+            ctx.report(
+                "model/polyglot",
+                Severity::Suspicious,
+                trail,
+                0,
+                format!(
+                    "the stream is {} and also a complete pickle: pickle.load executes it as a pickle whatever it looks like, so it was scanned as both",
+                    scanned.format
+                ),
+            );
+            Scanned::new(format!("{} + pickle", scanned.format), scanned.state)
+        }
+        State::Damaged if scanned.state == State::Parsed => {
+            Scanned::new(scanned.format, State::Damaged)
+        }
+        _ => scanned,
+    }
 }
 
 /// A zip or 7z found inside a stream needs random access: copy it to an anonymous temporary
