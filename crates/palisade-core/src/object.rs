@@ -46,20 +46,26 @@ impl Object {
                 document: document.index,
                 line: node.line,
             };
-            let object = Object::from_node(source, node)?;
+            let mut object = Object::from_node(source, node)?;
             if object.is_list() {
-                let items = match object.node.get("items") {
-                    None => Vec::new(),
-                    Some(Node {
-                        value: Value::Null, ..
-                    }) => Vec::new(),
-                    Some(Node {
-                        value: Value::Sequence(items),
-                        ..
-                    }) => items.clone(),
+                // The items are moved out, not copied: a List of 300,000 pods is most of its file.
+                let items_line = object
+                    .node
+                    .get("items")
+                    .map_or(object.node.line, |n| n.line);
+                let taken = match &mut object.node.value {
+                    Value::Mapping(entries) => entries
+                        .iter_mut()
+                        .find(|(k, _)| k == "items")
+                        .map(|(_, v)| std::mem::replace(&mut v.value, Value::Null)),
+                    _ => None,
+                };
+                let items = match taken {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Sequence(items)) => items,
                     Some(other) => {
                         return Err(object.error_at(
-                            other.line,
+                            items_line,
                             format!(
                                 "{}.items must be a list, not a {}",
                                 object.kind,
