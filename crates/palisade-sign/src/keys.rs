@@ -13,10 +13,17 @@ use serde::{Deserialize, Serialize};
 /// The PEM label cosign writes (it also reads the older `ENCRYPTED COSIGN PRIVATE KEY`).
 pub const PRIVATE_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
 const OLD_PRIVATE_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
-/// cosign's scrypt parameters: N = 2^16, r = 8, p = 1.
+/// The scrypt parameters palisade writes: N = 2^16, r = 8, p = 1, as in a key the cosign CLI
+/// generated (`cosign_generated_encrypted_empty_private.key`); older cosign and go-tuf wrote
+/// N = 2^15.
 const SCRYPT_LOG_N: u8 = 16;
-/// The most work a key file may ask of scrypt (N = 2^20), so a hostile file cannot stall a run.
-const MAX_SCRYPT_LOG_N: u8 = 20;
+/// The most scrypt work a key file may ask for, as N·r·p: scrypt's time is proportional to it.
+/// 2^22 is 8x what cosign writes (2^16·8·1), about a second here; what a review found
+/// (N = 2^20, r = 32, p = 16: 2^29) took over 120 s.
+const MAX_SCRYPT_WORK: u64 = 1 << 22;
+/// The most memory a key file may make scrypt allocate, 128·N·r bytes: 256 MiB, 4x cosign's
+/// 64 MiB (the file above asked for 4 GiB).
+const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -113,13 +120,24 @@ impl KeyPair {
 
     /// The private key encrypted as cosign encrypts it, as PEM.
     pub fn encrypted_pem(&self, password: &[u8]) -> Result<String, KeyError> {
+        self.encrypted_pem_with(password, SCRYPT_LOG_N, 8, 1)
+    }
+
+    /// The private key encrypted with the given scrypt parameters (N = 2^log_n).
+    fn encrypted_pem_with(
+        &self,
+        password: &[u8],
+        log_n: u8,
+        r: u32,
+        p: u32,
+    ) -> Result<String, KeyError> {
         let der = self
             .signing
             .to_pkcs8_der()
             .map_err(|e| KeyError::Key(e.to_string()))?;
         let mut salt = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
-        let key = derive(password, &salt, SCRYPT_LOG_N, 8, 1)?;
+        let key = derive(password, &salt, log_n, r, p)?;
         let cipher = XSalsa20Poly1305::new(&key.into());
         let nonce = XSalsa20Poly1305::generate_nonce(&mut OsRng);
         let sealed = cipher
@@ -130,9 +148,9 @@ impl KeyPair {
             kdf: Kdf {
                 name: "scrypt".into(),
                 params: ScryptParams {
-                    n: 1 << SCRYPT_LOG_N,
-                    r: 8,
-                    p: 1,
+                    n: 1 << log_n,
+                    r,
+                    p,
                 },
                 salt: engine.encode(salt),
             },
@@ -169,12 +187,9 @@ impl KeyPair {
                 "scrypt N = {n} is not a power of two"
             )));
         }
+        let (r, p) = (envelope.kdf.params.r, envelope.kdf.params.p);
+        check_scrypt_cost(n, r, p)?;
         let log_n = n.trailing_zeros() as u8;
-        if log_n > MAX_SCRYPT_LOG_N || envelope.kdf.params.r > 32 || envelope.kdf.params.p > 16 {
-            return Err(KeyError::Format(
-                "scrypt parameters beyond what palisade accepts".into(),
-            ));
-        }
         let salt = b64(&envelope.kdf.salt, "the salt")?;
         let nonce = b64(&envelope.cipher.nonce, "the nonce")?;
         if nonce.len() != 24 {
@@ -184,13 +199,7 @@ impl KeyPair {
             )));
         }
         let sealed = b64(&envelope.ciphertext, "the ciphertext")?;
-        let key = derive(
-            password,
-            &salt,
-            log_n,
-            envelope.kdf.params.r,
-            envelope.kdf.params.p,
-        )?;
+        let key = derive(password, &salt, log_n, r, p)?;
         let cipher = XSalsa20Poly1305::new(&key.into());
         let nonce = crypto_secretbox::Nonce::from_slice(&nonce);
         let der = cipher
@@ -199,6 +208,30 @@ impl KeyPair {
         let signing = SigningKey::from_pkcs8_der(&der).map_err(|e| KeyError::Key(e.to_string()))?;
         Ok(KeyPair { signing })
     }
+}
+
+/// Refuses scrypt parameters whose work (N·r·p) or memory (128·N·r bytes) exceeds
+/// [`MAX_SCRYPT_WORK`] or [`MAX_SCRYPT_MEMORY`], before any is spent: the parameters come from the
+/// key file, so without a bound a file can make a run allocate gigabytes and spin for minutes.
+/// The products are taken in u128 so no parameter can overflow them into acceptance.
+fn check_scrypt_cost(n: u64, r: u32, p: u32) -> Result<(), KeyError> {
+    if r == 0 || p == 0 {
+        return Err(KeyError::Format(format!(
+            "scrypt r = {r}, p = {p}: both must be at least 1"
+        )));
+    }
+    let work = u128::from(n) * u128::from(r) * u128::from(p);
+    let memory = 128 * u128::from(n) * u128::from(r);
+    if work > u128::from(MAX_SCRYPT_WORK) || memory > u128::from(MAX_SCRYPT_MEMORY) {
+        return Err(KeyError::Format(format!(
+            "scrypt parameters N = {n}, r = {r}, p = {p} ask for {work} units of work and \
+             {} MiB of memory; palisade accepts at most N·r·p = {MAX_SCRYPT_WORK} and {} MiB \
+             (cosign writes N = 65536, r = 8, p = 1)",
+            memory >> 20,
+            MAX_SCRYPT_MEMORY >> 20
+        )));
+    }
+    Ok(())
 }
 
 fn pem_encode(label: &str, body: &[u8]) -> String {
@@ -294,5 +327,57 @@ mod tests {
         assert!(KeyPair::from_encrypted_pem("not a key", b"").is_err());
         let truncated = &pem[..pem.len() / 2];
         assert!(KeyPair::from_encrypted_pem(truncated, b"").is_err());
+    }
+
+    /// A key document with the given scrypt parameters and a ciphertext that never opens: the
+    /// parameters must be refused before any derivation, so nothing else matters.
+    fn with_params(n: u64, r: u32, p: u32) -> String {
+        let json = serde_json::json!({
+            "kdf": {"name": "scrypt", "params": {"N": n, "r": r, "p": p}, "salt": "AAAA"},
+            "cipher": {"name": "nacl/secretbox", "nonce": "A".repeat(32)},
+            "ciphertext": "AAAA",
+        });
+        pem_encode(PRIVATE_LABEL, &serde_json::to_vec(&json).unwrap())
+    }
+
+    #[test]
+    fn hardening_08_scrypt_cost_is_bounded_before_deriving() {
+        // What cosign and sigstore write opens: N = 2^15 (go-tuf, older cosign) and 2^16.
+        let pair = KeyPair::generate();
+        for log_n in [15, 16] {
+            let pem = pair.encrypted_pem_with(b"pw", log_n, 8, 1).unwrap();
+            let back = KeyPair::from_encrypted_pem(&pem, b"pw").unwrap();
+            assert_eq!(back.verifying_key(), pair.verifying_key(), "N = 2^{log_n}");
+        }
+        // The bound itself, on both sides of each product.
+        assert!(check_scrypt_cost(1 << 18, 8, 2).is_ok()); // work 2^22, memory 256 MiB
+        assert!(check_scrypt_cost(1 << 17, 8, 4).is_ok()); // work 2^22, memory 128 MiB
+        assert!(check_scrypt_cost(1 << 18, 8, 3).is_err()); // work over 2^22
+        assert!(check_scrypt_cost(1 << 19, 8, 1).is_err()); // memory 512 MiB
+        assert!(check_scrypt_cost(1 << 12, 8, 1 << 10).is_err()); // work 2^25, little memory
+                                                                  // Hostile files are refused at once, whatever the password: the review's file (4 GiB,
+                                                                  // 2^29 work), huge r or p alone, products that overflow 64 bits, and zeros.
+        for (n, r, p) in [
+            (1u64 << 20, 32, 16),
+            (1 << 16, u32::MAX, 1),
+            (1 << 16, 8, u32::MAX),
+            (1 << 62, u32::MAX, u32::MAX),
+            (1 << 2, 1, 1 << 30),
+            (1 << 16, 0, 1),
+            (1 << 16, 8, 0),
+        ] {
+            let started = std::time::Instant::now();
+            let err = KeyPair::from_encrypted_pem(&with_params(n, r, p), b"").unwrap_err();
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+            let KeyError::Format(text) = &err else {
+                panic!("N = {n}, r = {r}, p = {p}: {err}");
+            };
+            assert!(text.contains("scrypt"), "{text}");
+        }
+        let text = KeyPair::from_encrypted_pem(&with_params(1 << 20, 32, 16), b"")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("N = 1048576, r = 32, p = 16"), "{text}");
+        assert!(text.contains("4096 MiB"), "{text}");
     }
 }
