@@ -45,6 +45,47 @@ pub fn network(addr: IpAddr, len: u8) -> IpAddr {
     }
 }
 
+/// Why an ipBlock is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpBlockError {
+    /// The CIDR or an except entry is not a CIDR (the message says which).
+    Invalid(String),
+    /// Except entry `index` is not strictly within the CIDR: the API server's rule
+    /// (`ValidateIPBlock`): its network address must lie in the CIDR and its prefix be longer.
+    ExceptNotWithin { index: usize, value: String },
+}
+
+impl fmt::Display for IpBlockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpBlockError::Invalid(message) => f.write_str(message),
+            // The API server's wording (field.Invalid: path, value, detail).
+            IpBlockError::ExceptNotWithin { index, value } => write!(
+                f,
+                "except[{index}]: Invalid value: {value:?}: must be a strict subset of `cidr`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for IpBlockError {}
+
+/// Whether CIDR `inner` is strictly within CIDR `outer`, as the API server decides it for an
+/// ipBlock's except entries: `inner`'s network address lies in `outer`'s network and its prefix
+/// is longer. Addresses of different families are never within each other; text that is not a
+/// CIDR is not within anything.
+pub fn strictly_within(inner: &str, outer: &str) -> bool {
+    let (Ok((ia, il)), Ok((oa, ol))) = (parse_prefix(inner.trim()), parse_prefix(outer.trim()))
+    else {
+        return false;
+    };
+    match (network(ia, il), network(oa, ol)) {
+        (IpAddr::V4(i), IpAddr::V4(o)) => il > ol && network(IpAddr::V4(i), ol) == IpAddr::V4(o),
+        (IpAddr::V6(i), IpAddr::V6(o)) => il > ol && network(IpAddr::V6(i), ol) == IpAddr::V6(o),
+        _ => false,
+    }
+}
+
 /// A set of IPv4 addresses: sorted, disjoint, non-adjacent closed intervals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpSet {
@@ -80,15 +121,28 @@ impl IpSet {
         Ok(Some(IpSet::range(start, start | size)))
     }
 
-    /// `cidr` minus each of `except`; IPv6 CIDRs give `Ok(None)`, IPv6 exceptions are ignored.
-    pub fn from_cidr_except(cidr: &str, except: &[String]) -> Result<Option<IpSet>, String> {
-        let Some(mut set) = IpSet::parse_cidr(cidr)? else {
+    /// `cidr` minus each of `except`; IPv6 CIDRs give `Ok(None)`. Each `except` must be strictly
+    /// within `cidr`, as the API server requires (an ipBlock that excepts its whole CIDR, or
+    /// more, is refused there, so it can never be what a cluster runs).
+    pub fn from_cidr_except(cidr: &str, except: &[String]) -> Result<Option<IpSet>, IpBlockError> {
+        let parsed = IpSet::parse_cidr(cidr).map_err(IpBlockError::Invalid)?;
+        let mut holes = Vec::with_capacity(except.len());
+        for ex in except {
+            holes.push(IpSet::parse_cidr(ex).map_err(IpBlockError::Invalid)?);
+        }
+        for (index, ex) in except.iter().enumerate() {
+            if !strictly_within(ex, cidr) {
+                return Err(IpBlockError::ExceptNotWithin {
+                    index,
+                    value: ex.trim().to_string(),
+                });
+            }
+        }
+        let Some(mut set) = parsed else {
             return Ok(None);
         };
-        for ex in except {
-            if let Some(ex) = IpSet::parse_cidr(ex)? {
-                set = set.difference(&ex);
-            }
+        for hole in holes.into_iter().flatten() {
+            set = set.difference(&hole);
         }
         Ok(Some(set))
     }
@@ -246,7 +300,56 @@ mod tests {
             ]
         );
         assert!(parts[0].is_subset(&set));
+        assert!(parts.iter().all(|p| p.ranges().len() == 1));
         assert!(!parts[1].is_subset(&set));
         assert_eq!(atoms([]).len(), 1);
+    }
+
+    #[test]
+    fn hardening_08_except_must_be_strictly_within_the_cidr() {
+        let ex = |cidr: &str, except: &[&str]| {
+            let except: Vec<String> = except.iter().map(ToString::to_string).collect();
+            IpSet::from_cidr_except(cidr, &except)
+        };
+        // Refused as the API server refuses them: the whole CIDR, more than it, outside it, the
+        // other family.
+        for (cidr, bad) in [
+            ("0.0.0.0/0", "0.0.0.0/0"),
+            ("10.0.0.0/8", "10.0.0.0/8"),
+            ("10.0.0.0/8", "10.1.0.0/8"),
+            ("10.0.0.0/16", "10.0.0.0/8"),
+            ("10.0.0.0/8", "192.168.0.0/24"),
+            ("10.0.0.0/8", "::/64"),
+            ("2001:db8::/32", "10.0.0.0/8"),
+            ("2001:db8::/32", "2001:db8::/32"),
+        ] {
+            let err = ex(cidr, &["10.0.0.0/24", bad]).unwrap_err();
+            // Against an IPv6 CIDR, the IPv4 entry before `bad` is already outside.
+            let (index, value) = if cidr.contains(':') {
+                (0, "10.0.0.0/24")
+            } else {
+                (1, bad)
+            };
+            assert_eq!(
+                err,
+                IpBlockError::ExceptNotWithin {
+                    index,
+                    value: value.to_string()
+                },
+                "{cidr} except {bad}"
+            );
+            assert!(err
+                .to_string()
+                .contains("must be a strict subset of `cidr`"));
+        }
+        // Accepted: strictly inside, host bits set (masked, as the API server parses it).
+        assert!(ex("0.0.0.0/0", &["0.0.0.0/1"]).unwrap().is_some());
+        assert!(ex("10.0.0.0/8", &["10.1.2.3/16"]).unwrap().is_some());
+        assert!(ex("2001:db8::/32", &["2001:db8:1::/48"]).unwrap().is_none());
+        // An invalid except is reported as invalid, not as outside.
+        assert!(matches!(
+            ex("10.0.0.0/8", &["10.0.0.0/33"]),
+            Err(IpBlockError::Invalid(_))
+        ));
     }
 }

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::connset::Protocol;
 use crate::error::NetpolError;
-use crate::ipblock::IpSet;
+use crate::ipblock::{IpBlockError, IpSet};
 use crate::labels::{LabelSelector, Labels};
 use crate::spec;
 
@@ -791,6 +791,14 @@ fn compile_np_rules(
                             match IpSet::from_cidr_except(&block.cidr, &except) {
                                 Ok(Some(set)) => peers.push(Peer::Ips(set)),
                                 Ok(None) => peers.push(Peer::Nothing),
+                                Err(IpBlockError::ExceptNotWithin { index, value }) => {
+                                    // The API server's message for this field.
+                                    let field = format!("{path}.ipBlock.except.{index}");
+                                    return Err(ctx.err_at(
+                                        ctx.line_of(&field),
+                                        format!("CIDR error in {field}: Invalid value: {value:?}: must be a strict subset of `cidr`"),
+                                    ));
+                                }
                                 Err(e) => {
                                     return Err(ctx.err_at(
                                         ctx.line_of(&format!("{path}.ipBlock")),

@@ -198,6 +198,20 @@ fn for_each_line<'a>(
     sources.sort_by(|a, b| a.key.cmp(&b.key));
     destinations.sort_by(|a, b| a.key.cmp(&b.key));
 
+    // Each destination's place in the sorted order, so that a row visits only the destinations
+    // it reaches (in that order), never every destination: with many address blocks, sources x
+    // destinations was the quadratic part of the report.
+    let mut place_of_workload = vec![0u32; cluster.workloads.len()];
+    let mut place_of_block = vec![0u32; conn.destination_blocks().len()];
+    for (i, dst) in destinations.iter().enumerate() {
+        match dst.at {
+            RowDestination::Workload(w) => place_of_workload[w] = i as u32,
+            RowDestination::Block(a) => place_of_block[a] = i as u32,
+        }
+    }
+    let mut reached: Vec<RowDestination> = Vec::new();
+    let mut places: Vec<u32> = Vec::new();
+
     let focus = opts.focus_conn_set();
     let focus_text = focus.as_ref().map(ToString::to_string);
     let mut row = conn.source_row();
@@ -209,7 +223,15 @@ fn for_each_line<'a>(
         }
         row.load(src.at);
         texts.clear();
-        for dst in &destinations {
+        reached.clear();
+        row.reached(&mut reached);
+        places.clear();
+        places.extend(reached.iter().map(|d| match *d {
+            RowDestination::Workload(w) => place_of_workload[w],
+            RowDestination::Block(a) => place_of_block[a],
+        }));
+        places.sort_unstable();
+        for dst in places.iter().map(|&i| &destinations[i as usize]) {
             if !opts.includes(src, dst) {
                 continue;
             }

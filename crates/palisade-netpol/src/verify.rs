@@ -21,7 +21,7 @@ use crate::analyze::{analyze, PeerRef, RowDestination, RowSource};
 use crate::connset::{ConnectionSet, PortSet, Protocol as ConnProtocol};
 use crate::error::NetpolError;
 use crate::intent::{Endpoint, Intent, IpBlock, PortRange, Protocol};
-use crate::ipblock::{atoms, IpSet};
+use crate::ipblock::{atoms, IpBlockError, IpSet};
 use crate::load::read_objects;
 use crate::model::{Cluster, Workload};
 
@@ -430,9 +430,12 @@ fn ip_set(
             ));
             Ok(None)
         }
-        Err(message) => Err(VerifyError::Intent {
+        Err(e) => Err(VerifyError::Intent {
             file: intent.file.clone(),
-            message,
+            message: match e {
+                IpBlockError::Invalid(message) => message,
+                e => format!("ipBlock {}: {e}", block.cidr),
+            },
         }),
     }
 }
