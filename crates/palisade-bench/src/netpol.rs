@@ -12,6 +12,10 @@
 //!   stay about constant when the input grows, or the analysis is not linear in memory;
 //! - end to end: `palisade netpol list -o json` (the real binary) on the factor-1 cluster.
 //!
+//! With `--ipblocks 10000,30000,100000`, instead: `netpol list` at growing numbers of policies that
+//! each name a distinct ipBlock (see [`ipblock_yaml`]), end to end with time and peak RSS, beside
+//! loading the same manifests: every doubling of the input must about double both.
+//!
 //! Pods differ within a namespace only by labels no policy reads (`id`), so the equivalence classes
 //! are far fewer than the pods; the egress rule to every `db` pod of every namespace makes the
 //! number of allowed connections grow with the square of the pods, which is the report's size,
@@ -48,6 +52,10 @@ pub struct Args {
     /// Factors of the memory measurement, each in a child process.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
     memory_factors: Vec<usize>,
+    /// Instead of the cluster above: policy counts for the ipBlock scaling mode (each policy
+    /// names a distinct ipBlock), e.g. `10000,30000,100000`.
+    #[arg(long, value_delimiter = ',')]
+    ipblocks: Vec<usize>,
     /// The palisade binary [default: target/release/palisade beside this one].
     #[arg(long, env = "PALISADE_BIN")]
     palisade: Option<PathBuf>,
@@ -88,6 +96,104 @@ pub fn cluster_yaml(factor: usize) -> String {
     out
 }
 
+/// Pods per policy in the ipBlock mode: each pod's class carries 20 policies.
+const POLICIES_PER_POD: usize = 20;
+
+/// `policies` NetworkPolicies, each naming its own /28 ipBlock (every eighth with an `except`)
+/// for ingress (TCP 8080) and egress (TCP 443), over one pod per 20 policies in namespaces of
+/// 50 pods. Every pod is isolated both ways, so the report has two lines per policy and its
+/// size grows linearly: what grows faster is the analysis, not the output.
+pub fn ipblock_yaml(policies: usize) -> String {
+    let pods = policies.div_ceil(POLICIES_PER_POD).max(1);
+    let namespaces = pods.div_ceil(50);
+    let mut out = String::new();
+    for i in 0..namespaces {
+        let _ = write!(
+            out,
+            "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns{i}\n"
+        );
+    }
+    for p in 0..pods {
+        let _ = write!(
+            out,
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: pod{p}\n  namespace: ns{}\n  labels:\n    app: a{p}\nspec:\n  containers:\n  - name: c\n",
+            p % namespaces
+        );
+    }
+    for k in 0..policies {
+        // 10.0.0.0/8 holds 2^20 disjoint /28s.
+        let base = (10u32 << 24) + (k as u32 % (1 << 20)) * 16;
+        let addr = std::net::Ipv4Addr::from(base);
+        let except = if k % 8 == 0 {
+            format!("\n        except: [{addr}/30]")
+        } else {
+            String::new()
+        };
+        let block = format!("ipBlock:\n        cidr: {addr}/28{except}");
+        let p = k % pods;
+        let _ = write!(
+            out,
+            "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: np{k}\n  namespace: ns{}\nspec:\n  podSelector:\n    matchLabels:\n      app: a{p}\n  policyTypes: [Ingress, Egress]\n  ingress:\n  - from:\n    - {block}\n    ports:\n    - port: 8080\n  egress:\n  - to:\n    - {block}\n    ports:\n    - port: 443\n",
+            p % namespaces
+        );
+    }
+    out
+}
+
+/// The ipBlock scaling mode: per policy count, loading the manifests (in this process, median of
+/// `runs`) beside `palisade netpol list -o json` end to end (one run, in a child of its own so
+/// its peak RSS is its own).
+fn run_ipblocks(args: &Args, palisade: &std::path::Path) -> anyhow::Result<()> {
+    let me = std::env::current_exe()?;
+    println!("ipBlock scaling: each policy names a distinct ipBlock; {POLICIES_PER_POD} policies per pod");
+    for &policies in &args.ipblocks {
+        let dir = tempfile::Builder::new()
+            .prefix("palisade-bench-ipblocks")
+            .tempdir()?;
+        let file = dir.path().join("cluster.yaml");
+        std::fs::write(&file, ipblock_yaml(policies))?;
+        let bytes = std::fs::metadata(&file)?.len();
+        let mut cluster = palisade_netpol::load_dir(dir.path())?;
+        let mut loads = Vec::new();
+        for _ in 0..args.runs.max(1) {
+            let started = Instant::now();
+            cluster = palisade_netpol::load_dir(dir.path())?;
+            loads.push(started.elapsed());
+        }
+        if cluster.network_policies.len() != policies {
+            bail!(
+                "the generated manifests loaded as {} policies",
+                cluster.network_policies.len()
+            );
+        }
+        drop(cluster);
+        let out = Command::new(&me)
+            .arg("measure")
+            .arg("--")
+            .arg(palisade)
+            .args(["netpol", "list", "--dirpath"])
+            .arg(dir.path())
+            .args(["-o", "json"])
+            .stderr(Stdio::inherit())
+            .output()
+            .context("running palisade-bench measure")?;
+        if !out.status.success() {
+            bail!("netpol list on {policies} policies failed: {}", out.status);
+        }
+        let m: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("measure output {:?}", out.stdout))?;
+        let list_ms = m["ms"].as_f64().unwrap_or(f64::NAN);
+        let load_ms = ms(median(loads));
+        println!(
+            "  {policies:>7} policies ({:.1} MiB of YAML): floor load_dir {load_ms:>8.1} ms  netpol list -o json {list_ms:>9.1} ms ({:.1}x the floor), peak RSS {:.1} MiB",
+            bytes as f64 / 1048576.0,
+            list_ms / load_ms,
+            m["rssKib"].as_f64().unwrap_or(f64::NAN) / 1024.0
+        );
+    }
+    Ok(())
+}
+
 /// Writes the cluster into a new temporary directory.
 fn write_cluster(factor: usize) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new()
@@ -123,6 +229,9 @@ fn ms(d: Duration) -> f64 {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let palisade = crate::palisade_bin(&args.palisade)?;
+    if !args.ipblocks.is_empty() {
+        return run_ipblocks(&args, &palisade);
+    }
     let dir = write_cluster(args.factor)?;
     let bytes = std::fs::metadata(dir.path().join("cluster.yaml"))?.len();
     println!(
