@@ -437,6 +437,7 @@ pub struct VerifyingReader<R> {
     inner: R,
     hasher: Option<Sha256>,
     expected: String,
+    verified: bool,
 }
 
 impl<R> std::fmt::Debug for VerifyingReader<R> {
@@ -458,7 +459,13 @@ impl<R: Read> VerifyingReader<R> {
             inner,
             hasher,
             expected,
+            verified: false,
         }
+    }
+
+    /// Whether the whole stream has been read and matched a sha256 digest.
+    pub fn verified(&self) -> bool {
+        self.verified
     }
 }
 
@@ -471,7 +478,8 @@ impl<R: Read> Read for VerifyingReader<R> {
             } else if !buf.is_empty() {
                 let actual = hex::encode(std::mem::take(hasher).finalize());
                 self.hasher = None;
-                if actual != self.expected {
+                self.verified = actual == self.expected;
+                if !self.verified {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
                         format!(
@@ -496,11 +504,25 @@ pub enum Progress {
 }
 
 /// Where per-layer results are kept between scans.
+///
+/// An entry is named by the digest of the blob it was read from, and written only once palisade
+/// has hashed every byte of that blob and found that digest: an entry under a name can only come
+/// from bytes with that digest, so looking one up by an image's claim is safe. An image that
+/// claims another image's blob cannot fill its entry (its bytes do not hash to the claim), and
+/// an image that claims another layer's diffID is refused (the entry records the diffID computed
+/// from the uncompressed bytes, and the claim is checked against it on every read).
 #[derive(Debug, Clone)]
 pub struct LayerCache {
     dir: PathBuf,
     /// Changes whenever what is kept from a layer changes, so old entries are never misread.
     key: String,
+}
+
+/// A cache entry: the layer's changes and the diffID hashed from its uncompressed bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedLayer {
+    diff_id: String,
+    changes: LayerChanges,
 }
 
 impl LayerCache {
@@ -520,26 +542,31 @@ impl LayerCache {
             .map(|base| base.join("palisade").join("layers"))
     }
 
-    fn path(&self, diff_id: &str) -> Option<PathBuf> {
-        let hex = diff_id.strip_prefix("sha256:")?;
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        Some(self.dir.join(format!("sha256-{hex}.{}", self.key)))
+    fn path(&self, blob_digest: &str) -> Option<PathBuf> {
+        let hex = sha256_hex(blob_digest)?;
+        Some(self.dir.join(format!("blob-sha256-{hex}.{}", self.key)))
     }
 
-    fn get(&self, diff_id: &str) -> Option<LayerChanges> {
-        let bytes = std::fs::read(self.path(diff_id)?).ok()?;
+    /// The diffID and changes of the layer read from the blob `blob_digest`.
+    fn get(&self, blob_digest: &str) -> Option<(String, LayerChanges)> {
+        let bytes = std::fs::read(self.path(blob_digest)?).ok()?;
         let body = bytes.strip_prefix(CACHE_MAGIC)?;
         // A damaged entry is a miss, not an error: the layer is simply read again.
-        postcard::from_bytes(body).ok()
+        let entry: CachedLayer = postcard::from_bytes(body).ok()?;
+        Some((entry.diff_id, entry.changes))
     }
 
-    fn put(&self, diff_id: &str, changes: &LayerChanges) {
-        let Some(path) = self.path(diff_id) else {
+    /// Stores what `blob` produced. `blob` must have been hashed whole and found to match its
+    /// digest, and `diff_id` hashed from its uncompressed bytes: [`Verified`] carries both.
+    fn put(&self, verified: &Verified, changes: &LayerChanges) {
+        let Some(path) = self.path(&verified.blob_digest) else {
             return;
         };
-        let Ok(body) = postcard::to_stdvec(changes) else {
+        let entry = CachedLayer {
+            diff_id: verified.diff_id.clone(),
+            changes: changes.clone(),
+        };
+        let Ok(body) = postcard::to_stdvec(&entry) else {
             return;
         };
         // Written beside and renamed into place, so a concurrent scan never reads half an entry.
@@ -558,7 +585,23 @@ impl LayerCache {
     }
 }
 
-const CACHE_MAGIC: &[u8] = b"palisade-layer-v2\n";
+/// v2 entries were named by the diffID an image claimed, unchecked, so any of them may have been
+/// planted by a crafted image: they are never read.
+const CACHE_MAGIC: &[u8] = b"palisade-layer-v3\n";
+
+/// The hex of a well-formed `sha256:<64 hex>` digest.
+fn sha256_hex(digest: &str) -> Option<&str> {
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(hex)
+}
+
+/// Digests palisade computed from a layer's bytes as it read them.
+struct Verified {
+    /// The stored blob's digest, hashed from every byte of it.
+    blob_digest: String,
+    /// The uncompressed tar's digest.
+    diff_id: String,
+}
 
 /// What reading an image's layers produced.
 #[derive(Debug)]
@@ -606,6 +649,15 @@ impl OpenedImage {
                 });
                 let mut fs = MergedFs::new();
                 fs.apply(changes);
+                for (layer, paths) in fs.uninspected(keep) {
+                    let only = crate::layers::Only {
+                        inner: keep,
+                        paths: &paths,
+                    };
+                    let again = crate::source::rootfs::read(&self.name, root, &only)?;
+                    fs.add_inspections(layer, &paths, again.inspections);
+                }
+                fs.finish_inspections(keep);
                 Ok(ReadImage {
                     fs,
                     cached_layers: 0,
@@ -663,6 +715,23 @@ impl OpenedImage {
                         .ok_or_else(|| ImageError::new(&self.name, "a layer was not read"))??;
                     fs.apply(changes);
                 }
+                // Files reached under the inspected paths only through a link came in under
+                // another path, so the first read did not inspect them: the layers holding their
+                // bytes are read again for exactly those files (rare, so neither parallel nor
+                // cached).
+                for (index, paths) in fs.uninspected(keep) {
+                    let layer = self
+                        .layers
+                        .get(index)
+                        .ok_or_else(|| ImageError::new(&self.name, format!("no layer {index}")))?;
+                    let only = crate::layers::Only {
+                        inner: keep,
+                        paths: &paths,
+                    };
+                    let (again, _) = self.read_uncached(source.as_ref(), layer, &only)?;
+                    fs.add_inspections(index, &paths, again.inspections);
+                }
+                fs.finish_inspections(keep);
                 Ok(ReadImage {
                     fs,
                     cached_layers: cached.load(Ordering::Relaxed),
@@ -680,12 +749,49 @@ impl OpenedImage {
         cached: &AtomicUsize,
     ) -> Result<(LayerChanges, bool), ImageError> {
         let cache = cache.filter(|_| layer.verify);
-        if let (Some(cache), Some(diff_id)) = (cache, &layer.diff_id) {
-            if let Some(changes) = cache.get(diff_id) {
+        if let Some(cache) = cache {
+            // The entry under this blob digest was written from bytes with this digest, so it is
+            // this blob's content whoever names it; the diffID it records was hashed from them.
+            if let Some((diff_id, changes)) = cache.get(&layer.blob.digest) {
+                self.check_diff_id(layer, &diff_id)?;
                 cached.fetch_add(1, Ordering::Relaxed);
                 return Ok((changes, true));
             }
         }
+        let (changes, verified) = self.read_uncached(source, layer, keep)?;
+        if let (Some(cache), Some(verified)) = (cache, verified) {
+            cache.put(&verified, &changes);
+        }
+        Ok((changes, false))
+    }
+
+    /// Fails when the configuration's diffID for `layer` is not the one hashed from its bytes: a
+    /// runtime refuses such an image, and a scan must not take the claim for the content.
+    fn check_diff_id(&self, layer: &LayerRef, computed: &str) -> Result<(), ImageError> {
+        match &layer.diff_id {
+            // Only sha256 diffIDs are hashed; another algorithm is not compared.
+            Some(claimed) if claimed.starts_with("sha256:") && claimed != computed => {
+                Err(ImageError::new(
+                    &self.name,
+                    format!(
+                        "layer {}: its uncompressed content has diffID {computed}, but the image configuration claims {claimed}",
+                        layer.blob.digest
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads a layer from its source (never the cache), checking the blob's digest and the
+    /// configuration's diffID where they are hashed. Returns the digests computed when both were,
+    /// which is what a cache entry may be written under.
+    fn read_uncached(
+        &self,
+        source: &dyn BlobSource,
+        layer: &LayerRef,
+        keep: &(dyn crate::layers::Select + Sync),
+    ) -> Result<(LayerChanges, Option<Verified>), ImageError> {
         if !layer.verify {
             if let Some(mut section) = source.open_blob_seekable(&layer.blob)? {
                 let mut magic = [0u8; 4];
@@ -698,10 +804,12 @@ impl OpenedImage {
                 let compressed =
                     magic[..n].starts_with(&[0x1f, 0x8b]) || magic[..n] == [0x28, 0xb5, 0x2f, 0xfd];
                 if !compressed {
+                    // Skipping contents by seeking is what makes a local archive fast, so this
+                    // layer's diffID is not hashed; it is never cached either.
                     let changes =
                         crate::layers::read_plain_layer_seekable(&layer.blob.digest, section, keep)
                             .map_err(|e| ImageError::new(&self.name, e.to_string()))?;
-                    return Ok((changes, false));
+                    return Ok((changes, None));
                 }
             }
         }
@@ -711,34 +819,39 @@ impl OpenedImage {
         } else {
             ""
         };
-        let mut verified = VerifyingReader::new(raw, expected);
-        let changes = match crate::layers::read_layer(&layer.blob.digest, &mut verified, keep) {
-            Ok(changes) => changes,
-            Err(e) => {
-                // A blob that does not match its digest usually breaks the decompressor first;
-                // the digest is the real finding, so the rest is read to check it.
-                if let Err(digest) = std::io::copy(&mut verified, &mut std::io::sink()) {
-                    if digest.kind() == std::io::ErrorKind::InvalidData {
-                        return Err(ImageError::new(
-                            &self.name,
-                            format!(
-                                "layer {}: {}",
-                                layer.blob.digest,
-                                digest
-                                    .into_inner()
-                                    .map(|e| e.to_string())
-                                    .unwrap_or_default()
-                            ),
-                        ));
-                    }
-                }
-                return Err(ImageError::new(&self.name, e.to_string()));
+        let mut verifying = VerifyingReader::new(raw, expected);
+        let read = crate::layers::read_layer_digest(&layer.blob.digest, &mut verifying, keep);
+        // Whatever the tar reader stopped at, the rest is read: a blob that does not match its
+        // digest usually breaks the decompressor first, and the digest is the real finding.
+        let drained = std::io::copy(&mut verifying, &mut std::io::sink());
+        if let Err(digest) = drained {
+            if digest.kind() == std::io::ErrorKind::InvalidData {
+                return Err(ImageError::new(
+                    &self.name,
+                    format!(
+                        "layer {}: {}",
+                        layer.blob.digest,
+                        digest
+                            .into_inner()
+                            .map(|e| e.to_string())
+                            .unwrap_or_default()
+                    ),
+                ));
             }
-        };
-        if let (Some(cache), Some(diff_id)) = (cache, &layer.diff_id) {
-            cache.put(diff_id, &changes);
+            if read.is_ok() {
+                return Err(ImageError::new(
+                    &self.name,
+                    format!("layer {}: {digest}", layer.blob.digest),
+                ));
+            }
         }
-        Ok((changes, false))
+        let (changes, diff_id) = read.map_err(|e| ImageError::new(&self.name, e.to_string()))?;
+        self.check_diff_id(layer, &diff_id)?;
+        let verified = verifying.verified().then(|| Verified {
+            blob_digest: layer.blob.digest.clone(),
+            diff_id,
+        });
+        Ok((changes, verified))
     }
 }
 
@@ -748,5 +861,156 @@ pub fn manifest_kind(manifest: &ManifestOrIndex) -> &str {
         Some(t) => t,
         None if manifest.manifests.is_some() => oci::OCI_INDEX,
         None => oci::OCI_MANIFEST,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::io::Write as _;
+
+    /// Blobs served from memory, by digest, whatever bytes the test puts under a digest.
+    #[derive(Debug, Default)]
+    struct Blobs(HashMap<String, Vec<u8>>);
+
+    impl BlobSource for Blobs {
+        fn open_blob(&self, blob: &Descriptor) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+            let bytes = self
+                .0
+                .get(&blob.digest)
+                .ok_or_else(|| ImageError::new("mem", "no blob"))?;
+            Ok(Box::new(std::io::Cursor::new(bytes.clone())))
+        }
+    }
+
+    fn sha256(bytes: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    }
+
+    fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, content) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            builder
+                .append_data(&mut header, path, content.as_bytes())
+                .unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A one-layer image: the blob as stored under `digest` (its own unless the test lies), and
+    /// the diffID its configuration claims.
+    fn image(blob: &[u8], digest: &str, claimed_diff_id: &str) -> OpenedImage {
+        let mut blobs = Blobs::default();
+        blobs.0.insert(digest.to_owned(), blob.to_vec());
+        let mut config = ImageConfig::default();
+        config.rootfs.diff_ids = vec![claimed_diff_id.to_owned()];
+        let layer = LayerRef {
+            blob: Descriptor {
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                digest: digest.to_owned(),
+                size: blob.len() as u64,
+                platform: None,
+                annotations: Default::default(),
+                artifact_type: None,
+            },
+            diff_id: Some(claimed_diff_id.to_owned()),
+            verify: true,
+        };
+        OpenedImage::from_parts("mem".into(), None, config, vec![layer], Box::new(blobs))
+    }
+
+    const STATUS: &str = "var/lib/dpkg/status";
+
+    fn read(image: &OpenedImage, cache: &LayerCache) -> Result<ReadImage, ImageError> {
+        image.read(&crate::inventory::wanted, Some(cache), 1, &|_| {})
+    }
+
+    fn status(read: &ReadImage) -> String {
+        String::from_utf8_lossy(read.fs.read(STATUS).unwrap_or_default()).into_owned()
+    }
+
+    #[test]
+    fn hardening_03_an_image_claiming_a_victims_diff_id_neither_scans_nor_fills_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path(), "t");
+        let victim_tar = tar_of(&[(STATUS, "Package: openssl\nVersion: 1.0\n")]);
+        let victim_blob = gzip(&victim_tar);
+        let victim = image(&victim_blob, &sha256(&victim_blob), &sha256(&victim_tar));
+        let clean_tar = tar_of(&[(STATUS, "Package: nothing\nVersion: 9\n")]);
+        let attacker_blob = gzip(&clean_tar);
+        // Its own blob, honestly digested, but the victim layer's diffID in its configuration.
+        let attacker = image(
+            &attacker_blob,
+            &sha256(&attacker_blob),
+            &sha256(&victim_tar),
+        );
+        let err = read(&attacker, &cache).unwrap_err();
+        assert!(
+            err.message.contains(&format!(
+                "has diffID {}, but the image configuration claims {}",
+                sha256(&clean_tar),
+                sha256(&victim_tar)
+            )),
+            "{err}"
+        );
+        // The same with no cache at all: the claim is checked on every read, fail closed.
+        let err = attacker
+            .read(&crate::inventory::wanted, None, 1, &|_| {})
+            .unwrap_err();
+        assert!(err.message.contains("configuration claims"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // An uncompressed layer whose blob digest is the diffID: the attacker names the victim's
+        // digest for its own bytes, which fail the digest check, so nothing is cached either.
+        let liar = image(&clean_tar, &sha256(&victim_tar), &sha256(&victim_tar));
+        let err = read(&liar, &cache).unwrap_err();
+        assert!(err.message.contains("does not match digest"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // The genuine image, scanned next with the same cache, shows its own content, and then
+        // comes from the cache with the same content.
+        for round in 0..2 {
+            let read = read(&victim, &cache).unwrap();
+            assert_eq!(read.cached_layers, round, "round {round}");
+            assert!(status(&read).contains("openssl"), "round {round}");
+        }
+    }
+
+    #[test]
+    fn hardening_03_a_cache_hit_is_checked_against_the_claimed_diff_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path(), "t");
+        let tar = tar_of(&[(STATUS, "Package: openssl\nVersion: 1.0\n")]);
+        let blob = gzip(&tar);
+        let genuine = image(&blob, &sha256(&blob), &sha256(&tar));
+        read(&genuine, &cache).unwrap();
+        assert_eq!(read(&genuine, &cache).unwrap().cached_layers, 1);
+        // The same blob under a configuration that claims another diffID: a runtime refuses it,
+        // and so does the scan, from the cache as from the blob.
+        let other = sha256(b"another layer");
+        let claims_other = image(&blob, &sha256(&blob), &other);
+        let err = read(&claims_other, &cache).unwrap_err();
+        assert!(err.message.contains(&format!("claims {other}")), "{err}");
+        // A cache entry can only be named by a blob digest that palisade hashed: an entry planted
+        // under a digest by hand (as the old, claim-keyed cache allowed) is a different name.
+        let entries: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            entries,
+            [format!(
+                "blob-sha256-{}.t",
+                sha256_hex(&sha256(&blob)).unwrap()
+            )]
+        );
     }
 }

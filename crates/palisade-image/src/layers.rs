@@ -5,8 +5,10 @@
 //! layer is read whole before it is applied. Layers are gzip, zstd or plain tar, told apart by
 //! their magic bytes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::io::Read;
+
+use sha2::{Digest as _, Sha256};
 
 /// The largest file kept in memory; package databases are a few MiB at most.
 pub const MAX_KEPT_FILE: u64 = 64 * 1024 * 1024;
@@ -32,22 +34,48 @@ pub enum Entry {
 }
 
 /// The merged view of an image's layers: every path, with content for the selected files.
+///
+/// Entries are applied as a runtime extracts them: a name is cleaned, and its parent directories
+/// are resolved through the symlinks already in the view (so `link/x`, where `link -> /opt`, lands
+/// at `opt/x`, as containerd writes it).
 #[derive(Debug, Default)]
 pub struct MergedFs {
     entries: BTreeMap<String, Entry>,
-    /// Inspection results of the files that are still in the view, as the layer that last wrote
-    /// each file left them.
-    inspections: BTreeMap<String, Vec<u8>>,
+    /// Where each regular file's bytes came from: a hard link shares its target's origin.
+    origins: BTreeMap<String, Origin>,
+    /// What [`Select::inspect`] said of each file a layer carried, by origin.
+    results: HashMap<Origin, Vec<u8>>,
+    /// Origins inspected in a later look, beyond what [`Select::inspects`] chose as they streamed.
+    inspected_later: HashSet<Origin>,
+    /// Layers applied so far.
+    layers: usize,
+    /// The results as reported, once [`MergedFs::finish_inspections`] has run.
+    reported: Option<BTreeMap<String, Vec<u8>>>,
 }
 
-/// Normalises a tar path: no leading `./` or `/`, no `.` segments; `None` for paths that climb out
-/// of the root (`..`), which are ignored rather than trusted.
+/// Where a file's bytes are in the image: the layer (counted from 0 in the order applied) and the
+/// entry's cleaned path in that layer's tar.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Origin {
+    pub layer: usize,
+    pub path: String,
+}
+
+/// Symlinks followed in one path resolution before it is taken for a loop (Linux's MAXSYMLINKS).
+const MAX_SYMLINKS: usize = 40;
+
+/// Normalises a tar path as Docker and containerd do before they extract an entry (Go's
+/// `filepath.Clean`): no leading `./` or `/`, no `.` segments, and `..` drops the segment before
+/// it, so `models/../models/x.pkl` is `models/x.pkl`, the file a container sees there. `None` for a
+/// path that climbs out of the root (`../x`, `a/../../x`): Docker refuses such a layer.
 pub fn clean_path(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {
             "" | "." => {}
-            ".." => return None,
+            ".." => {
+                parts.pop()?;
+            }
             p => parts.push(p),
         }
     }
@@ -102,6 +130,44 @@ pub trait Select {
     fn inspect(&self, _path: &str, _size: u64, _content: &mut dyn Read) -> Option<Vec<u8>> {
         None
     }
+    /// The directories (or files), without a leading `/`, under which [`Select::inspects`] holds.
+    /// After the layers are merged, every file a process reaches there is inspected, whatever
+    /// path its bytes came in under: through a symlinked directory or file, or as a hard link to
+    /// a file elsewhere. Empty: only files streamed under an inspected path are.
+    fn inspected_roots(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// An [`Select::inspect`] result for the file whose bytes came in as `origin`, restated for
+    /// the same bytes reached at `path` (a link); `None` drops it.
+    fn relabel(&self, result: &[u8], _path: &str, _origin: &str) -> Option<Vec<u8>> {
+        Some(result.to_vec())
+    }
+}
+
+/// A selector that keeps nothing and inspects exactly `paths` (tar paths of one layer, from
+/// [`MergedFs::uninspected`]) for its inner selector: the second look at a layer, for files
+/// reached only through links.
+pub struct Only<'a> {
+    pub inner: &'a (dyn Select + Sync),
+    pub paths: &'a BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Only<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Only").field("paths", &self.paths).finish()
+    }
+}
+
+impl Select for Only<'_> {
+    fn keep(&self, _: &str) -> bool {
+        false
+    }
+    fn inspects(&self, path: &str) -> bool {
+        self.paths.contains(path)
+    }
+    fn inspect(&self, path: &str, size: u64, content: &mut dyn Read) -> Option<Vec<u8>> {
+        self.inner.inspect(path, size, content)
+    }
 }
 
 impl<F: Fn(&str) -> bool> Select for F {
@@ -141,7 +207,22 @@ pub fn read_layer(
     reader: impl Read,
     keep: &dyn Select,
 ) -> Result<LayerChanges, LayerError> {
-    let stream = PadAtEnd::new(decompress(layer, Box::new(reader))?);
+    read_layer_digest(layer, reader, keep).map(|(changes, _)| changes)
+}
+
+/// [`read_layer`], also returning the layer's diffID as read: `sha256:<hex>` of the uncompressed
+/// tar, hashed as it streamed. Only a digest computed from the bytes read may name what they
+/// produced (a cache entry, a check against the configuration's claim).
+pub fn read_layer_digest(
+    layer: &str,
+    reader: impl Read,
+    keep: &dyn Select,
+) -> Result<(LayerChanges, String), LayerError> {
+    let hashed = HashingReader {
+        inner: decompress(layer, Box::new(reader))?,
+        hasher: Sha256::new(),
+    };
+    let stream = PadAtEnd::new(hashed);
     let mut archive = tar::Archive::new(stream);
     let entries = archive.entries().map_err(|source| LayerError::Io {
         layer: layer.into(),
@@ -149,14 +230,29 @@ pub fn read_layer(
     })?;
     let (changes, content_end, last_path) = collect(layer, entries, keep)?;
     // Reading to the end of the stream catches a truncated or corrupt tail (a gzip trailer, the
-    // tar end blocks) that the entry iterator alone would not notice.
+    // tar end blocks) that the entry iterator alone would not notice, and hashes every byte.
     let mut rest = archive.into_inner();
     std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| LayerError::Invalid {
         layer: layer.into(),
         message: format!("corrupt data after the last entry: {e}"),
     })?;
     truncated(layer, rest.real_len, content_end, &last_path)?;
-    Ok(changes)
+    let diff_id = format!("sha256:{}", hex::encode(rest.inner.hasher.finalize()));
+    Ok((changes, diff_id))
+}
+
+/// Hashes what passes through (the real bytes only: [`PadAtEnd`] wraps it).
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Reads an uncompressed layer that can be seeked (a member of a local archive): file contents
@@ -212,8 +308,11 @@ fn collect<R: Read>(
             .map_err(|e| invalid(format!("bad path: {e}")))?
             .to_string_lossy()
             .into_owned();
+        // Cleaned as the runtime cleans it, so `models/../models/x.pkl` is seen where it lands.
         let Some(path) = clean_path(&raw) else {
-            continue;
+            return Err(invalid(format!(
+                "entry {raw:?} climbs out of the image root (Docker refuses such a layer)"
+            )));
         };
         if path.is_empty() {
             continue;
@@ -246,7 +345,12 @@ fn collect<R: Read>(
         } else if kind.is_symlink() {
             LayerEntry::Symlink(link_target(&entry)?)
         } else if kind.is_hard_link() {
-            LayerEntry::HardLink(clean_path(&link_target(&entry)?).unwrap_or_default())
+            let target = link_target(&entry)?;
+            LayerEntry::HardLink(clean_path(&target).ok_or_else(|| {
+                invalid(format!(
+                    "hard link {path} to {target:?} climbs out of the image root"
+                ))
+            })?)
         } else if kind.is_file() {
             if keep.keep(&path) {
                 let size = entry
@@ -341,72 +445,258 @@ impl MergedFs {
 
     /// Applies a layer's changes on top of the layers applied so far.
     pub fn apply(&mut self, changes: LayerChanges) {
-        // Hide lower layers first, then add this layer's own entries.
+        let layer = self.layers;
+        self.layers += 1;
+        self.reported = None;
+        // Hide lower layers first, then add this layer's own entries. A whiteout names a path
+        // as the layer's tar does; the runtime resolves its directory in the image as it stands.
         for path in &changes.whiteouts {
-            self.remove_tree(path);
+            if let Some(real) = self.resolve(path, false) {
+                self.remove_tree(&real);
+            }
         }
         for dir in &changes.opaque {
-            let prefix = format!("{dir}/");
-            self.entries.retain(|p, _| !p.starts_with(&prefix));
-            self.inspections.retain(|p, _| !p.starts_with(&prefix));
+            if let Some(real) = self.resolve(dir, true) {
+                self.remove_children(&real);
+            }
         }
-        for (path, _) in &changes.entries {
-            // Rewritten by this layer: what a lower layer's copy looked like no longer matters.
-            self.inspections.remove(path);
+        for (path, result) in changes.inspections {
+            self.results.insert(Origin { layer, path }, result);
         }
-        self.inspections.extend(changes.inspections);
         for (path, entry) in changes.entries {
-            let entry = match entry {
-                LayerEntry::File(content) => Entry::File(content),
-                LayerEntry::Symlink(target) => Entry::Symlink(target),
-                LayerEntry::Directory => Entry::Directory,
-                // A hard link shares its target's content: this layer's entries are applied in
-                // stream order, so the target is already in the view whichever layer it came from.
-                LayerEntry::HardLink(target) => self
-                    .entries
-                    .get(&target)
-                    .cloned()
-                    .unwrap_or(Entry::File(None)),
+            // A loop in the parent directories: the runtime fails to extract the layer, so there
+            // is nothing to place.
+            let Some(real) = self.resolve(&path, false) else {
+                continue;
             };
-            self.entries.insert(path, entry);
+            let (entry, origin) = match entry {
+                LayerEntry::File(content) => (Entry::File(content), Some(Origin { layer, path })),
+                LayerEntry::Symlink(target) => (Entry::Symlink(target), None),
+                LayerEntry::Directory => (Entry::Directory, None),
+                // A hard link shares its target's bytes: this layer's entries are applied in
+                // stream order, so the target is already in the view whichever layer it came
+                // from. Its directory resolves like any path; the link itself is not followed.
+                LayerEntry::HardLink(target) => match self.resolve(&target, false) {
+                    Some(target) => (
+                        self.entries
+                            .get(&target)
+                            .cloned()
+                            .unwrap_or(Entry::File(None)),
+                        self.origins.get(&target).cloned(),
+                    ),
+                    None => (Entry::File(None), None),
+                },
+            };
+            self.insert(real, entry, origin);
         }
+    }
+
+    /// Places an entry, replacing what was there; a directory over a directory merges with it.
+    fn insert(&mut self, path: String, entry: Entry, origin: Option<Origin>) {
+        match (self.entries.get(&path), &entry) {
+            (Some(Entry::Directory), Entry::Directory) => return,
+            (Some(Entry::Directory), _) => self.remove_children(&path),
+            _ => {}
+        }
+        match origin {
+            Some(origin) => self.origins.insert(path.clone(), origin),
+            None => self.origins.remove(&path),
+        };
+        self.entries.insert(path, entry);
     }
 
     fn remove_tree(&mut self, path: &str) {
-        let prefix = format!("{path}/");
-        self.entries
-            .retain(|p, _| p != path && !p.starts_with(&prefix));
-        self.inspections
-            .retain(|p, _| p != path && !p.starts_with(&prefix));
+        self.entries.remove(path);
+        self.origins.remove(path);
+        self.remove_children(path);
     }
 
-    /// What [`Select::inspect`] said of the files in the merged view, by path.
-    pub fn inspections(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.inspections
-            .iter()
-            .map(|(p, r)| (p.as_str(), r.as_slice()))
+    fn remove_children(&mut self, dir: &str) {
+        if dir.is_empty() {
+            self.entries.clear();
+            self.origins.clear();
+            return;
+        }
+        let prefix = format!("{dir}/");
+        self.entries.retain(|p, _| !p.starts_with(&prefix));
+        self.origins.retain(|p, _| !p.starts_with(&prefix));
     }
 
-    /// The content of a kept file, following symlinks (at most 16 hops).
-    pub fn read(&self, path: &str) -> Option<&[u8]> {
-        let mut path = clean_path(path)?;
-        for _ in 0..16 {
-            match self.entries.get(&path)? {
-                Entry::File(Some(content)) => return Some(content),
-                Entry::File(None) | Entry::Directory => return None,
-                Entry::Symlink(target) => {
-                    let base = if target.starts_with('/') {
-                        String::new()
-                    } else {
-                        path.rsplit_once('/')
-                            .map(|(d, _)| d.to_owned())
-                            .unwrap_or_default()
-                    };
-                    path = resolve_relative(&base, target)?;
+    /// `path` with the symlinks in it followed inside the image root, as the kernel follows them
+    /// under chroot: an absolute target starts at the root, `..` at the root stays there, and
+    /// `..` after a symlink climbs from where the link points. `follow_last`: whether a symlink
+    /// in the last component is followed too. `None` for a loop (over [`MAX_SYMLINKS`] links).
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Option<String> {
+        let mut todo: VecDeque<&str> = path.split('/').collect();
+        let mut done: Vec<&str> = Vec::new();
+        let mut followed = 0;
+        while let Some(part) = todo.pop_front() {
+            match part {
+                "" | "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => done.push(part),
+            }
+            let last = todo.iter().all(|p| p.is_empty() || *p == ".");
+            if last && !follow_last {
+                continue;
+            }
+            if let Some(Entry::Symlink(target)) = self.entries.get(&done.join("/")) {
+                followed += 1;
+                if followed > MAX_SYMLINKS {
+                    return None;
+                }
+                done.pop();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                for part in target.split('/').rev() {
+                    todo.push_front(part);
                 }
             }
         }
-        None
+        Some(done.join("/"))
+    }
+
+    /// Every regular file a process in the image reaches at or under each of `roots`, following
+    /// symlinks inside the image root: (the path it is reached at, where its bytes came from).
+    /// Each real directory is walked once, so links that loop or fan out cannot multiply it.
+    pub fn reachable(&self, roots: &[String]) -> Vec<(String, Option<Origin>)> {
+        let mut found = Vec::new();
+        let mut walked = HashSet::new();
+        let mut queue: Vec<(String, String)> = roots
+            .iter()
+            .filter_map(|root| {
+                let view = clean_path(root)?;
+                let real = self.resolve(&view, true)?;
+                Some((view, real))
+            })
+            .collect();
+        queue.reverse();
+        while let Some((view, real)) = queue.pop() {
+            match self.entries.get(&real) {
+                Some(Entry::File(_)) => {
+                    found.push((view, self.origins.get(&real).cloned()));
+                    continue;
+                }
+                Some(Entry::Symlink(_)) => continue,
+                // A directory, or one implied by the paths under it.
+                Some(Entry::Directory) | None => {}
+            }
+            if !walked.insert(real.clone()) {
+                continue;
+            }
+            let prefix = if real.is_empty() {
+                String::new()
+            } else {
+                format!("{real}/")
+            };
+            let mut links = Vec::new();
+            for (path, entry) in self
+                .entries
+                .range(prefix.clone()..)
+                .take_while(|(p, _)| p.starts_with(&prefix))
+            {
+                let rest = &path[prefix.len()..];
+                let at = if view.is_empty() {
+                    rest.to_owned()
+                } else {
+                    format!("{view}/{rest}")
+                };
+                match entry {
+                    Entry::File(_) => found.push((at, self.origins.get(path).cloned())),
+                    Entry::Symlink(_) => {
+                        if let Some(target) = self.resolve(path, true) {
+                            links.push((at, target));
+                        }
+                    }
+                    Entry::Directory => {}
+                }
+            }
+            // Depth first, in path order.
+            queue.extend(links.into_iter().rev());
+        }
+        found
+    }
+
+    /// The files reached under the selector's inspected roots whose bytes it has not seen (they
+    /// came in under another path): by layer, the tar paths to inspect in a second look.
+    pub fn uninspected(&self, select: &dyn Select) -> BTreeMap<usize, BTreeSet<String>> {
+        let mut wanted: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        for (_, origin) in self.reachable(&select.inspected_roots()) {
+            let Some(origin) = origin else { continue };
+            if !select.inspects(&origin.path) && !self.inspected_later.contains(&origin) {
+                wanted.entry(origin.layer).or_default().insert(origin.path);
+            }
+        }
+        wanted
+    }
+
+    /// Records a second look at `layer`: every path in `paths` was inspected, with these results.
+    pub fn add_inspections(
+        &mut self,
+        layer: usize,
+        paths: &BTreeSet<String>,
+        results: Vec<(String, Vec<u8>)>,
+    ) {
+        for path in paths {
+            self.inspected_later.insert(Origin {
+                layer,
+                path: path.clone(),
+            });
+        }
+        for (path, result) in results {
+            self.results.insert(Origin { layer, path }, result);
+        }
+        self.reported = None;
+    }
+
+    /// Settles what [`MergedFs::inspections`] reports: with inspected roots, every file reached
+    /// under them, under the path it is reached at (a link's own path, restated by
+    /// [`Select::relabel`]); without, the inspected files where they are.
+    pub fn finish_inspections(&mut self, select: &dyn Select) {
+        let roots = select.inspected_roots();
+        if roots.is_empty() {
+            self.reported = None;
+            return;
+        }
+        let mut reported = BTreeMap::new();
+        for (at, origin) in self.reachable(&roots) {
+            let Some(origin) = origin else { continue };
+            let Some(result) = self.results.get(&origin) else {
+                continue;
+            };
+            let result = if at == origin.path {
+                Some(result.clone())
+            } else {
+                select.relabel(result, &at, &origin.path)
+            };
+            if let Some(result) = result {
+                reported.insert(at, result);
+            }
+        }
+        self.reported = Some(reported);
+    }
+
+    /// What [`Select::inspect`] said of the files in the merged view, by path.
+    pub fn inspections(&self) -> Box<dyn Iterator<Item = (&str, &[u8])> + '_> {
+        match &self.reported {
+            Some(reported) => Box::new(reported.iter().map(|(p, r)| (p.as_str(), r.as_slice()))),
+            None => Box::new(self.origins.iter().filter_map(|(p, origin)| {
+                Some((p.as_str(), self.results.get(origin)?.as_slice()))
+            })),
+        }
+    }
+
+    /// The content of a kept file, following symlinks inside the image root.
+    pub fn read(&self, path: &str) -> Option<&[u8]> {
+        let real = self.resolve(path, true)?;
+        match self.entries.get(&real)? {
+            Entry::File(Some(content)) => Some(content),
+            _ => None,
+        }
     }
 
     /// Every path in the merged view.
@@ -423,25 +713,6 @@ impl MergedFs {
     }
 }
 
-/// `base/target` with `..` resolved inside the root (symlinks cannot escape the image).
-fn resolve_relative(base: &str, target: &str) -> Option<String> {
-    let mut parts: Vec<&str> = if target.starts_with('/') {
-        Vec::new()
-    } else {
-        base.split('/').filter(|p| !p.is_empty()).collect()
-    };
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,6 +722,9 @@ mod tests {
         File(&'a str, &'a str),
         Dir(&'a str),
         Link(&'a str, &'a str),
+        HardLink(&'a str, &'a str),
+        /// A file whose name is written into the header as is (the tar crate refuses `..`).
+        RawName(&'a str, &'a str),
     }
 
     fn tar_of(items: &[Item<'_>]) -> Vec<u8> {
@@ -477,9 +751,29 @@ mod tests {
                     header.set_entry_type(tar::EntryType::Symlink);
                     builder.append_link(&mut header, path, target).unwrap();
                 }
+                Item::HardLink(path, target) => {
+                    header.set_size(0);
+                    header.set_entry_type(tar::EntryType::Link);
+                    set_raw_name(&mut header, path);
+                    header.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
+                    header.set_cksum();
+                    builder.append(&header, &[][..]).unwrap();
+                }
+                Item::RawName(path, content) => {
+                    header.set_size(content.len() as u64);
+                    header.set_entry_type(tar::EntryType::Regular);
+                    header.set_mode(0o644);
+                    set_raw_name(&mut header, path);
+                    header.set_cksum();
+                    builder.append(&header, content.as_bytes()).unwrap();
+                }
             }
         }
         builder.into_inner().unwrap()
+    }
+
+    fn set_raw_name(header: &mut tar::Header, name: &str) {
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -633,8 +927,11 @@ mod tests {
         fs.apply_layer("evil", &evil[..], &keep).unwrap();
         assert_eq!(clean_path("../../etc/passwd"), None);
         assert_eq!(clean_path("./a//b/./c"), Some("a/b/c".into()));
+        let links = tar_of(&[Item::Link("etc/os-release", "../../../usr/lib/os-release")]);
+        let mut fs = MergedFs::new();
+        fs.apply_layer("links", &links[..], &keep).unwrap();
         assert_eq!(
-            resolve_relative("etc", "../../../usr/lib/os-release"),
+            fs.resolve("etc/os-release", true),
             Some("usr/lib/os-release".into())
         );
         let gz = gzip(&tar_of(&[Item::File(
@@ -653,5 +950,235 @@ mod tests {
             .apply_layer("t", &tar[..700], &keep)
             .unwrap_err();
         assert!(err.to_string().contains("layer t"), "{err}");
+    }
+
+    /// Inspects under `models/` (and says so), recording each file's content; relabels with the
+    /// path it is reached at.
+    struct Models;
+    impl Select for Models {
+        fn keep(&self, path: &str) -> bool {
+            keep(path)
+        }
+        fn inspects(&self, path: &str) -> bool {
+            path.starts_with("models/")
+        }
+        fn inspect(&self, path: &str, _: u64, content: &mut dyn Read) -> Option<Vec<u8>> {
+            let mut text = String::new();
+            content.read_to_string(&mut text).ok()?;
+            Some(format!("{path}={text}").into_bytes())
+        }
+        fn inspected_roots(&self) -> Vec<String> {
+            vec!["models".into()]
+        }
+        fn relabel(&self, result: &[u8], path: &str, origin: &str) -> Option<Vec<u8>> {
+            Some(format!("{path}<-{origin}:{}", String::from_utf8_lossy(result)).into_bytes())
+        }
+    }
+
+    /// Merges `layers` as an image read does: a first pass, a second look at the layers for
+    /// files reached only through links, then the report.
+    fn merged_with_second_look(layers: &[Vec<u8>]) -> MergedFs {
+        let mut fs = MergedFs::new();
+        for (i, layer) in layers.iter().enumerate() {
+            fs.apply_layer(&i.to_string(), &layer[..], &Models).unwrap();
+        }
+        for (layer, paths) in fs.uninspected(&Models) {
+            let only = Only {
+                inner: &Models,
+                paths: &paths,
+            };
+            let again = read_layer("again", &layers[layer][..], &only).unwrap();
+            fs.add_inspections(layer, &paths, again.inspections);
+        }
+        fs.finish_inspections(&Models);
+        fs
+    }
+
+    fn reported(fs: &MergedFs) -> Vec<(String, String)> {
+        fs.inspections()
+            .map(|(p, r)| (p.to_owned(), String::from_utf8_lossy(r).into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn hardening_06_dot_dot_names_are_cleaned_as_the_runtime_cleans_them() {
+        assert_eq!(
+            clean_path("models/../models/x.pkl"),
+            Some("models/x.pkl".into())
+        );
+        assert_eq!(clean_path("a/b/../../c"), Some("c".into()));
+        assert_eq!(clean_path("a/../../c"), None);
+        assert_eq!(clean_path("/../c"), None);
+        let layer = tar_of(&[
+            Item::RawName("models/../models/x.pkl", "evil"),
+            Item::RawName("./models/./sub/../y.pkl", "evil2"),
+            Item::RawName(
+                &format!("{SITE}/../site-packages/evil-1.0.dist-info/METADATA"),
+                "Name: evil\nVersion: 1.0\n",
+            ),
+        ]);
+        let fs = merged_with_second_look(std::slice::from_ref(&layer));
+        assert_eq!(
+            reported(&fs),
+            [
+                ("models/x.pkl".into(), "models/x.pkl=evil".into()),
+                ("models/y.pkl".into(), "models/y.pkl=evil2".into()),
+            ]
+        );
+        // The same trick hides no Python package: the metadata is kept where pip would find it.
+        assert_eq!(
+            fs.read(&format!("{SITE}/evil-1.0.dist-info/METADATA")),
+            Some(&b"Name: evil\nVersion: 1.0\n"[..])
+        );
+        // Seekable reading cleans the same way.
+        let seekable =
+            read_plain_layer_seekable("s", std::io::Cursor::new(&layer[..]), &Models).unwrap();
+        assert_eq!(seekable, read_layer("s", &layer[..], &Models).unwrap());
+        // A name (or a hard link target) that climbs out of the root is an error, not skipped.
+        for layer in [
+            tar_of(&[Item::RawName("../models/x.pkl", "evil")]),
+            tar_of(&[Item::RawName("models/../../x.pkl", "evil")]),
+            tar_of(&[Item::HardLink("models/x.pkl", "../etc/x.pkl")]),
+        ] {
+            let err = read_layer("up", &layer[..], &Models).unwrap_err();
+            assert!(
+                err.to_string().contains("climbs out of the image root"),
+                "{err}"
+            );
+            let err = read_plain_layer_seekable("up", std::io::Cursor::new(&layer[..]), &Models)
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("climbs out of the image root"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn hardening_06_model_paths_are_followed_through_symlinks_inside_the_root() {
+        let hidden = tar_of(&[
+            Item::File("opt/hidden/a.pkl", "A"),
+            Item::File("opt/hidden/deep/b.pkl", "B"),
+            Item::File("srv/c.pkl", "C"),
+            Item::File("srv/elsewhere.pkl", "E"),
+        ]);
+        let links = tar_of(&[
+            // The directory itself is a link, absolute; inside it, a relative link that climbs
+            // past the root (chroot keeps it inside), a file link, and links that loop.
+            Item::Link("models", "/opt/hidden"),
+            Item::Link("opt/hidden/srv", "../../../../srv"),
+            Item::Link("opt/hidden/c-link.pkl", "srv/c.pkl"),
+            Item::Link("opt/hidden/self", "."),
+            Item::Link("opt/hidden/up", "../hidden"),
+            Item::Link("opt/hidden/ping", "pong"),
+            Item::Link("opt/hidden/pong", "ping"),
+        ]);
+        let fs = merged_with_second_look(&[hidden, links]);
+        let got = reported(&fs);
+        let at: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            at,
+            [
+                "models/a.pkl",
+                "models/c-link.pkl",
+                "models/deep/b.pkl",
+                "models/srv/c.pkl",
+                "models/srv/elsewhere.pkl"
+            ]
+        );
+        assert_eq!(
+            got[0].1,
+            "models/a.pkl<-opt/hidden/a.pkl:opt/hidden/a.pkl=A"
+        );
+        assert_eq!(got[1].1, "models/c-link.pkl<-srv/c.pkl:srv/c.pkl=C");
+        assert_eq!(fs.resolve("opt/hidden/ping", true), None, "a loop");
+        assert_eq!(
+            fs.resolve("models/up/up/up/a.pkl", true),
+            Some("opt/hidden/a.pkl".into())
+        );
+    }
+
+    #[test]
+    fn hardening_06_entries_under_a_symlinked_directory_land_where_the_runtime_writes_them() {
+        // `opt/link -> /models` first; then a layer (and later the same layer) writes through it.
+        let first = tar_of(&[Item::Link("opt/link", "/models"), Item::Dir("models")]);
+        let second = tar_of(&[
+            Item::File("opt/link/x.pkl", "X"),
+            Item::Link("tmp/l2", "../models/sub"),
+            Item::Dir("models/sub"),
+            Item::File("tmp/l2/y.pkl", "Y"),
+        ]);
+        let fs = merged_with_second_look(&[first, second]);
+        let paths: Vec<&str> = fs.paths().collect();
+        assert_eq!(
+            paths,
+            [
+                "models",
+                "models/sub",
+                "models/sub/y.pkl",
+                "models/x.pkl",
+                "opt/link",
+                "tmp/l2"
+            ]
+        );
+        assert_eq!(
+            reported(&fs),
+            [
+                (
+                    "models/sub/y.pkl".into(),
+                    "models/sub/y.pkl<-tmp/l2/y.pkl:tmp/l2/y.pkl=Y".into()
+                ),
+                (
+                    "models/x.pkl".into(),
+                    "models/x.pkl<-opt/link/x.pkl:opt/link/x.pkl=X".into()
+                ),
+            ]
+        );
+        // A whiteout through the link removes the real file.
+        let third = tar_of(&[Item::File("opt/link/.wh.x.pkl", "")]);
+        let mut fs = MergedFs::new();
+        for (i, layer) in [
+            tar_of(&[
+                Item::Link("opt/link", "/models"),
+                Item::File("models/x.pkl", "X"),
+            ]),
+            third,
+        ]
+        .iter()
+        .enumerate()
+        {
+            fs.apply_layer(&i.to_string(), &layer[..], &Models).unwrap();
+        }
+        assert_eq!(fs.paths().collect::<Vec<_>>(), ["opt/link"]);
+    }
+
+    #[test]
+    fn hardening_06_a_hard_link_is_reported_under_its_own_path_with_its_targets_content() {
+        let base = tar_of(&[
+            Item::File("opt/hidden/evil.pkl", "EVIL"),
+            Item::File("models/good.pkl", "GOOD"),
+        ]);
+        let links = tar_of(&[
+            // To a file outside the model paths (a lower layer), and to one inside.
+            Item::HardLink("models/x.pkl", "opt/hidden/evil.pkl"),
+            Item::HardLink("models/y.pkl", "models/good.pkl"),
+            // Written later over the target's path: the link keeps the bytes it was made with.
+            Item::File("opt/hidden/evil.pkl", "replaced"),
+        ]);
+        let fs = merged_with_second_look(&[base, links]);
+        assert_eq!(
+            reported(&fs),
+            [
+                ("models/good.pkl".into(), "models/good.pkl=GOOD".into()),
+                (
+                    "models/x.pkl".into(),
+                    "models/x.pkl<-opt/hidden/evil.pkl:opt/hidden/evil.pkl=EVIL".into()
+                ),
+                (
+                    "models/y.pkl".into(),
+                    "models/y.pkl<-models/good.pkl:models/good.pkl=GOOD".into()
+                ),
+            ]
+        );
     }
 }

@@ -1,7 +1,10 @@
 //! Model files inside images: the layer reader hands each regular file under the configured
 //! model paths to [`ModelInspector`] as it streams past; palisade-model scans it by content. Only
 //! the results for files that survive into the merged image are reported (a model deleted or
-//! replaced by a later layer is not), and they are cached with the layer. Archive-based formats
+//! replaced by a later layer is not), and they are cached with the layer. After the merge, the
+//! model paths are walked as a process in the image sees them, through symlinks and hard links:
+//! a file reached there whose bytes came in under another path is inspected in a second look at
+//! its layer, and reported at the path it is reached at. Archive-based formats
 //! (zip, 7z) need seeking, so the scanner copies those, and only those, to a temporary file.
 
 use std::io::Read;
@@ -120,6 +123,23 @@ impl Select for ModelInspector {
         let found = self.scan(path, size, content);
         if found.is_empty() {
             return None;
+        }
+        serde_json::to_vec(&found).ok()
+    }
+
+    /// A model server opens what `models.imagePaths` name through whatever links the image has
+    /// there (`/models -> /opt/hidden`, a hard-linked pickle), so those are scanned as reached.
+    fn inspected_roots(&self) -> Vec<String> {
+        self.paths.clone()
+    }
+
+    /// The findings of a file reached through a link, reported at the path it is reached at
+    /// (where the server opens it), naming where its bytes came in.
+    fn relabel(&self, result: &[u8], path: &str, origin: &str) -> Option<Vec<u8>> {
+        let mut found = Self::decode(result);
+        for finding in &mut found {
+            finding.path = format!("/{path}");
+            finding.message = format!("{} (through a link to /{origin})", finding.message);
         }
         serde_json::to_vec(&found).ok()
     }
