@@ -23,6 +23,11 @@ pub enum Item {
     File(String, Vec<u8>),
     Dir(String),
     Symlink(String, String),
+    /// A hard link to a path in the image (this layer's or a lower one's).
+    HardLink(String, String),
+    /// A file whose name goes into the tar header as written, `..` included (the tar crate
+    /// refuses to write such names; runtimes clean and extract them).
+    RawFile(String, Vec<u8>),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -127,6 +132,20 @@ pub fn tar_of(items: &[Item]) -> Vec<u8> {
                 header.set_mode(0o777);
                 builder.append_link(&mut header, path, target).unwrap();
             }
+            Item::HardLink(path, target) => {
+                header.set_size(0);
+                header.set_entry_type(tar::EntryType::Link);
+                header.set_mode(0o644);
+                builder.append_link(&mut header, path, target).unwrap();
+            }
+            Item::RawFile(path, content) => {
+                header.set_size(content.len() as u64);
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(0o644);
+                header.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+                header.set_cksum();
+                builder.append(&header, &content[..]).unwrap();
+            }
         }
     }
     builder.into_inner().unwrap()
@@ -171,8 +190,21 @@ pub fn build(compressions: &[Compression]) -> Built {
 
 /// An image of the given layers.
 pub fn build_layers(layer_items: &[Vec<Item>], compressions: &[Compression]) -> Built {
+    build_claiming(layer_items, compressions, None)
+}
+
+/// An image of the given layers whose configuration claims `diff_ids` (another image's, say)
+/// instead of its layers' own.
+pub fn build_claiming(
+    layer_items: &[Vec<Item>],
+    compressions: &[Compression],
+    claimed: Option<&[String]>,
+) -> Built {
     let tars: Vec<Vec<u8>> = layer_items.iter().map(|l| tar_of(l)).collect();
-    let diff_ids: Vec<String> = tars.iter().map(|t| sha256(t)).collect();
+    let diff_ids: Vec<String> = match claimed {
+        Some(claimed) => claimed.to_vec(),
+        None => tars.iter().map(|t| sha256(t)).collect(),
+    };
     let layers: Vec<(String, Vec<u8>, Compression)> = tars
         .iter()
         .zip(compressions.iter().cycle())
@@ -343,6 +375,13 @@ pub fn write_rootfs(dir: &Path) {
                 Item::Symlink(p, target) => {
                     std::fs::create_dir_all(dir.join(&p).parent().unwrap()).unwrap();
                     std::os::unix::fs::symlink(target, dir.join(p)).unwrap();
+                }
+                Item::HardLink(p, target) => {
+                    std::fs::hard_link(dir.join(target), dir.join(p)).unwrap();
+                }
+                Item::RawFile(p, content) => {
+                    std::fs::create_dir_all(dir.join(&p).parent().unwrap()).unwrap();
+                    std::fs::write(dir.join(p), content).unwrap();
                 }
             }
         }
