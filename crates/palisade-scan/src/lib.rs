@@ -11,4 +11,4 @@ pub mod report;
 pub mod sbom;
 pub mod scan;
 
-pub use scan::{scan, ScanOptions, ScanReport, VulnFinding};
+pub use scan::{scan, ModelScanCoverage, ScanOptions, ScanReport, VulnFinding};

@@ -89,6 +89,20 @@ pub struct ScanReport {
     pub database: Option<Metadata>,
     /// Findings of the model scanner for model files in the image (see [`crate::models`]).
     pub models: Vec<crate::models::ModelFinding>,
+    /// Where model files were looked for and what was allowed in them; absent when the scan left
+    /// model files out, so that an attestation of such a report is not taken for a clean one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_scan: Option<ModelScanCoverage>,
+}
+
+/// What the model scan of an image covered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelScanCoverage {
+    /// `models.imagePaths`: the directories searched (an empty list searches the whole image).
+    pub image_paths: Vec<String>,
+    /// `models.allowedGlobals`: pickle globals allowed beyond the built-in list.
+    pub allowed_globals: Vec<String>,
 }
 
 /// How to filter findings.
@@ -277,6 +291,7 @@ pub fn scan(
         uncovered_ecosystems: uncovered.into_iter().collect(),
         database: database.metadata.clone(),
         models: Vec::new(),
+        model_scan: None,
     }
 }
 

@@ -187,14 +187,38 @@ pub struct ScanRequirement {
 
 const ORDER: [&str; 5] = ["unknown", "low", "medium", "high", "critical"];
 
+/// The rank of a severity name; a name outside the scale counts as the worst (a report this
+/// verifier cannot read must not pass for a clean one).
 fn rank(severity: &str) -> usize {
-    ORDER.iter().position(|s| *s == severity).unwrap_or(0)
+    ORDER
+        .iter()
+        .position(|s| *s == severity)
+        .unwrap_or(ORDER.len() - 1)
+}
+
+/// How far in the future a signed scan time may lie (clocks of CI and cluster disagree a little).
+/// Beyond it the attestation is not valid: one dated ahead would otherwise outrank every later
+/// scan until that date.
+const CLOCK_SKEW_SECS: i64 = 300;
+
+/// One attestation that verified: signed by a trusted key, a vulnerability scan of the image.
+struct Valid {
+    layer: String,
+    /// Its signed `scanFinishedOn`, in Unix nanoseconds (attestations made within one second
+    /// must still be ordered).
+    finished: i128,
+    finished_text: String,
+    statement: serde_json::Value,
 }
 
 /// Whether a vulnerability attestation of the image, signed by one of `keys`, meets
-/// `requirement`: those under cosign's `.att` tag first, then OCI 1.1 referrers (the referrers API,
-/// or the tag schema where the registry lacks it). `Ok(())`, or why none does (one reason per
-/// attestation examined).
+/// `requirement`. Attestations are read from cosign's `.att` tag, then from OCI 1.1 referrers (the
+/// referrers API, or the tag schema where the registry lacks it); the same envelope found both
+/// ways counts once. Of the attestations that verify (a trusted signature over a vulnerability
+/// scan of this digest), the newest by its signed scan time decides: an older passing scan never
+/// outvotes a newer failing one, and a newer passing scan replaces an older failing one at once.
+/// `Ok(())`, or why not (the newest scan's failure, or one reason per attestation examined when
+/// none verifies).
 pub fn verify_scan(
     repo: &Repository,
     digest: &str,
@@ -202,54 +226,14 @@ pub fn verify_scan(
     requirement: &ScanRequirement,
 ) -> Result<(), Rejection> {
     let denied = |m: String| Rejection::Denied(vec![m]);
-    let check = |layer: &Descriptor| -> Result<(), Rejection> {
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(repo.blob(&layer.digest)?, MAX_ENVELOPE),
-            &mut body,
-        )
-        .map_err(|e| Rejection::Unreachable(format!("{}: {e}", repo.location())))?;
-        verify_digest(repo.location(), &layer.digest, &body)
-            .map_err(|e| denied(format!("tampered attestation: {e}")))?;
-        let envelope: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| denied(format!("not a DSSE envelope: {e}")))?;
-        let mut statement = Err(String::new());
-        for key in keys {
-            statement = open_envelope(&envelope, key);
-            if statement.is_ok() {
-                break;
-            }
-        }
-        let statement = statement.map_err(denied)?;
-        judge_statement(&statement, digest, requirement).map_err(denied)
-    };
-    let mut reasons = Vec::new();
-    let mut examined = 0;
-    let mut try_layers = |layers: Vec<Descriptor>, reasons: &mut Vec<String>| {
-        for layer in layers.iter().filter(|l| l.media_type == DSSE_MEDIA_TYPE) {
-            if examined == MAX_LAYERS_EXAMINED {
-                break;
-            }
-            examined += 1;
-            match check(layer) {
-                Ok(()) => return Ok(true),
-                Err(Rejection::Unreachable(m)) => return Err(Rejection::Unreachable(m)),
-                Err(Rejection::Denied(r)) => {
-                    reasons.extend(r.into_iter().map(|r| format!("{}: {r}", layer.digest)))
-                }
-            }
-        }
-        Ok(false)
-    };
+    let mut layers: Vec<Descriptor> = Vec::new();
     let tag = attestation_tag(digest);
     match repo.manifest(&tag) {
         Ok((bytes, _, _)) => {
             let manifest =
                 parse_json::<ManifestOrIndex>(repo.location(), "attestation manifest", &bytes)
                     .map_err(|e| denied(e.to_string()))?;
-            if try_layers(manifest.layers.unwrap_or_default(), &mut reasons)? {
-                return Ok(());
-            }
+            layers.extend(manifest.layers.unwrap_or_default());
         }
         Err(e) if !e.unreachable && e.message.contains("404") => {}
         Err(e) => return Err(e.into()),
@@ -262,27 +246,97 @@ pub fn verify_scan(
         let (bytes, _, _) = repo.manifest(&referrer.digest)?;
         let manifest = parse_json::<ManifestOrIndex>(repo.location(), "referrer", &bytes)
             .map_err(|e| denied(e.to_string()))?;
-        if try_layers(manifest.layers.unwrap_or_default(), &mut reasons)? {
-            return Ok(());
+        layers.extend(manifest.layers.unwrap_or_default());
+    }
+    let mut seen = std::collections::HashSet::new();
+    layers.retain(|l| l.media_type == DSSE_MEDIA_TYPE && seen.insert(l.digest.clone()));
+    if layers.is_empty() {
+        return Err(denied(format!(
+            "no attestation: no {tag} tag and no OCI 1.1 referrer of type {DSSE_MEDIA_TYPE}"
+        )));
+    }
+
+    let mut reasons = Vec::new();
+    let mut newest: Vec<Valid> = Vec::new();
+    for layer in layers.iter().take(MAX_LAYERS_EXAMINED) {
+        match open_attestation(repo, layer, keys, digest, requirement.now)? {
+            Ok(valid) => match newest.first().map(|n| valid.finished.cmp(&n.finished)) {
+                None | Some(std::cmp::Ordering::Equal) => newest.push(valid),
+                Some(std::cmp::Ordering::Greater) => newest = vec![valid],
+                Some(std::cmp::Ordering::Less) => {}
+            },
+            Err(reason) => reasons.push(format!("{}: {reason}", layer.digest)),
         }
     }
-    if reasons.is_empty() {
-        reasons.push(format!(
-            "no attestation: no {tag} tag and no OCI 1.1 referrer of type {DSSE_MEDIA_TYPE}"
-        ));
+    if newest.is_empty() {
+        return Err(Rejection::Denied(reasons));
     }
-    Err(Rejection::Denied(reasons))
+    // Attestations signed at the same instant are all the newest: each must pass.
+    let failures: Vec<String> = newest
+        .iter()
+        .filter_map(|valid| {
+            judge_scan(valid, requirement)
+                .err()
+                .map(|reason| format!("{} (the newest attestation): {reason}", valid.layer))
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Rejection::Denied(failures))
+    }
+}
+
+/// Reads and checks one attestation layer: `Err` if the registry could not be read, `Ok(Err)`
+/// with the reason if the attestation is not a valid scan of `digest` by a trusted key.
+fn open_attestation(
+    repo: &Repository,
+    layer: &Descriptor,
+    keys: &[VerifyingKey],
+    digest: &str,
+    now: i64,
+) -> Result<Result<Valid, String>, Rejection> {
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(repo.blob(&layer.digest)?, MAX_ENVELOPE),
+        &mut body,
+    )
+    .map_err(|e| Rejection::Unreachable(format!("{}: {e}", repo.location())))?;
+    if let Err(e) = verify_digest(repo.location(), &layer.digest, &body) {
+        return Ok(Err(format!("tampered attestation: {e}")));
+    }
+    let envelope: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(envelope) => envelope,
+        Err(e) => return Ok(Err(format!("not a DSSE envelope: {e}"))),
+    };
+    let mut statement = Err(String::new());
+    for key in keys {
+        statement = open_envelope(&envelope, key);
+        if statement.is_ok() {
+            break;
+        }
+    }
+    Ok(statement.and_then(|statement| {
+        let (finished, finished_text) = validate_statement(&statement, digest, now)?;
+        Ok(Valid {
+            layer: layer.digest.clone(),
+            finished,
+            finished_text,
+            statement,
+        })
+    }))
 }
 
 /// The largest attestation envelope read: scan reports of big images run to a few MiB.
 const MAX_ENVELOPE: u64 = 16 << 20;
 
-/// Whether a verified statement is a vulnerability scan of `digest` that meets `requirement`.
-fn judge_statement(
+/// Whether a verified statement is a vulnerability scan of `digest`, with a signed finish time
+/// that is not in the future: that time, in Unix seconds and as written.
+fn validate_statement(
     statement: &serde_json::Value,
     digest: &str,
-    requirement: &ScanRequirement,
-) -> Result<(), String> {
+    now: i64,
+) -> Result<(i128, String), String> {
     if statement["predicateType"] != VULN_PREDICATE {
         return Err(format!(
             "predicate {}, not a vulnerability scan",
@@ -303,24 +357,44 @@ fn judge_statement(
     let when =
         time::OffsetDateTime::parse(finished, &time::format_description::well_known::Rfc3339)
             .map_err(|e| format!("scanFinishedOn {finished:?}: {e}"))?
-            .unix_timestamp();
-    if requirement.now - when > requirement.max_age_secs {
+            .unix_timestamp_nanos();
+    if when / 1_000_000_000 - i128::from(now) > i128::from(CLOCK_SKEW_SECS) {
         return Err(format!(
-            "stale: the scan finished {finished}, more than {}s ago",
-            requirement.max_age_secs
+            "scanFinishedOn {finished} is in the future: the attestation cannot be ordered against later scans"
         ));
     }
-    let result = &statement["predicate"]["scanner"]["result"];
+    Ok((when, finished.to_string()))
+}
+
+/// Whether the newest valid scan meets `requirement`: recent enough, nothing it found above the
+/// allowed severity, and it covered the image's model files.
+fn judge_scan(valid: &Valid, requirement: &ScanRequirement) -> Result<(), String> {
+    if i128::from(requirement.now) - valid.finished / 1_000_000_000
+        > i128::from(requirement.max_age_secs)
+    {
+        return Err(format!(
+            "stale: the scan finished {}, more than {}s ago; attest a new scan",
+            valid.finished_text, requirement.max_age_secs
+        ));
+    }
+    let result = &valid.statement["predicate"]["scanner"]["result"];
     let mut worst: Option<(&str, &str)> = None;
     for finding in result["findings"].as_array().into_iter().flatten() {
-        let severity = finding["severity"].as_str().unwrap_or("unknown");
+        let severity = finding["severity"].as_str().unwrap_or("critical");
         if worst.is_none_or(|(w, _)| rank(severity) > rank(w)) {
             worst = Some((severity, finding["id"].as_str().unwrap_or("")));
         }
     }
     for model in result["models"].as_array().into_iter().flatten() {
-        if model["severity"] == "dangerous" {
-            worst = Some(("critical", model["path"].as_str().unwrap_or("")));
+        // As `palisade scan image` ranks them: a dangerous model file is critical, any other
+        // model finding medium.
+        let severity = if model["severity"] == "dangerous" {
+            "critical"
+        } else {
+            "medium"
+        };
+        if worst.is_none_or(|(w, _)| rank(severity) > rank(w)) {
+            worst = Some((severity, model["path"].as_str().unwrap_or("")));
         }
     }
     if let Some((severity, id)) = worst {
@@ -330,6 +404,11 @@ fn judge_statement(
                 requirement.max_severity
             ));
         }
+    }
+    if !result["modelScan"].is_object() {
+        return Err(
+            "the scan did not cover the image's model files (a report made with --no-model-scan, or by a palisade that left them out): attest a scan made by `palisade attest --scan`".into(),
+        );
     }
     Ok(())
 }
@@ -408,5 +487,100 @@ mod tests {
             .unwrap_err()
             .contains("tampered"));
         assert_eq!(pae("t", b"ab"), b"DSSEv1 1 t 2 ab".to_vec());
+    }
+    fn scan_statement(result: serde_json::Value, finished: &str) -> serde_json::Value {
+        super::statement("r/x", "sha256:ab", &result, finished, finished)
+    }
+
+    fn requirement(max_severity: &str, now: &str) -> ScanRequirement {
+        ScanRequirement {
+            max_severity: max_severity.into(),
+            max_age_secs: 3600,
+            now: time::OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339)
+                .unwrap()
+                .unix_timestamp(),
+        }
+    }
+
+    fn valid(statement: serde_json::Value, now: i64) -> Valid {
+        let (finished, finished_text) = validate_statement(&statement, "sha256:ab", now).unwrap();
+        Valid {
+            layer: "sha256:layer".into(),
+            finished,
+            finished_text,
+            statement,
+        }
+    }
+
+    #[test]
+    fn hardening_00_a_scan_that_left_out_model_files_does_not_pass() {
+        let now = requirement("high", "2026-01-01T00:10:00Z");
+        let clean_without_models = scan_statement(
+            json!({"findings": [], "models": []}),
+            "2026-01-01T00:00:00Z",
+        );
+        let reason = judge_scan(&valid(clean_without_models, now.now), &now).unwrap_err();
+        assert!(
+            reason.contains("did not cover the image's model files"),
+            "{reason}"
+        );
+        let covered = scan_statement(
+            json!({"findings": [], "models": [], "modelScan": {"imagePaths": ["/models"], "allowedGlobals": []}}),
+            "2026-01-01T00:00:00Z",
+        );
+        judge_scan(&valid(covered, now.now), &now).unwrap();
+        let dangerous = scan_statement(
+            json!({"findings": [], "modelScan": {"imagePaths": [], "allowedGlobals": []},
+                   "models": [{"severity": "dangerous", "path": "/models/m.pkl"}]}),
+            "2026-01-01T00:00:00Z",
+        );
+        let reason = judge_scan(&valid(dangerous, now.now), &now).unwrap_err();
+        assert!(reason.contains("critical (/models/m.pkl)"), "{reason}");
+    }
+
+    #[test]
+    fn hardening_00_severities_outside_the_scale_count_as_the_worst() {
+        let now = requirement("high", "2026-01-01T00:10:00Z");
+        for severity in [
+            json!("CRITICAL"),
+            json!("severe"),
+            json!(9.8),
+            serde_json::Value::Null,
+        ] {
+            let statement = scan_statement(
+                json!({"findings": [{"id": "X-1", "severity": severity}],
+                       "modelScan": {"imagePaths": [], "allowedGlobals": []}}),
+                "2026-01-01T00:00:00Z",
+            );
+            assert!(
+                judge_scan(&valid(statement, now.now), &now).is_err(),
+                "{severity} passed"
+            );
+        }
+    }
+
+    #[test]
+    fn hardening_00_scans_dated_in_the_future_are_not_valid() {
+        let now = requirement("high", "2026-01-01T00:00:00Z").now;
+        let ahead = scan_statement(json!({}), "2026-01-01T01:00:00Z");
+        let reason = validate_statement(&ahead, "sha256:ab", now).unwrap_err();
+        assert!(reason.contains("in the future"), "{reason}");
+        // A few minutes of clock skew are tolerated.
+        let skewed = scan_statement(json!({}), "2026-01-01T00:02:00Z");
+        validate_statement(&skewed, "sha256:ab", now).unwrap();
+        // Scans made within the same second are still ordered.
+        let (a, _) = validate_statement(
+            &scan_statement(json!({}), "2026-01-01T00:00:00.100Z"),
+            "sha256:ab",
+            now,
+        )
+        .unwrap();
+        let (b, _) = validate_statement(
+            &scan_statement(json!({}), "2026-01-01T00:00:00.200Z"),
+            "sha256:ab",
+            now,
+        )
+        .unwrap();
+        assert!(b > a);
     }
 }

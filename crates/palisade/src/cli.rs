@@ -69,11 +69,32 @@ pub struct AttestArgs {
         required_unless_present = "scan_json"
     )]
     pub scan: bool,
-    /// Attest this report of `palisade scan image -f json` instead of scanning.
+    /// Attest this report of `palisade scan image -f json` instead of scanning (a report made
+    /// with `--no-model-scan` is refused at verification).
     #[arg(long, value_name = "FILE")]
     pub scan_json: Option<PathBuf>,
     #[command(flatten)]
     pub db: DbLocation,
+    /// With --scan: the configuration file (`models.imagePaths`, `models.allowedGlobals`), as
+    /// `palisade scan image --config` reads it.
+    #[arg(
+        long,
+        short = 'c',
+        env = "PALISADE_CONFIG",
+        conflicts_with = "scan_json"
+    )]
+    pub config: Option<PathBuf>,
+    /// With --scan: accepted findings, as `palisade scan image --ignore-file` reads them.
+    #[arg(
+        long,
+        env = "PALISADE_IGNORE_FILE",
+        value_name = "FILE",
+        conflicts_with = "scan_json"
+    )]
+    pub ignore_file: Option<PathBuf>,
+    /// With --scan: leave out vulnerabilities with no published fix.
+    #[arg(long, env = "PALISADE_IGNORE_UNFIXED", conflicts_with = "scan_json")]
+    pub ignore_unfixed: bool,
 }
 
 /// A registry image and how to reach it.

@@ -653,3 +653,210 @@ fn attests_scans_and_verifies_them_with_their_age_and_severity() {
     let ok = verify(&iris, &["--max-severity", "high"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
 }
+
+/// The statements attested for `digest` under cosign's `.att` tag, newest layer last.
+fn attested_results(host: &str, repo: &str, digest: &str) -> Vec<serde_json::Value> {
+    use base64::Engine as _;
+    let http = reqwest::blocking::Client::new();
+    let manifest: serde_json::Value = http
+        .get(format!(
+            "http://{host}/v2/{repo}/manifests/{}.att",
+            digest.replace(':', "-")
+        ))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            let envelope: serde_json::Value = http
+                .get(format!(
+                    "http://{host}/v2/{repo}/blobs/{}",
+                    layer["digest"].as_str().unwrap()
+                ))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            let payload = base64::engine::general_purpose::STANDARD
+                .decode(envelope["payload"].as_str().unwrap())
+                .unwrap();
+            let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+            statement["predicate"]["scanner"]["result"].clone()
+        })
+        .collect()
+}
+
+#[test]
+fn hardening_00_attest_records_the_model_scan_and_the_newest_attestation_decides() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let work = tempfile::tempdir().unwrap();
+    // The example image with a pickle that runs os.system in /models.
+    let mut layers = images::layers();
+    layers.push(vec![images::Item::File(
+        "models/model.pkl".into(),
+        b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.".to_vec(),
+    )]);
+    let built = images::build_layers(&layers, &[Compression::Gzip]);
+    images::write_oci_dir(&work.path().join("evil"), &built);
+    skopeo_push(&work.path().join("evil"), &format!("{host}/ml/evil:1"));
+    let image = format!("registry:{host}/ml/evil:1");
+
+    let db = work.path().join("db");
+    let vulns = root().join("../shared/vulndata/pypa-advisories/vulns");
+    let import = run(&[
+        "db",
+        "import",
+        vulns.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(import.status.code(), Some(0));
+    let with_password = |args: &[&str]| {
+        let output = palisade()
+            .args(args)
+            .env("PALISADE_PASSWORD", "pw")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let prefix = work.path().join("signer");
+    with_password(&["key", "generate", "--out", prefix.to_str().unwrap()]);
+    let key = work.path().join("signer.key");
+    let public = work.path().join("signer.pub");
+    with_password(&[
+        "sign",
+        &image,
+        "--key",
+        key.to_str().unwrap(),
+        "--plain-http",
+    ]);
+    let verify = || {
+        let output = run(&[
+            "verify",
+            &image,
+            "--key",
+            public.to_str().unwrap(),
+            "--plain-http",
+            "--require-scan",
+            "--max-severity",
+            "high",
+        ]);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+
+    // attest --scan records what scan image reports, the model file included.
+    with_password(&[
+        "attest",
+        &image,
+        "--key",
+        key.to_str().unwrap(),
+        "--plain-http",
+        "--scan",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let scanned = run(&[
+        "scan",
+        "image",
+        &image,
+        "--plain-http",
+        "--db",
+        db.to_str().unwrap(),
+        "-f",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    let reported: serde_json::Value = serde_json::from_slice(&scanned.stdout).unwrap();
+    let digest = reported["digest"].as_str().unwrap().to_owned();
+    let attested = attested_results(&host, "ml/evil", &digest);
+    assert_eq!(attested.len(), 1);
+    for key in [
+        "findings",
+        "models",
+        "modelScan",
+        "packages",
+        "target",
+        "digest",
+    ] {
+        assert_eq!(attested[0][key], reported[key], "{key}");
+    }
+    assert!(
+        reported["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["severity"] == "dangerous" && m["path"] == "/models/model.pkl"),
+        "{reported:#}"
+    );
+    let (code, text) = verify();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("critical (/models/model.pkl)"), "{text}");
+
+    // A newer passing attestation decides at once, and a newer failing one after it too.
+    let clean = work.path().join("clean.json");
+    std::fs::write(
+        &clean,
+        r#"{"findings": [], "models": [], "modelScan": {"imagePaths": ["/models"], "allowedGlobals": []}}"#,
+    )
+    .unwrap();
+    let critical = work.path().join("critical.json");
+    std::fs::write(
+        &critical,
+        r#"{"findings": [{"id": "CVE-2099-1", "severity": "critical"}], "models": [], "modelScan": {"imagePaths": ["/models"], "allowedGlobals": []}}"#,
+    )
+    .unwrap();
+    let no_models = work.path().join("no-models.json");
+    std::fs::write(&no_models, r#"{"findings": [], "models": []}"#).unwrap();
+    let attest_report = |report: &std::path::Path| {
+        with_password(&[
+            "attest",
+            &image,
+            "--key",
+            key.to_str().unwrap(),
+            "--plain-http",
+            "--scan-json",
+            report.to_str().unwrap(),
+        ])
+    };
+    attest_report(&clean);
+    let (code, text) = verify();
+    assert_eq!(code, Some(0), "{text}");
+    attest_report(&critical);
+    let (code, text) = verify();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("critical (CVE-2099-1)"), "{text}");
+    assert!(
+        !text.contains("/models/model.pkl"),
+        "only the newest decides: {text}"
+    );
+    attest_report(&no_models);
+    let (code, text) = verify();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("did not cover the image's model files"),
+        "{text}"
+    );
+    attest_report(&clean);
+    let (code, text) = verify();
+    assert_eq!(code, Some(0), "{text}");
+    // One envelope is reachable through both the .att tag and the referrers index: it is
+    // examined (and reported) once.
+    attest_report(&critical);
+    let (_, text) = verify();
+    assert_eq!(text.matches("CVE-2099-1").count(), 1, "{text}");
+}

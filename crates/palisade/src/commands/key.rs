@@ -172,7 +172,19 @@ pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
                 threads: None,
                 no_progress: true,
             };
-            crate::commands::scan::scan_json(&image, &args.db)?
+            // The very scan `palisade scan image` runs with the same options, model files
+            // included: what is attested is what that command reports.
+            let scanned = crate::commands::scan::run_scan(
+                &image,
+                &args.db,
+                &crate::commands::scan::ScanSettings {
+                    config: args.config.as_deref(),
+                    ignore_file: args.ignore_file.as_deref(),
+                    ignore_unfixed: args.ignore_unfixed,
+                    model_scan: true,
+                },
+            )?;
+            palisade_scan::report::json(&scanned.report)
         }
     };
     let finished = crate::commands::scan::now().1;

@@ -3,7 +3,7 @@
 //! palisade-vuln and palisade-scan; this is only I/O.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -160,18 +160,33 @@ fn write_output(output: &Option<PathBuf>, text: &str) -> anyhow::Result<()> {
     }
 }
 
-pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
-    let fail_on: Option<Severity> = match args.fail_on.as_str() {
-        "never" => None,
-        other => Some(
-            other
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))?,
-        ),
-    };
+/// What a scan of an image looks at and leaves out. `scan image` and `attest --scan` both scan
+/// through [`run_scan`] with it, so an attestation records exactly what `scan image` reports.
+pub struct ScanSettings<'a> {
+    /// `models.imagePaths` and `models.allowedGlobals` come from this configuration file.
+    pub config: Option<&'a Path>,
+    pub ignore_file: Option<&'a Path>,
+    pub ignore_unfixed: bool,
+    /// Whether model files in the image are scanned (the report records it when they are).
+    pub model_scan: bool,
+}
+
+/// A finished scan: the report, the inventory it was made from, and when it was made.
+pub struct Scanned {
+    pub report: palisade_scan::ScanReport,
+    pub inspected: Inspected,
+    pub stamp: String,
+}
+
+/// Scans an image: its packages against the database and, unless left out, its model files.
+pub fn run_scan(
+    image: &ImageArgs,
+    db: &DbLocation,
+    settings: &ScanSettings<'_>,
+) -> anyhow::Result<Scanned> {
     // Everything that can be wrong with the configuration is found before the image is read.
     let (today, stamp) = now();
-    let ignore_rules = match &args.ignore_file {
+    let ignore_rules = match settings.ignore_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -182,16 +197,14 @@ pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
         }
         None => Vec::new(),
     };
-    let config = match &args.config {
+    let config = match settings.config {
         Some(path) => palisade_policy::Config::load(path)
             .map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?,
         None => palisade_policy::Config::default(),
     };
-    let database = load_db(&args.db)?;
-    let inspected = if args.no_model_scan {
-        inspect(&args.image)?
-    } else {
-        let models = &config.models;
+    let database = load_db(db)?;
+    let models = &config.models;
+    let inspected = if settings.model_scan {
         let inspector = ModelInspector::new(
             &models.image_paths,
             palisade_model::scan::ScanOptions {
@@ -207,21 +220,59 @@ pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
             env!("CARGO_PKG_VERSION"),
             fingerprint(&[&models.image_paths, &models.allowed_globals])
         );
-        inspect_with(&args.image, &inspector, &key)?
+        inspect_with(image, &inspector, &key)?
+    } else {
+        inspect(image)?
     };
     let options = ScanOptions {
-        ignore_unfixed: args.ignore_unfixed,
+        ignore_unfixed: settings.ignore_unfixed,
         ignore_rules,
         today,
     };
-    let mut result = palisade_scan::scan(
+    let mut report = palisade_scan::scan(
         &inspected.name,
         inspected.digest.as_deref(),
         &inspected.inventory,
         &database,
         &options,
     );
-    result.models = inspected.models.clone();
+    if settings.model_scan {
+        report.models = inspected.models.clone();
+        report.model_scan = Some(palisade_scan::ModelScanCoverage {
+            image_paths: models.image_paths.clone(),
+            allowed_globals: models.allowed_globals.clone(),
+        });
+    }
+    Ok(Scanned {
+        report,
+        inspected,
+        stamp,
+    })
+}
+
+pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
+    let fail_on: Option<Severity> = match args.fail_on.as_str() {
+        "never" => None,
+        other => Some(
+            other
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))?,
+        ),
+    };
+    let Scanned {
+        report: result,
+        inspected,
+        stamp,
+    } = run_scan(
+        &args.image,
+        &args.db,
+        &ScanSettings {
+            config: args.config.as_deref(),
+            ignore_file: args.ignore_file.as_deref(),
+            ignore_unfixed: args.ignore_unfixed,
+            model_scan: !args.no_model_scan,
+        },
+    )?;
     let text = match args.format {
         ScanFormat::Table => report::table(&result),
         ScanFormat::Json => pretty(&report::json(&result))?,
@@ -293,23 +344,4 @@ fn fingerprint(lists: &[&Vec<String>]) -> u64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
-}
-
-/// The JSON report of a scan with default options (as `palisade attest --scan` records it).
-pub fn scan_json(image: &ImageArgs, db: &DbLocation) -> anyhow::Result<serde_json::Value> {
-    let database = load_db(db)?;
-    let inspected = inspect(image)?;
-    let options = ScanOptions {
-        ignore_unfixed: false,
-        ignore_rules: Vec::new(),
-        today: now().0,
-    };
-    let result = palisade_scan::scan(
-        &inspected.name,
-        inspected.digest.as_deref(),
-        &inspected.inventory,
-        &database,
-        &options,
-    );
-    Ok(report::json(&result))
 }
