@@ -79,6 +79,9 @@ impl Policy {
         {
             return verdict(Verdict::Dangerous, reason);
         }
+        if let Some(reason) = deny_method(&norm_module, &norm_name) {
+            return verdict(Verdict::Dangerous, reason);
+        }
         if name
             .split('.')
             .any(|part| part.len() > 4 && part.starts_with("__") && part.ends_with("__"))
@@ -190,7 +193,130 @@ fn allowed_by_pattern(module: &str, name: &str) -> bool {
     if in_pkg("scipy.sparse") {
         return is_sparse_class(name) || is_cython_unpickle(name);
     }
+    if in_pkg("scipy.interpolate") || in_pkg("scipy.spatial") {
+        return camel;
+    }
+    if DISTRIBUTION_MODULES.contains(&module) {
+        // scipy.stats' distributions are instances of lower-case `<name>_gen` classes, frozen
+        // ones of `rv_*_frozen`; both hold parameters only.
+        let ident =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        return camel
+            || (ident
+                && (name.ends_with("_gen")
+                    || name.ends_with("_frozen")
+                    || name.starts_with("rv_")));
+    }
+    if PANDAS_DATA_MODULES.iter().any(|pkg| in_pkg(pkg)) {
+        return camel || is_cython_unpickle(name);
+    }
+    if in_pkg("statsmodels") {
+        let excluded = STATSMODELS_EXCLUDED.iter().any(|ex| in_pkg(ex));
+        if excluded {
+            return false;
+        }
+        // The state-space Cython classes come in one per precision: sKalmanFilter,
+        // dKalmanFilter, cKalmanFilter, zKalmanFilter.
+        let typed = in_pkg("statsmodels.tsa.statespace")
+            && matches!(name.as_bytes(), [b's' | b'd' | b'c' | b'z', rest @ ..]
+                if is_camel_class(std::str::from_utf8(rest).unwrap_or("")));
+        return camel || typed || is_cython_unpickle(name);
+    }
     false
+}
+
+/// scipy.stats modules whose distribution classes (`norm_gen`, `rv_continuous_frozen`) are
+/// allowed.
+const DISTRIBUTION_MODULES: &[&str] = &[
+    "scipy.stats._continuous_distns",
+    "scipy.stats._discrete_distns",
+    "scipy.stats._distn_infrastructure",
+    "scipy.stats._multivariate",
+    "scipy.stats.distributions",
+];
+
+/// pandas modules (and packages) of data classes: frames, series, indexes, arrays, dtypes,
+/// block managers and the Cython types behind them. Not pandas.io, pandas.core.computation,
+/// pandas._libs.parsers (which reads files) or the top-level package (ExcelWriter, HDFStore
+/// write files), whose needed names are exact entries.
+const PANDAS_DATA_MODULES: &[&str] = &[
+    "pandas.core.frame",
+    "pandas.core.series",
+    "pandas.core.indexes",
+    "pandas.core.arrays",
+    "pandas.core.dtypes",
+    "pandas.core.internals",
+    "pandas.core.sparse",
+    "pandas._libs.tslibs",
+    "pandas._libs.arrays",
+    "pandas._libs.sparse",
+    "pandas._libs.interval",
+    "pandas._libs.internals",
+];
+
+/// statsmodels packages the CamelCase pattern does not cover: I/O, formulas (which evaluate
+/// code), external programs, plotting, downloads, parallel helpers and the sandbox.
+const STATSMODELS_EXCLUDED: &[&str] = &[
+    "statsmodels.iolib",
+    "statsmodels.formula",
+    "statsmodels.sandbox",
+    "statsmodels.datasets",
+    "statsmodels.graphics",
+    "statsmodels.tsa.x13",
+    "statsmodels.tools.parallel",
+    "statsmodels.tools.web",
+    "statsmodels.api",
+];
+
+/// Methods that are Dangerous on any class of a package (`Class.method`, the attribute walk a
+/// protocol-4 name can take), whether or not the class itself is allowed.
+const DENY_METHODS: &[(&str, &str, &str)] = &[
+    ("pathlib", "write_text", "writes files"),
+    ("pathlib", "write_bytes", "writes files"),
+    ("pathlib", "touch", "creates files"),
+    ("pathlib", "mkdir", "creates directories"),
+    ("pathlib", "unlink", "deletes files"),
+    ("pathlib", "rmdir", "deletes directories"),
+    ("pathlib", "rename", "moves files"),
+    ("pathlib", "replace", "moves files over others"),
+    ("pathlib", "symlink_to", "creates symbolic links"),
+    ("pathlib", "hardlink_to", "creates hard links"),
+    ("pathlib", "link_to", "creates hard links"),
+    ("pathlib", "chmod", "changes file permissions"),
+    ("pathlib", "lchmod", "changes file permissions"),
+    ("pathlib", "open", "opens files for reading or writing"),
+    ("pathlib", "copy", "copies files"),
+    ("pathlib", "move", "moves files"),
+    ("statsmodels", "load", "loads a pickle from a file"),
+    ("statsmodels", "save", "writes a pickle to a file"),
+    ("pandas", "to_pickle", "writes a pickle to a file"),
+    ("pandas", "eval", "evaluates expressions as code"),
+    ("pandas", "query", "evaluates expressions as code"),
+    (
+        "xgboost",
+        "load_model",
+        "loads a model from a file or buffer",
+    ),
+    ("xgboost", "save_model", "writes a model file"),
+    ("lightgbm", "model_from_string", "loads a model from text"),
+    ("lightgbm", "save_model", "writes a model file"),
+    (
+        "catboost",
+        "load_model",
+        "loads a model from a file or buffer",
+    ),
+    ("catboost", "save_model", "writes a model file"),
+];
+
+/// The Dangerous reason for `module.Class.method` if the method is on [`DENY_METHODS`] for the
+/// package `module` is in.
+fn deny_method(module: &str, name: &str) -> Option<&'static str> {
+    let (_, method) = name.rsplit_once('.')?;
+    DENY_METHODS.iter().find_map(|(pkg, denied, reason)| {
+        let inside = module == *pkg
+            || (module.starts_with(pkg) && module.as_bytes().get(pkg.len()) == Some(&b'.'));
+        (inside && method == *denied).then_some(*reason)
+    })
 }
 
 /// Modules under `sklearn.` that the CamelCase pattern does not cover: vendored copies of other
@@ -334,6 +460,10 @@ const LOADERS: &[&str] = &[
     "pandas.read_pickle",
     "pandas.io.pickle.read_pickle",
 ];
+
+/// Why CPython's C test modules are denied.
+const TEST_MODULE: &str = "runs code in sub-interpreters (run_in_subinterp) and crashes or \
+                           corrupts the interpreter on request (a CPython C test module)";
 
 /// Dangerous whatever name is taken from them (and from their submodules).
 const DENY_MODULES: &[(&str, &str)] = &[
@@ -563,6 +693,174 @@ const DENY_MODULES: &[(&str, &str)] = &[
         "logging.handlers",
         "writes files and opens network connections",
     ),
+    // Found by the standard-library review (docs/model-scanning.md, "How the denylist was
+    // reviewed"): modules whose callables reach exec/eval, processes, other interpreters, native
+    // code, imports, pickle re-entry or file writes that later run.
+    (
+        "_xxsubinterpreters",
+        "runs Python code in a sub-interpreter (run_string)",
+    ),
+    (
+        "_interpreters",
+        "runs Python code in a sub-interpreter (run_string, exec)",
+    ),
+    (
+        "_xxinterpchannels",
+        "passes objects between interpreters that run code",
+    ),
+    (
+        "_interpchannels",
+        "passes objects between interpreters that run code",
+    ),
+    (
+        "_xxinterpqueues",
+        "passes objects between interpreters that run code",
+    ),
+    (
+        "_interpqueues",
+        "passes objects between interpreters that run code",
+    ),
+    (
+        "concurrent",
+        "runs callables in threads, processes or sub-interpreters",
+    ),
+    ("_testcapi", TEST_MODULE),
+    ("_testinternalcapi", TEST_MODULE),
+    ("_testlimitedcapi", TEST_MODULE),
+    ("_testmultiphase", TEST_MODULE),
+    ("_testsinglephase", TEST_MODULE),
+    ("_testimportmultiple", TEST_MODULE),
+    ("_testbuffer", TEST_MODULE),
+    ("_testclinic", TEST_MODULE),
+    ("_testclinic_limited", TEST_MODULE),
+    ("_testexternalinspection", TEST_MODULE),
+    ("_testconsole", TEST_MODULE),
+    ("_ctypes_test", TEST_MODULE),
+    ("_xxtestfuzz", TEST_MODULE),
+    ("xxsubtype", TEST_MODULE),
+    ("xxlimited", TEST_MODULE),
+    ("xxlimited_35", TEST_MODULE),
+    (
+        "test",
+        "runs scripts, subprocesses and code (CPython's regression-test package)",
+    ),
+    ("_bootsubprocess", "starts other programs"),
+    ("pipes", "builds and runs shell pipelines"),
+    (
+        "mailcap",
+        "builds shell commands from mailcap entries and runs them",
+    ),
+    (
+        "_imp",
+        "loads native extension modules and runs module code",
+    ),
+    (
+        "_frozen_importlib",
+        "imports arbitrary modules and code (importlib's bootstrap)",
+    ),
+    (
+        "_frozen_importlib_external",
+        "imports arbitrary modules and code (importlib's bootstrap)",
+    ),
+    ("pkg_resources", "imports the code entry points name"),
+    ("_distutils_hack", "changes the import system"),
+    ("zipapp", "writes executable Python archives"),
+    ("compileall", "writes bytecode files that later imports run"),
+    ("py_compile", "writes bytecode files that later imports run"),
+    ("dataclasses", "generates class code and runs it with exec"),
+    ("rlcompleter", "evaluates expressions while completing"),
+    (
+        "tkinter",
+        "runs Tcl code (which can start programs) and GUI callbacks",
+    ),
+    (
+        "_tkinter",
+        "runs Tcl code (which can start programs) and GUI callbacks",
+    ),
+    (
+        "Tkinter",
+        "runs Tcl code (which can start programs) and GUI callbacks",
+    ),
+    (
+        "turtle",
+        "evaluates its configuration file and runs Tcl code",
+    ),
+    ("turtledemo", "runs demo scripts and Tcl code"),
+    ("antigravity", "opens a web browser when imported"),
+    (
+        "unittest",
+        "imports modules by name and calls what it finds (TestLoader, main)",
+    ),
+    (
+        "_lsprof",
+        "calls a timer callable of the file's choosing on every event",
+    ),
+    ("_thread", "starts threads that run callables"),
+    ("threading", "starts threads that run callables"),
+    ("_dummy_thread", "runs callables as if in threads"),
+    ("dummy_threading", "runs callables as if in threads"),
+    ("sched", "runs scheduled callables"),
+    (
+        "faulthandler",
+        "crashes the interpreter on request and writes to file descriptors",
+    ),
+    ("_posixshmem", "creates and removes shared-memory files"),
+    (
+        "_multiprocessing",
+        "starts processes and runs callables in them",
+    ),
+    (
+        "mmap",
+        "maps files and file descriptors into memory (and writes through them)",
+    ),
+    (
+        "resource",
+        "changes resource limits of this and other processes",
+    ),
+    (
+        "readline",
+        "writes history files and installs hooks that run callables",
+    ),
+    (
+        "getpass",
+        "reads from the terminal (blocks the loading process)",
+    ),
+    (
+        "copy",
+        "rebuilds objects by calling the callables their reduce methods name (copy._reconstruct)",
+    ),
+    (
+        "_sqlite3",
+        "opens and writes database files and loads native extensions",
+    ),
+    ("_dbm", "opens and writes database files"),
+    ("_gdbm", "opens and writes database files"),
+    ("_pyio", "opens files for reading or writing"),
+    ("_signal", "changes the process's signal handling"),
+    ("_asyncio", "runs coroutines and callbacks"),
+    ("_overlapped", "performs Windows I/O"),
+    ("_msi", "writes Windows Installer databases"),
+    ("msilib", "writes Windows Installer databases"),
+    ("wsgiref", "serves HTTP"),
+    ("mailbox", "creates and writes mailbox files"),
+    ("cgitb", "hooks exceptions and writes reports to files"),
+    (
+        "uuid",
+        "runs helper programs (ifconfig, ip, arp, netstat, lanscan) or loads native libraries to \
+         find the MAC address",
+    ),
+    // Model libraries: their loaders, I/O and code-running corners (their model classes are on
+    // the allowlist).
+    (
+        "statsmodels.iolib",
+        "loads pickles (smpickle.load_pickle) and writes files",
+    ),
+    ("statsmodels.tsa.x13", "runs the X-13ARIMA-SEATS program"),
+    (
+        "scipy.io",
+        "reads and writes data files (loadmat, savemat, mmwrite, wavfile)",
+    ),
+    ("scipy.weave", "compiles and runs C++ code"),
 ];
 
 /// Dangerous single names (full `module.name` after normalization).
@@ -699,6 +997,151 @@ const DENY_EXACT: &[(&str, &str)] = &[
     ),
     ("uuid._get_command_stdout", "runs a helper program"),
     ("uuid._popen", "runs a helper program"),
+    // Found by the standard-library review (docs/model-scanning.md).
+    (
+        "typing._eval_type",
+        "evaluates type annotations given as strings with eval",
+    ),
+    (
+        "typing.get_type_hints",
+        "evaluates an object's string annotations (__annotations__) with eval",
+    ),
+    (
+        "typing.ForwardRef",
+        "compiles a string that it evaluates with eval",
+    ),
+    (
+        "typing.ForwardRef._evaluate",
+        "evaluates a string with eval",
+    ),
+    (
+        "typing.evaluate_forward_ref",
+        "evaluates a string with eval",
+    ),
+    (
+        "gettext.c2py",
+        "turns a plural-forms expression into Python code and runs it",
+    ),
+    ("optparse.Values.read_file", "executes a Python file"),
+    ("optparse.Values.read_module", "imports a module by name"),
+    (
+        "warnings._getcategory",
+        "imports a module named in its argument",
+    ),
+    (
+        "warnings._setoption",
+        "imports a module named in its argument",
+    ),
+    (
+        "warnings._processoptions",
+        "imports modules named in its argument",
+    ),
+    (
+        "xml.sax.make_parser",
+        "imports modules named in its argument and calls their create_parser",
+    ),
+    (
+        "xml.sax._create_parser",
+        "imports a module named in its argument and calls its create_parser",
+    ),
+    (
+        "xml.dom.domreg.getDOMImplementation",
+        "imports a module named in its argument",
+    ),
+    (
+        "xml.dom.getDOMImplementation",
+        "imports a module named in its argument",
+    ),
+    (
+        "xml.dom.domreg.registerDOMImplementation",
+        "registers a factory that later lookups call",
+    ),
+    (
+        "xml.dom.registerDOMImplementation",
+        "registers a factory that later lookups call",
+    ),
+    ("tracemalloc.Snapshot.load", "loads a pickle from a file"),
+    ("operator.call", "calls arbitrary callables"),
+    ("builtins.map", "calls arbitrary callables (when consumed)"),
+    (
+        "builtins.filter",
+        "calls arbitrary callables (when consumed)",
+    ),
+    ("builtins.iter", "calls arbitrary callables (when consumed)"),
+    (
+        "itertools.starmap",
+        "calls arbitrary callables (when consumed)",
+    ),
+    (
+        "types.new_class",
+        "creates a class and calls a callback with its namespace",
+    ),
+    ("types.prepare_class", "calls a metaclass's __prepare__"),
+    ("types.MethodType", "binds arbitrary callables to objects"),
+    (
+        "types.CellType",
+        "builds closure cells for functions rebuilt from code",
+    ),
+    (
+        "weakref.finalize",
+        "calls arbitrary callables when an object dies or the process exits",
+    ),
+    (
+        "codecs.register",
+        "installs a callable that later codec lookups call",
+    ),
+    (
+        "_codecs.register",
+        "installs a callable that later codec lookups call",
+    ),
+    (
+        "codecs.register_error",
+        "installs a callable that encoding errors call",
+    ),
+    (
+        "_codecs.register_error",
+        "installs a callable that encoding errors call",
+    ),
+    (
+        "logging.setLogRecordFactory",
+        "installs a callable that every log call runs",
+    ),
+    (
+        "logging.setLoggerClass",
+        "changes the class every new logger is made from",
+    ),
+    (
+        "gzip.open",
+        "opens files for writing (creates or truncates them)",
+    ),
+    (
+        "gzip.GzipFile",
+        "opens files for writing (creates or truncates them)",
+    ),
+    (
+        "bz2.open",
+        "opens files for writing (creates or truncates them)",
+    ),
+    (
+        "bz2.BZ2File",
+        "opens files for writing (creates or truncates them)",
+    ),
+    (
+        "lzma.open",
+        "opens files for writing (creates or truncates them)",
+    ),
+    (
+        "lzma.LZMAFile",
+        "opens files for writing (creates or truncates them)",
+    ),
+    (
+        "scipy.LowLevelCallable",
+        "calls native code through a function pointer",
+    ),
+    (
+        "scipy._lib._ccallback.LowLevelCallable",
+        "calls native code through a function pointer",
+    ),
 ];
 
 /// The built-in allowlist: exact `module.name` (normalized: `builtins`, `copyreg`, `numpy.core`).
@@ -884,6 +1327,126 @@ const ALLOW_EXACT: &[&str] = &[
     "numpy.nan_to_num",
     // scipy (besides the sparse-format pattern).
     "scipy.sparse._sputils.get_index_dtype",
+    // scipy: what fitted interpolators, KD-trees, optimizer results and frozen distributions
+    // pickle (the distribution classes and sparse formats are patterns).
+    "scipy.interpolate._interpolate.interp1d",
+    "scipy.interpolate.interpolate.interp1d",
+    "scipy.interpolate._interpolate.interp1d._call_linear_np",
+    "scipy.interpolate._interpolate.interp1d._call_linear",
+    "scipy.interpolate._interpolate.interp1d._call_nearest",
+    "scipy.interpolate._interpolate.interp1d._call_previousnext",
+    "scipy.interpolate._interpolate.interp1d._call_spline",
+    "scipy.interpolate._interpolate.interp1d._call_nan_spline",
+    "scipy._lib.array_api_compat.numpy._aliases.asarray",
+    "scipy.spatial._ckdtree.cKDTree",
+    "scipy.spatial.ckdtree.cKDTree",
+    "scipy.optimize._optimize.OptimizeResult",
+    "scipy.optimize.optimize.OptimizeResult",
+    "scipy.optimize._lbfgsb_py.LbfgsInvHessProduct",
+    "scipy.optimize.lbfgsb.LbfgsInvHessProduct",
+    "scipy.stats._kde.gaussian_kde",
+    "scipy.stats.kde.gaussian_kde",
+    // numpy.vectorize: scipy.stats distributions keep their vectorized methods in it (it calls
+    // the function it wraps only when the application calls it).
+    "numpy.vectorize",
+    "numpy.lib.function_base.vectorize",
+    "numpy.lib._function_base_impl.vectorize",
+    // Python 3.13 pickles pathlib classes under pathlib._local.
+    "pathlib._local.Path",
+    "pathlib._local.PosixPath",
+    "pathlib._local.WindowsPath",
+    "pathlib._local.PurePath",
+    "pathlib._local.PurePosixPath",
+    "pathlib._local.PureWindowsPath",
+    // pandas: the public classes a DataFrame, Series or Index pickle names (classes under
+    // pandas.core's data modules and pandas._libs are patterns), and the reconstructors its
+    // __reduce__ methods return. Not pandas.read_pickle, pandas.io or pandas.eval.
+    "pandas.DataFrame",
+    "pandas.Series",
+    "pandas.Index",
+    "pandas.MultiIndex",
+    "pandas.RangeIndex",
+    "pandas.DatetimeIndex",
+    "pandas.TimedeltaIndex",
+    "pandas.PeriodIndex",
+    "pandas.IntervalIndex",
+    "pandas.CategoricalIndex",
+    "pandas.Categorical",
+    "pandas.CategoricalDtype",
+    "pandas.DatetimeTZDtype",
+    "pandas.PeriodDtype",
+    "pandas.IntervalDtype",
+    "pandas.SparseDtype",
+    "pandas.StringDtype",
+    "pandas.BooleanDtype",
+    "pandas.Int8Dtype",
+    "pandas.Int16Dtype",
+    "pandas.Int32Dtype",
+    "pandas.Int64Dtype",
+    "pandas.UInt8Dtype",
+    "pandas.UInt16Dtype",
+    "pandas.UInt32Dtype",
+    "pandas.UInt64Dtype",
+    "pandas.Float32Dtype",
+    "pandas.Float64Dtype",
+    "pandas.Interval",
+    "pandas.Period",
+    "pandas.Timestamp",
+    "pandas.Timedelta",
+    "pandas.NA",
+    "pandas.NaT",
+    "pandas.arrays.BooleanArray",
+    "pandas.arrays.DatetimeArray",
+    "pandas.arrays.FloatingArray",
+    "pandas.arrays.IntegerArray",
+    "pandas.arrays.IntervalArray",
+    "pandas.arrays.NumpyExtensionArray",
+    "pandas.arrays.PandasArray",
+    "pandas.arrays.PeriodArray",
+    "pandas.arrays.SparseArray",
+    "pandas.arrays.StringArray",
+    "pandas.arrays.TimedeltaArray",
+    "pandas._libs.internals._unpickle_block",
+    "pandas._libs.tslibs.nattype._nat_unpickle",
+    "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+    "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+    "pandas.core.indexes.base._new_Index",
+    "pandas.core.indexes.datetimes._new_DatetimeIndex",
+    "pandas.core.indexes.interval._new_IntervalIndex",
+    "pandas.core.indexes.period._new_PeriodIndex",
+    "pandas.core.indexes.timedeltas._new_TimedeltaIndex",
+    // xgboost, LightGBM, CatBoost: boosters and their scikit-learn wrappers (their state is the
+    // library's own model format, parsed natively). Not their load_model functions.
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBModel",
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
+    "xgboost.sklearn.XGBRanker",
+    "xgboost.sklearn.XGBRFClassifier",
+    "xgboost.sklearn.XGBRFRegressor",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMModel",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.sklearn.LGBMRanker",
+    "catboost.core.CatBoost",
+    "catboost.core.CatBoostClassifier",
+    "catboost.core.CatBoostRegressor",
+    "catboost.core.CatBoostRanker",
+    // statsmodels: the lower-case link classes older versions pickled (the CamelCase classes
+    // are a pattern).
+    "statsmodels.genmod.families.links.logit",
+    "statsmodels.genmod.families.links.inverse_power",
+    "statsmodels.genmod.families.links.sqrt",
+    "statsmodels.genmod.families.links.inverse_squared",
+    "statsmodels.genmod.families.links.identity",
+    "statsmodels.genmod.families.links.log",
+    "statsmodels.genmod.families.links.logc",
+    "statsmodels.genmod.families.links.probit",
+    "statsmodels.genmod.families.links.cauchy",
+    "statsmodels.genmod.families.links.cloglog",
+    "statsmodels.genmod.families.links.loglog",
+    "statsmodels.genmod.families.links.nbinom",
     // joblib's array placeholders.
     "joblib.numpy_pickle.NumpyArrayWrapper",
     "joblib.numpy_pickle_compat.NDArrayWrapper",
@@ -1137,13 +1700,239 @@ mod tests {
     #[case("collections", "OrderedDict.fromkeys")] // a dotted walk is not the class itself
     #[case("scipy.sparse", "random")]
     #[case("numpy", "memmap")]
-    #[case("xgboost.sklearn", "XGBClassifier")]
     #[case("os_utils", "helper")] // module names compare exactly: not `os`
     #[case("mymodel.code", "Encoder")] // a user module named code is not the stdlib `code`
     #[case("", "system")]
     fn unknown(#[case] module: &str, #[case] name: &str) {
         let c = Policy::default().check(module, name);
         assert_eq!(c.verdict, Verdict::Unknown, "{module}.{name}: {c:?}");
+    }
+
+    /// Every callable the standard-library review (docs/model-scanning.md) and the model-library
+    /// allowlist added to the denylist: one name from each newly denied module, each new exact
+    /// entry, each new method rule.
+    const NEWLY_DENIED: &[(&str, &str)] = &[
+        ("_xxsubinterpreters", "run_string"),
+        ("_interpreters", "run_string"),
+        ("_interpreters", "exec"),
+        ("_xxinterpchannels", "create"),
+        ("_interpchannels", "create"),
+        ("_xxinterpqueues", "create"),
+        ("_interpqueues", "create"),
+        ("concurrent.futures", "ThreadPoolExecutor"),
+        ("concurrent.futures.thread", "ThreadPoolExecutor"),
+        ("concurrent.interpreters", "create"),
+        ("_testcapi", "run_in_subinterp"),
+        ("_testinternalcapi", "run_in_subinterp_with_config"),
+        ("_testlimitedcapi", "x"),
+        ("_testmultiphase", "x"),
+        ("_testsinglephase", "x"),
+        ("_testimportmultiple", "x"),
+        ("_testbuffer", "x"),
+        ("_testclinic", "x"),
+        ("_testclinic_limited", "x"),
+        ("_testexternalinspection", "x"),
+        ("_testconsole", "write_input"),
+        ("_ctypes_test", "x"),
+        ("_xxtestfuzz", "run"),
+        ("xxsubtype", "spamlist"),
+        ("xxlimited", "Xxo"),
+        ("xxlimited_35", "Xxo"),
+        ("test.support.script_helper", "run_python_until_end"),
+        ("test.pythoninfo", "collect_info"),
+        ("_bootsubprocess", "check_output"),
+        ("pipes", "Template"),
+        ("mailcap", "findmatch"),
+        ("_imp", "create_dynamic"),
+        ("_frozen_importlib", "_load"),
+        ("_frozen_importlib_external", "SourceFileLoader"),
+        ("pkg_resources", "EntryPoint"),
+        ("_distutils_hack", "add_shim"),
+        ("zipapp", "create_archive"),
+        ("compileall", "compile_dir"),
+        ("py_compile", "compile"),
+        ("dataclasses", "_create_fn"),
+        ("dataclasses", "make_dataclass"),
+        ("dataclasses", "_FuncBuilder"),
+        ("rlcompleter", "Completer.complete"),
+        ("tkinter", "Tcl"),
+        ("_tkinter", "create"),
+        ("Tkinter", "Tk"),
+        ("turtle", "readconfig"),
+        ("turtledemo.__main__", "main"),
+        ("antigravity", "geohash"),
+        ("unittest", "main"),
+        ("unittest.loader", "TestLoader.loadTestsFromName"),
+        ("_lsprof", "Profiler"),
+        ("_thread", "start_new_thread"),
+        ("thread", "start_new_thread"),
+        ("threading", "Thread"),
+        ("_dummy_thread", "start_new_thread"),
+        ("dummy_threading", "Thread"),
+        ("sched", "scheduler"),
+        ("faulthandler", "_sigsegv"),
+        ("_posixshmem", "shm_unlink"),
+        ("_multiprocessing", "SemLock"),
+        ("mmap", "mmap"),
+        ("resource", "setrlimit"),
+        ("readline", "write_history_file"),
+        ("getpass", "getpass"),
+        ("copy", "_reconstruct"),
+        ("copy", "deepcopy"),
+        ("_sqlite3", "connect"),
+        ("_dbm", "open"),
+        ("_gdbm", "open"),
+        ("_pyio", "open"),
+        ("_signal", "signal"),
+        ("_asyncio", "Task"),
+        ("_overlapped", "Overlapped"),
+        ("_msi", "OpenDatabase"),
+        ("msilib", "init_database"),
+        ("wsgiref.simple_server", "make_server"),
+        ("mailbox", "mbox"),
+        ("cgitb", "enable"),
+        ("uuid", "_find_mac_near_keyword"),
+        ("uuid", "_find_mac_under_heading"),
+        ("uuid", "_ifconfig_getnode"),
+        ("uuid", "_ip_getnode"),
+        ("uuid", "_arp_getnode"),
+        ("uuid", "_netstat_getnode"),
+        ("uuid", "_lanscan_getnode"),
+        ("uuid", "_unix_getnode"),
+        ("uuid", "_load_system_functions"),
+        ("uuid", "getnode"),
+        ("uuid", "uuid1"),
+        ("statsmodels.iolib.smpickle", "load_pickle"),
+        ("statsmodels.tsa.x13", "x13_arima_analysis"),
+        ("scipy.io", "loadmat"),
+        ("scipy.weave", "inline"),
+        ("typing", "_eval_type"),
+        ("typing", "get_type_hints"),
+        ("typing", "ForwardRef"),
+        ("typing", "ForwardRef._evaluate"),
+        ("typing", "evaluate_forward_ref"),
+        ("gettext", "c2py"),
+        ("optparse", "Values.read_file"),
+        ("optparse", "Values.read_module"),
+        ("warnings", "_getcategory"),
+        ("warnings", "_setoption"),
+        ("warnings", "_processoptions"),
+        ("xml.sax", "make_parser"),
+        ("xml.sax", "_create_parser"),
+        ("xml.dom.domreg", "getDOMImplementation"),
+        ("xml.dom", "getDOMImplementation"),
+        ("xml.dom.domreg", "registerDOMImplementation"),
+        ("xml.dom", "registerDOMImplementation"),
+        ("tracemalloc", "Snapshot.load"),
+        ("operator", "call"),
+        ("_operator", "call"),
+        ("builtins", "map"),
+        ("__builtin__", "filter"),
+        ("builtins", "iter"),
+        ("itertools", "starmap"),
+        ("types", "new_class"),
+        ("types", "prepare_class"),
+        ("types", "MethodType"),
+        ("types", "CellType"),
+        ("weakref", "finalize"),
+        ("codecs", "register"),
+        ("_codecs", "register"),
+        ("codecs", "register_error"),
+        ("_codecs", "register_error"),
+        ("logging", "setLogRecordFactory"),
+        ("logging", "setLoggerClass"),
+        ("gzip", "open"),
+        ("gzip", "GzipFile"),
+        ("bz2", "open"),
+        ("bz2", "BZ2File"),
+        ("lzma", "open"),
+        ("lzma", "LZMAFile"),
+        ("scipy", "LowLevelCallable"),
+        ("scipy._lib._ccallback", "LowLevelCallable"),
+        ("pathlib", "Path.write_text"),
+        ("pathlib", "PosixPath.write_bytes"),
+        ("pathlib._local", "Path.touch"),
+        ("pathlib", "Path.mkdir"),
+        ("pathlib", "Path.unlink"),
+        ("pathlib", "Path.rmdir"),
+        ("pathlib", "Path.rename"),
+        ("pathlib", "Path.replace"),
+        ("pathlib", "Path.symlink_to"),
+        ("pathlib", "Path.hardlink_to"),
+        ("pathlib", "Path.link_to"),
+        ("pathlib", "Path.chmod"),
+        ("pathlib", "Path.lchmod"),
+        ("pathlib", "WindowsPath.open"),
+        ("pathlib", "Path.copy"),
+        ("pathlib", "Path.move"),
+        ("statsmodels.base.model", "LikelihoodModelResults.load"),
+        ("statsmodels.base.wrapper", "ResultsWrapper.save"),
+        ("pandas.core.frame", "DataFrame.to_pickle"),
+        ("pandas.core.series", "Series.eval"),
+        ("pandas.core.frame", "DataFrame.query"),
+        ("xgboost.core", "Booster.load_model"),
+        ("xgboost.sklearn", "XGBModel.save_model"),
+        ("lightgbm.basic", "Booster.model_from_string"),
+        ("lightgbm.basic", "Booster.save_model"),
+        ("catboost.core", "CatBoost.load_model"),
+        ("catboost.core", "CatBoost.save_model"),
+    ];
+
+    #[test]
+    fn hardening_02_every_newly_denied_callable_is_dangerous() {
+        // Configuration allowing the whole module changes nothing.
+        for (module, name) in NEWLY_DENIED {
+            let policy = Policy {
+                extra_allowed: vec![format!("{module}.*"), format!("{module}.{name}")],
+            };
+            let c = policy.check(module, name);
+            assert_eq!(c.verdict, Verdict::Dangerous, "{module}.{name}: {c:?}");
+            assert!(!c.reason.is_empty());
+        }
+        assert!(NEWLY_DENIED.len() > 150, "{}", NEWLY_DENIED.len());
+    }
+
+    #[test]
+    fn hardening_02_allowed_classes_keep_their_allowed_neighbours() {
+        // Whole-module denials keep the exact allowlist entries inside them (uuid.UUID) and the
+        // method rules leave the classes themselves alone.
+        for (module, name) in [
+            ("uuid", "UUID"),
+            ("uuid", "SafeUUID"),
+            ("pathlib", "PosixPath"),
+            ("pathlib._local", "PosixPath"),
+            ("xgboost.core", "Booster"),
+            (
+                "statsmodels.regression.linear_model",
+                "RegressionResultsWrapper",
+            ),
+            ("pandas.core.frame", "DataFrame"),
+            ("scipy.stats._continuous_distns", "norm_gen"),
+            ("scipy.interpolate._bsplines", "BSpline"),
+        ] {
+            assert_eq!(
+                Policy::default().classify(module, name),
+                Verdict::Allowed,
+                "{module}.{name}"
+            );
+        }
+        for (module, name) in [
+            // Classes only: functions and I/O classes of the same libraries are not allowed.
+            ("pandas", "ExcelWriter"),
+            ("pandas", "HDFStore"),
+            ("pandas._libs.parsers", "TextReader"),
+            ("statsmodels.formula.api", "ols"),
+            ("statsmodels.graphics.gofplots", "ProbPlot"),
+            ("scipy.stats._continuous_distns", "norm_gen.fit"),
+            ("xgboost", "train"),
+            ("test_helpers", "thing"),
+        ] {
+            assert_ne!(
+                Policy::default().classify(module, name),
+                Verdict::Allowed,
+                "{module}.{name}"
+            );
+        }
     }
 
     #[test]

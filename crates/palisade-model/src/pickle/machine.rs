@@ -2,6 +2,7 @@
 //! machine (stack, marks, memo of [`Value`]s), which names each global the pickle imports, what it
 //! calls, and where joblib hides array bytes between the opcodes.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -10,7 +11,8 @@ use std::rc::Rc;
 use super::input::Input;
 use super::numpy::{apply_dtype_state, dtype_from_args, ArrayPlan, WrapperAttrs};
 use super::text;
-use super::value::{Blob, GlobalRef, Map, Special, Value};
+use super::text::TextEncoding;
+use super::value::{Blob, Decoding, GlobalRef, Map, Special, Value};
 use super::{Limits, Summary};
 use crate::finding::{Finding, Location, Severity};
 use crate::policy::{normalize, Policy, Verdict};
@@ -24,6 +26,7 @@ pub const RULE_EXTENSION: &str = "model/extension-code";
 pub const RULE_ARRAY: &str = "model/unparsed-array";
 pub const RULE_AMBIGUOUS_ARRAY: &str = "model/ambiguous-array";
 pub const RULE_NESTED: &str = "model/nested-pickle";
+pub const RULE_UNKNOWN_CALL: &str = "model/unknown-call";
 
 /// Findings kept per stream; a hostile stream could otherwise make millions.
 const MAX_FINDINGS: usize = 1000;
@@ -250,6 +253,13 @@ pub(super) struct Machine<'m> {
     memo_writes: u64,
     /// The memo reached `Limits::max_memo`; later entries are not tracked.
     memo_saturated: bool,
+    /// `builtins.getattr` put on the stack (GLOBAL, STACK_GLOBAL, GET, DUP) but not yet
+    /// reported: the global, where it first appeared, how often it was pushed, and how many of
+    /// those were consumed as `getattr(instance, "method")` (a pickled bound method). Any other
+    /// use is reported at the end of the pickle.
+    getattr: Option<(Rc<GlobalRef>, u64)>,
+    getattr_pushed: u64,
+    getattr_bound: u64,
 }
 
 type R<T> = Result<T, Fail>;
@@ -269,6 +279,9 @@ impl<'m> Machine<'m> {
             nested: Vec::new(),
             memo_writes: 0,
             memo_saturated: false,
+            getattr: None,
+            getattr_pushed: 0,
+            getattr_bound: 0,
         }
     }
 
@@ -281,6 +294,9 @@ impl<'m> Machine<'m> {
         self.frame_end = 0;
         self.pending.clear();
         self.nested.clear();
+        self.getattr = None;
+        self.getattr_pushed = 0;
+        self.getattr_bound = 0;
     }
 
     fn fail(&self, at: u64, kind: FailKind, message: impl Into<String>) -> Fail {
@@ -565,6 +581,14 @@ impl<'m> Machine<'m> {
                 }
                 &owned
             };
+            // A pickle hidden as base64 or hex text in a string or bytes value: scanned like an
+            // embedded one (reported if it has findings and is never decoded and loaded).
+            if let Some((encoding, decoded)) = text::hidden_pickle(data, sh.limits.max_kept_bytes) {
+                if !self.mode.speculative && !looks_like_pickle(data) {
+                    let member = self.hidden_member(encoding, data_at);
+                    self.scan_decoded(sh, member, &decoded);
+                }
+            }
             return Ok(match kind {
                 Payload::Utf8 => match text::utf8_surrogatepass(data) {
                     Some(s) => Value::from_str(&s),
@@ -718,6 +742,86 @@ impl<'m> Machine<'m> {
         format!("nested pickle at offset {}", self.ctx.offset_of(data_at))
     }
 
+    /// The member name of a pickle decoded from text at `data_at` (`u64::MAX`: a string that
+    /// reached a decoder with no offset of its own).
+    fn hidden_member(&self, encoding: TextEncoding, data_at: u64) -> String {
+        if data_at == u64::MAX {
+            format!("{} pickle in a string argument", encoding.name())
+        } else {
+            format!(
+                "{} pickle at offset {}",
+                encoding.name(),
+                self.ctx.offset_of(data_at)
+            )
+        }
+    }
+
+    /// Scans a pickle decoded from base64 or hex text; its findings are held like those of an
+    /// embedded pickle, until this pickle shows whether it loads the decoded bytes.
+    fn scan_decoded(&mut self, sh: &mut Shared, member: String, data: &[u8]) -> Option<usize> {
+        if self.mode.speculative || self.mode.depth + 1 > sh.limits.max_nesting {
+            return None;
+        }
+        let mut findings = Vec::new();
+        let ctx = self.ctx.nested(sh, member, 0);
+        let location = ctx.location.clone();
+        scan_slice(sh, &mut findings, ctx, self.mode.depth + 1, data);
+        self.hold_nested(findings, location)
+    }
+
+    /// `base64.b64decode(text)`, `binascii.unhexlify(text)`, `codecs.decode(text, "hex")`, ...:
+    /// the decoded bytes, bounded by the kept limit (the text itself was kept, so it is short),
+    /// scanned as a pickle if they start like one, so a loader they are handed to is followed.
+    fn decode_call(&mut self, sh: &mut Shared, decoding: Decoding, args: &Value) -> Value {
+        let items = args.items().unwrap_or(&[]);
+        let encoding = match decoding {
+            Decoding::Base64 => TextEncoding::Base64,
+            Decoding::Hex => TextEncoding::Hex,
+            Decoding::Codec => {
+                let name = items
+                    .get(1)
+                    .and_then(Value::as_str)
+                    .map(|e| e.to_ascii_lowercase().replace(['-', ' '], "_"));
+                match name.as_deref() {
+                    Some("base64" | "base_64" | "base64_codec") => TextEncoding::Base64,
+                    Some("hex" | "hex_codec") => TextEncoding::Hex,
+                    _ => return Value::Unknown,
+                }
+            }
+        };
+        let (source, at): (Cow<[u8]>, u64) = match items.first() {
+            Some(Value::Bytes(blob)) => match &blob.data {
+                Some(data) => (Cow::Borrowed(&data[..]), blob.at),
+                None => return Value::Unknown,
+            },
+            Some(v) => match v.as_str() {
+                Some(s) => (text::latin1_encode(s), u64::MAX),
+                None => return Value::Unknown,
+            },
+            None => return Value::Unknown,
+        };
+        let max = sh.limits.max_kept_bytes;
+        let decoded = match encoding {
+            TextEncoding::Base64 => text::decode_base64(&source, max),
+            TextEncoding::Hex => text::decode_hex(&source, max),
+        };
+        let Some(decoded) = decoded else {
+            return Value::Unknown;
+        };
+        let nested = if looks_like_pickle(&decoded) {
+            let member = self.hidden_member(encoding, at);
+            self.scan_decoded(sh, member, &decoded)
+        } else {
+            None
+        };
+        Value::Bytes(Rc::new(Blob {
+            len: decoded.len() as u64,
+            data: Some(decoded.into_boxed_slice()),
+            nested,
+            at,
+        }))
+    }
+
     fn hold_nested(&mut self, findings: Vec<Finding>, member: Location) -> Option<usize> {
         if self.nested.len() >= MAX_NESTED_HELD {
             return None;
@@ -784,6 +888,13 @@ impl<'m> Machine<'m> {
     /// End of a pickle: embedded pickles it never loaded still deserve a look, as whatever reads
     /// the value later might load them.
     pub(super) fn finish(&mut self, sh: &mut Shared, out: &mut Vec<Finding>) {
+        if let Some((g, at)) = self.getattr.take() {
+            if self.getattr_pushed > self.getattr_bound {
+                self.report_global(sh, out, at, &g);
+            }
+        }
+        self.getattr_pushed = 0;
+        self.getattr_bound = 0;
         let held = std::mem::take(&mut self.nested);
         for scan in held {
             if scan.emitted {
@@ -829,7 +940,7 @@ impl<'m> Machine<'m> {
     /// A global named by GLOBAL/INST/STACK_GLOBAL (or a resolver's arguments): classified and
     /// reported.
     fn reference(
-        &self,
+        &mut self,
         sh: &mut Shared,
         out: &mut Vec<Finding>,
         at: u64,
@@ -852,8 +963,66 @@ impl<'m> Machine<'m> {
             return Value::Unknown;
         };
         let g = sh.global(module, name);
-        self.report_global(sh, out, at, &g);
-        Value::Global(g)
+        let v = Value::Global(g);
+        if !self.note_getattr(&v, at) {
+            if let Value::Global(g) = &v {
+                self.report_global(sh, out, at, g);
+            }
+        }
+        v
+    }
+
+    /// Counts a `builtins.getattr` put on the stack, whose verdict waits for its use (see
+    /// [`Machine::getattr`]); false for any other value. The speculative reading of array bytes
+    /// does not wait: there, getattr is reported at once.
+    fn note_getattr(&mut self, v: &Value, at: u64) -> bool {
+        let Value::Global(g) = v else {
+            return false;
+        };
+        if g.special != Special::Getattr || self.mode.speculative {
+            return false;
+        }
+        if self.getattr.is_none() {
+            self.getattr = Some((g.clone(), at));
+        }
+        self.getattr_pushed += 1;
+        true
+    }
+
+    /// A call of an Unknown global (REDUCE, INST, OBJ, NEWOBJ, or a reconstructor instantiating
+    /// it): loading the file runs it, so it fails the default gate unless allowed.
+    fn check_called(
+        &self,
+        sh: &mut Shared,
+        out: &mut Vec<Finding>,
+        at: u64,
+        g: &GlobalRef,
+        how: &str,
+    ) {
+        if g.verdict != Verdict::Unknown {
+            return;
+        }
+        if how.starts_with("instantiates") && is_main_class(&g.path) {
+            // NEWOBJ (or a reconstructor) of a class of the loading program's own script: only
+            // `cls.__new__` and `__setstate__` of code the operator ships run, and models saved
+            // from a notebook or script name their classes so. It stays suspicious (RULE_UNKNOWN);
+            // calling a `__main__` name (REDUCE, INST, OBJ) still fails the gate.
+            return;
+        }
+        self.report(
+            sh,
+            out,
+            at,
+            RULE_UNKNOWN_CALL,
+            Severity::Dangerous,
+            Some(&g.path),
+            format!(
+                "{} {}, and the pickle {how}: loading the file runs it with arguments the file \
+                 chooses (allow it with --allow-global or models.allowedGlobals only if it is a \
+                 class you trust to hold data)",
+                g.path, g.reason
+            ),
+        );
     }
 
     fn stack_global(
@@ -899,12 +1068,14 @@ impl<'m> Machine<'m> {
         args: Value,
     ) -> Value {
         let Value::Global(g) = func else {
+            // Not a named global: nothing vouches for what runs, so it fails the gate like a
+            // call of an unknown global.
             self.report(
                 sh,
                 out,
                 at,
                 RULE_INDIRECT,
-                Severity::Suspicious,
+                Severity::Dangerous,
                 None,
                 format!(
                     "the pickle calls {} rather than a named global, so what runs cannot be \
@@ -914,8 +1085,24 @@ impl<'m> Machine<'m> {
             );
             return Value::Unknown;
         };
+        if g.special == Special::Getattr && !self.mode.speculative {
+            if bound_method_args(&args) {
+                self.getattr_bound += 1;
+            } else {
+                self.report_global(sh, out, at, &g);
+            }
+            // A bound method: calling it later is an indirect call.
+            return Value::Unknown;
+        }
+        self.check_called(sh, out, at, &g, "calls it");
         if g.loader {
             self.loader_args(sh, out, &args);
+        }
+        for &i in instantiated_args(&g) {
+            if let Some(Value::Global(cls)) = args.items().and_then(|a| a.get(i)) {
+                let how = format!("instantiates it through {}", g.path);
+                self.check_called(sh, out, at, cls, &how);
+            }
         }
         let first = args.items().and_then(|a| a.first());
         match g.special {
@@ -933,7 +1120,8 @@ impl<'m> Machine<'m> {
                     _ => Value::Unknown,
                 }
             }
-            Special::None => Value::Object(g),
+            Special::Decoder(decoding) => self.decode_call(sh, decoding, &args),
+            Special::Getattr | Special::Instantiator | Special::None => Value::Object(g),
         }
     }
 
@@ -947,7 +1135,10 @@ impl<'m> Machine<'m> {
         args: Value,
     ) -> Value {
         match cls {
-            Value::Global(g) => instance_of(&g, &args),
+            Value::Global(g) => {
+                self.check_called(sh, out, at, &g, "instantiates it (NEWOBJ)");
+                instance_of(&g, &args)
+            }
             other => self.call(sh, out, at, other, args),
         }
     }
@@ -1569,22 +1760,26 @@ impl<'m> Machine<'m> {
                 // DUP
                 b'2' => {
                     let v = self.top(at)?.clone();
+                    self.note_getattr(&v, at);
                     self.push(at, limits, v)?;
                 }
                 // GET, BINGET, LONG_BINGET
                 b'g' => {
                     let key = self.memo_key(inp, sh, at, "GET")?;
                     let v = self.memo_get(at, key)?;
+                    self.note_getattr(&v, at);
                     self.push(at, limits, v)?;
                 }
                 b'h' => {
                     let [key] = self.arg::<1>(inp, at)?;
                     let v = self.memo_get(at, u64::from(key))?;
+                    self.note_getattr(&v, at);
                     self.push(at, limits, v)?;
                 }
                 b'j' => {
                     let key = u32::from_le_bytes(self.arg::<4>(inp, at)?);
                     let v = self.memo_get(at, u64::from(key))?;
+                    self.note_getattr(&v, at);
                     self.push(at, limits, v)?;
                 }
                 // PUT, BINPUT, LONG_BINPUT, MEMOIZE
@@ -1800,6 +1995,43 @@ fn instance_of(cls: &Rc<GlobalRef>, args: &Value) -> Value {
         Special::ArrayWrapper => Value::Wrapper(Rc::new(RefCell::new(WrapperAttrs::default()))),
         Special::Dtype => Value::Dtype(Rc::new(Cell::new(dtype_from_args(args)))),
         _ => Value::Object(cls.clone()),
+    }
+}
+
+/// `__main__.ClassName`: one CamelCase identifier, a class of the script that saved the model.
+fn is_main_class(path: &str) -> bool {
+    path.strip_prefix("__main__.").is_some_and(|name| {
+        let mut bytes = name.bytes();
+        matches!(bytes.next(), Some(b'A'..=b'Z'))
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
+/// `getattr(obj, "name")` as Python pickles a bound method: an instance built by this pickle from
+/// an allowed class, and a constant attribute name that is no dunder (no `__class__`,
+/// `__globals__`, ... walk out of the object).
+fn bound_method_args(args: &Value) -> bool {
+    match args.items() {
+        Some([Value::Object(owner), name]) => {
+            owner.verdict == Verdict::Allowed
+                && name
+                    .as_str()
+                    .is_some_and(|n| !n.is_empty() && !n.starts_with("__"))
+        }
+        _ => false,
+    }
+}
+
+/// The arguments an allowed reconstructor instantiates: `copyreg._reconstructor(cls, base,
+/// state)` calls `base.__new__(cls)` (and `base.__init__`), `copyreg.__newobj__(cls, ...)`,
+/// pandas' `_new_Index(cls, d)`, Cython's `__pyx_unpickle_X(cls, ...)`, numpy's
+/// `_reconstruct(subtype, ...)` and `_mareconstruct(subtype, baseclass, ...)`.
+fn instantiated_args(g: &GlobalRef) -> &'static [usize] {
+    let two = g.path.ends_with("._reconstructor") || g.path.ends_with("._mareconstruct");
+    match g.special {
+        Special::Reconstructor | Special::Instantiator if two => &[0, 1],
+        Special::Reconstructor | Special::Instantiator => &[0],
+        _ => &[],
     }
 }
 

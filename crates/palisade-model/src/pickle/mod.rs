@@ -40,7 +40,7 @@ use crate::policy::Policy;
 
 pub use machine::{
     RULE_AMBIGUOUS_ARRAY, RULE_ARRAY, RULE_DANGEROUS, RULE_EXTENSION, RULE_INDIRECT, RULE_MUTATION,
-    RULE_NESTED, RULE_UNKNOWN, RULE_UNRESOLVED,
+    RULE_NESTED, RULE_UNKNOWN, RULE_UNKNOWN_CALL, RULE_UNRESOLVED,
 };
 
 /// Bounds that keep a hostile pickle from exhausting memory or time.

@@ -382,3 +382,127 @@ mod tests {
         assert!(!v.feed(b"a\xffb"));
     }
 }
+
+// ---- pickles hidden as base64 or hex text ------------------------------------------------------
+
+/// How text encodes a pickle hidden in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TextEncoding {
+    Base64,
+    Hex,
+}
+
+impl TextEncoding {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            TextEncoding::Base64 => "base64",
+            TextEncoding::Hex => "hex",
+        }
+    }
+}
+
+fn base64_value(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        // Both alphabets: `+/` (standard) and `-_` (URL-safe).
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// Decodes base64 (standard or URL-safe alphabet) as leniently as `base64.b64decode` without
+/// `validate`: characters outside the alphabet are skipped, decoding stops at padding. `None` if
+/// the output would exceed `max_out` bytes or nothing decodes.
+pub(super) fn decode_base64(text: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity((text.len() / 4 * 3).min(max_out));
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for &b in text {
+        if b == b'=' {
+            break;
+        }
+        let Some(v) = base64_value(b) else {
+            continue;
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if out.len() >= max_out {
+                return None;
+            }
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Decodes hex digits, skipping ASCII whitespace between them (`bytes.fromhex` allows it; a
+/// stricter `unhexlify` input is a subset). `None` on any other character, an odd digit count,
+/// or more than `max_out` bytes.
+pub(super) fn decode_hex(text: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity((text.len() / 2).min(max_out));
+    let mut high: Option<u8> = None;
+    for &b in text {
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        let d = (b as char).to_digit(16)? as u8;
+        match high.take() {
+            None => high = Some(d),
+            Some(h) => {
+                if out.len() >= max_out {
+                    return None;
+                }
+                out.push(h << 4 | d);
+            }
+        }
+    }
+    (high.is_none() && !out.is_empty()).then_some(out)
+}
+
+/// Text that decodes to something starting like a pickle of protocol 2-5 (`\x80` + protocol):
+/// its encoding and the decoded bytes (at most `max_out` of them). Only the first characters are
+/// looked at before decoding the rest, so ordinary strings cost nothing.
+pub(super) fn hidden_pickle(text: &[u8], max_out: usize) -> Option<(TextEncoding, Vec<u8>)> {
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    let head = &text[start..];
+    let pickle_head = |d: &[u8]| matches!(d, [0x80, 2..=5, ..]);
+    if head.len() >= 8 && head.starts_with(b"800") && matches!(head[3], b'2'..=b'5') {
+        if let Some(data) = decode_hex(head, max_out) {
+            return Some((TextEncoding::Hex, data));
+        }
+    }
+    if head.len() >= 8 && head.starts_with(b"gA") {
+        let first = decode_base64(&head[..4], 3)?;
+        if pickle_head(&first) {
+            if let Some(data) = decode_base64(head, max_out) {
+                return Some((TextEncoding::Base64, data));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod hidden_tests {
+    use super::*;
+
+    #[test]
+    fn base64_both_alphabets_and_hex() {
+        assert_eq!(decode_base64(b"gASVAA==", 16), Some(vec![0x80, 4, 0x95, 0]));
+        assert_eq!(decode_base64(b"-_-_", 16), Some(vec![0xfb, 0xff, 0xbf]));
+        assert_eq!(decode_base64(b"+/+/", 16), Some(vec![0xfb, 0xff, 0xbf]));
+        assert_eq!(decode_base64(b"gASVAA==", 2), None);
+        assert_eq!(decode_hex(b"80 04 95", 16), Some(vec![0x80, 4, 0x95]));
+        assert_eq!(decode_hex(b"800", 16), None);
+        assert_eq!(decode_hex(b"80zz", 16), None);
+        assert!(hidden_pickle(b"gASVDAAAAAAAAA==", 64).is_some());
+        assert!(hidden_pickle(b"80049500000000", 64).is_some());
+        assert!(hidden_pickle(b"hello world, nothing here", 64).is_none());
+    }
+}

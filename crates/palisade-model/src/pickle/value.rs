@@ -214,6 +214,26 @@ pub(super) enum Special {
     ToBytes,
     /// `numpy.core._ufunc_reconstruct(module, name)`: fetches `module.name`, like a GLOBAL.
     Resolver,
+    /// `builtins.getattr`: Dangerous, except as `getattr(instance, "method")`, which is how
+    /// Python pickles a bound method (scipy.stats distributions keep some).
+    Getattr,
+    /// A base64 or hex decoder (`base64.b64decode`, `binascii.unhexlify`, `bytes.fromhex`,
+    /// `codecs.decode`): bytes from text, which may be a pickle for a loader.
+    Decoder(Decoding),
+    /// An allowed reconstructor that instantiates the class given as its first argument
+    /// (`pandas.core.indexes.base._new_Index(cls, d)`, Cython's `__pyx_unpickle_X(cls, ...)`,
+    /// `numpy.core.multiarray._reconstruct(subtype, ...)`).
+    Instantiator,
+}
+
+/// What a decoder global decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Decoding {
+    /// Standard or URL-safe base64 (either alphabet is taken, as the payload decides).
+    Base64,
+    Hex,
+    /// `codecs.decode(data, encoding)`: the encoding argument decides.
+    Codec,
 }
 
 impl Special {
@@ -233,6 +253,34 @@ impl Special {
             | "builtins.bytearray"
             | "__builtin__.bytearray" => Special::ToBytes,
             "numpy.core._ufunc_reconstruct" | "numpy._core._ufunc_reconstruct" => Special::Resolver,
+            "builtins.getattr" | "__builtin__.getattr" => Special::Getattr,
+            "base64.b64decode"
+            | "base64.standard_b64decode"
+            | "base64.urlsafe_b64decode"
+            | "base64.decodebytes"
+            | "base64.decodestring"
+            | "binascii.a2b_base64" => Special::Decoder(Decoding::Base64),
+            "base64.b16decode"
+            | "binascii.unhexlify"
+            | "binascii.a2b_hex"
+            | "builtins.bytes.fromhex"
+            | "builtins.bytearray.fromhex"
+            | "__builtin__.bytearray.fromhex" => Special::Decoder(Decoding::Hex),
+            "codecs.decode" | "_codecs.decode" => Special::Decoder(Decoding::Codec),
+            "numpy.core.multiarray._reconstruct"
+            | "numpy._core.multiarray._reconstruct"
+            | "numpy.ma.core._mareconstruct"
+            | "pandas.core.indexes.base._new_Index"
+            | "pandas.core.indexes.datetimes._new_DatetimeIndex"
+            | "pandas.core.indexes.interval._new_IntervalIndex"
+            | "pandas.core.indexes.period._new_PeriodIndex"
+            | "pandas.core.indexes.timedeltas._new_TimedeltaIndex" => Special::Instantiator,
+            _ if path
+                .rsplit_once('.')
+                .is_some_and(|(_, name)| name.starts_with("__pyx_unpickle_")) =>
+            {
+                Special::Instantiator
+            }
             _ => Special::None,
         }
     }
