@@ -233,3 +233,58 @@ fn a_file_that_cannot_be_read_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/no/such/model.pkl"));
 }
+
+/// Issue 12, item 2: a pickle that calls a global nobody allowed fails the default gate (exit 1);
+/// only referenced, the same global is suspicious (exit 0); allowed on the command line, the call
+/// is clean.
+#[test]
+fn hardening_02_a_call_of_an_unknown_global_fails_the_default_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    // mylib.jobs.run("id"), by GLOBAL + REDUCE (protocol 0) and by STACK_GLOBAL + NEWOBJ.
+    let reduce = dir.path().join("reduce.pkl");
+    std::fs::write(&reduce, b"cmylib.jobs\nrun\n(S'id'\ntR.").unwrap();
+    let newobj = dir.path().join("newobj.pkl");
+    std::fs::write(
+        &newobj,
+        b"\x80\x04\x8c\x0amylib.jobs\x94\x8c\x03Job\x94\x93\x94)\x81\x94.",
+    )
+    .unwrap();
+    // The same global only stored in a dict.
+    let referenced = dir.path().join("referenced.pkl");
+    std::fs::write(
+        &referenced,
+        b"\x80\x02}q\x00X\x01\x00\x00\x00fcmylib.jobs\nrun\ns.",
+    )
+    .unwrap();
+
+    for file in [&reduce, &newobj] {
+        let output = run(&["scan", "model", file.to_str().unwrap(), "-f", "json"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}: {stdout}",
+            file.display()
+        );
+        assert!(stdout.contains("model/unknown-call"), "{stdout}");
+    }
+    let output = run(&["scan", "model", referenced.to_str().unwrap(), "-f", "json"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("model/unknown-global"), "{stdout}");
+    assert!(!stdout.contains("model/unknown-call"), "{stdout}");
+
+    let output = run(&[
+        "scan",
+        "model",
+        reduce.to_str().unwrap(),
+        "--allow-global",
+        "mylib.jobs.run",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

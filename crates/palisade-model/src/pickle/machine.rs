@@ -128,6 +128,7 @@ impl<'a> Shared<'a> {
         };
         let g = Rc::new(GlobalRef {
             path: path.clone(),
+            name_at: module.len() + 1,
             verdict: class.verdict,
             reason: class.reason,
             loader: class.loader,
@@ -1086,6 +1087,16 @@ impl<'m> Machine<'m> {
             return Value::Unknown;
         };
         if g.special == Special::Getattr && !self.mode.speculative {
+            if let Some([Value::Global(owner), attr]) = args.items() {
+                if let Some(attr) = attr.as_str() {
+                    // getattr(Class, "name") is how protocols 0-3 write the dotted global
+                    // `module.Class.name` (protocol 4 names it directly): it gets that verdict.
+                    self.getattr_bound += 1;
+                    let module = owner.path[..owner.name_at.saturating_sub(1)].to_string();
+                    let name = format!("{}.{attr}", &owner.path[owner.name_at..]);
+                    return self.reference(sh, out, at, Some(&module), Some(&name));
+                }
+            }
             if bound_method_args(&args) {
                 self.getattr_bound += 1;
             } else {

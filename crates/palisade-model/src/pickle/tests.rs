@@ -1607,15 +1607,13 @@ fn hardening_02_getattr_only_as_a_pickled_bound_method() {
     let unsafe_uses: Vec<(&str, Vec<u8>)> = vec![
         // A dunder walks out of the object.
         ("dunder", getattr(obj(), "__class__")),
-        // The receiver is a global (a module or class), not an instance.
+        // On a global, getattr is the dotted name it spells (protocols 0-3 write
+        // `module.Class.name` so): `object.__subclasses__` is a dunder walk.
         (
-            "global receiver",
+            "global receiver, dunder",
             getattr(
-                P::new()
-                    .proto(4)
-                    .global("collections", "OrderedDict")
-                    .binput(0),
-                "fromkeys",
+                P::new().proto(4).global("builtins", "object").binput(0),
+                "__subclasses__",
             ),
         ),
         // The receiver is an instance of a class nobody allowed.
@@ -1645,10 +1643,35 @@ fn hardening_02_getattr_only_as_a_pickled_bound_method() {
     for (what, data) in unsafe_uses {
         let findings = scan_policy(&data, &Policy::default());
         assert!(
-            gate(&findings).contains(&(RULE_DANGEROUS, "builtins.getattr".into())),
+            gate(&findings)
+                .iter()
+                .any(|(rule, g)| *rule == RULE_DANGEROUS
+                    && (g == "builtins.getattr" || g == "builtins.object.__subclasses__")),
             "{what}: {findings:#?}"
         );
     }
+    // getattr(allowed class, "name") as protocol 2 writes scipy's `interp1d._call_linear_np`:
+    // the allowed dotted name, clean; on a denied one, dangerous.
+    let on_class = |module: &str, class: &str, attr: &str| {
+        P::new()
+            .proto(2)
+            .global("__builtin__", "getattr")
+            .global(module, class)
+            .s(attr)
+            .op(0x86)
+            .reduce()
+            .stop()
+            .build()
+    };
+    let clean = on_class(
+        "scipy.interpolate._interpolate",
+        "interp1d",
+        "_call_linear_np",
+    );
+    assert!(scan_policy(&clean, &Policy::default()).is_empty());
+    let denied = on_class("optparse", "Values", "read_file");
+    let findings = scan_policy(&denied, &Policy::default());
+    assert!(gate(&findings).contains(&(RULE_DANGEROUS, "optparse.Values.read_file".into())));
 }
 
 // ---- model-library classes ----------------------------------------------------------------------

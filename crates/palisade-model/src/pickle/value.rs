@@ -193,6 +193,8 @@ impl Map {
 pub(super) struct GlobalRef {
     /// `module.name`.
     pub path: Rc<str>,
+    /// Where `name` starts in `path`.
+    pub name_at: usize,
     pub verdict: Verdict,
     pub reason: &'static str,
     pub loader: bool,
