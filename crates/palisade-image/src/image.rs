@@ -1013,4 +1013,37 @@ mod tests {
             )]
         );
     }
+
+    /// Inspects under `models/`, recording each file's content.
+    struct Models;
+    impl crate::layers::Select for Models {
+        fn keep(&self, _: &str) -> bool {
+            false
+        }
+        fn inspects(&self, path: &str) -> bool {
+            path.starts_with("models/")
+        }
+        fn inspect(&self, _: &str, _: u64, content: &mut dyn Read) -> Option<Vec<u8>> {
+            let mut bytes = Vec::new();
+            content.read_to_end(&mut bytes).ok()?;
+            Some(bytes)
+        }
+        fn inspected_roots(&self) -> Vec<String> {
+            vec!["models".into()]
+        }
+    }
+
+    #[test]
+    fn hardening_06_a_root_filesystem_is_read_again_for_models_behind_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("opt/hidden")).unwrap();
+        std::fs::write(root.join("opt/hidden/a.pkl"), "A").unwrap();
+        // Absolute: resolved inside the root, never on the host.
+        std::os::unix::fs::symlink("/opt/hidden", root.join("models")).unwrap();
+        let image = open(&Target::Dir(root.to_owned()), &OpenOptions::default()).unwrap();
+        let read = image.read(&Models, None, 1, &|_| {}).unwrap();
+        let seen: Vec<(&str, &[u8])> = read.fs.inspections().collect();
+        assert_eq!(seen, [("models/a.pkl", &b"A"[..])]);
+    }
 }

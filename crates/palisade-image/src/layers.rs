@@ -463,11 +463,29 @@ impl MergedFs {
         for (path, result) in changes.inspections {
             self.results.insert(Origin { layer, path }, result);
         }
+        // Where each parent directory resolves to, as long as no symlink changes: a layer's
+        // entries share a few directories, and resolving each path afresh would cost a lookup
+        // per component per entry.
+        let mut parents: HashMap<String, Option<String>> = HashMap::new();
         for (path, entry) in changes.entries {
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            let real_dir = match parents.get(dir) {
+                Some(real) => real.clone(),
+                None => {
+                    let real = self.resolve(dir, true);
+                    parents.insert(dir.to_owned(), real.clone());
+                    real
+                }
+            };
             // A loop in the parent directories: the runtime fails to extract the layer, so there
             // is nothing to place.
-            let Some(real) = self.resolve(&path, false) else {
+            let Some(real_dir) = real_dir else {
                 continue;
+            };
+            let real = if real_dir.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{real_dir}/{name}")
             };
             let (entry, origin) = match entry {
                 LayerEntry::File(content) => (Entry::File(content), Some(Origin { layer, path })),
@@ -487,22 +505,45 @@ impl MergedFs {
                     None => (Entry::File(None), None),
                 },
             };
-            self.insert(real, entry, origin);
+            if self.insert(real, entry, origin) {
+                parents.clear();
+            }
         }
     }
 
     /// Places an entry, replacing what was there; a directory over a directory merges with it.
-    fn insert(&mut self, path: String, entry: Entry, origin: Option<Origin>) {
-        match (self.entries.get(&path), &entry) {
-            (Some(Entry::Directory), Entry::Directory) => return,
-            (Some(Entry::Directory), _) => self.remove_children(&path),
-            _ => {}
-        }
+    /// Returns whether a symlink came or went, which changes where paths resolve.
+    fn insert(&mut self, path: String, entry: Entry, origin: Option<Origin>) -> bool {
+        use std::collections::btree_map::Entry as Slot;
+        let is_dir = matches!(entry, Entry::Directory);
+        let is_link = matches!(entry, Entry::Symlink(_));
         match origin {
             Some(origin) => self.origins.insert(path.clone(), origin),
             None => self.origins.remove(&path),
         };
-        self.entries.insert(path, entry);
+        match self.entries.entry(path) {
+            Slot::Vacant(slot) => {
+                // No entry, but perhaps a directory implied by paths under it, which the runtime
+                // removes before it writes anything else there.
+                let path = slot.key().clone();
+                slot.insert(entry);
+                let implied = !is_dir && self.remove_children(&path);
+                is_link || implied
+            }
+            Slot::Occupied(mut slot) => {
+                let old = slot.insert(entry);
+                match old {
+                    Entry::Directory if is_dir => false,
+                    Entry::Directory => {
+                        let path = slot.key().clone();
+                        self.remove_children(&path);
+                        true
+                    }
+                    Entry::Symlink(_) => true,
+                    Entry::File(_) => is_link,
+                }
+            }
+        }
     }
 
     fn remove_tree(&mut self, path: &str) {
@@ -511,15 +552,28 @@ impl MergedFs {
         self.remove_children(path);
     }
 
-    fn remove_children(&mut self, dir: &str) {
+    /// Removes everything under `dir`, by range: a layer that replaces many directories costs
+    /// what it removes, not a pass over the whole view each time. Returns whether there was any.
+    fn remove_children(&mut self, dir: &str) -> bool {
         if dir.is_empty() {
+            let any = !self.entries.is_empty();
             self.entries.clear();
             self.origins.clear();
-            return;
+            return any;
         }
         let prefix = format!("{dir}/");
-        self.entries.retain(|p, _| !p.starts_with(&prefix));
-        self.origins.retain(|p, _| !p.starts_with(&prefix));
+        let under: Vec<String> = self
+            .entries
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let any = !under.is_empty();
+        for path in under {
+            self.entries.remove(&path);
+            self.origins.remove(&path);
+        }
+        any
     }
 
     /// `path` with the symlinks in it followed inside the image root, as the kernel follows them
@@ -1134,6 +1188,15 @@ mod tests {
                 ),
             ]
         );
+        // A symlink written over a directory (here one only implied by a file under it) replaces
+        // it, and what follows in the same layer goes through the new link.
+        let replaced = tar_of(&[
+            Item::File("d/old.pkl", "OLD"),
+            Item::Link("d", "/models"),
+            Item::File("d/new.pkl", "NEW"),
+        ]);
+        let fs = merged_with_second_look(&[replaced]);
+        assert_eq!(fs.paths().collect::<Vec<_>>(), ["d", "models/new.pkl"]);
         // A whiteout through the link removes the real file.
         let third = tar_of(&[Item::File("opt/link/.wh.x.pkl", "")]);
         let mut fs = MergedFs::new();
