@@ -41,7 +41,6 @@ pub fn apply(text: &str, root: &Node, additions: &[Addition<'_>]) -> Option<Stri
     let mut inserts: Vec<(usize, String)> = Vec::new();
     for addition in additions {
         let parent = resolve(root, &addition.parent)?;
-        let rendered = serde_json::to_string(addition.value).ok()?;
         match (addition.key, &parent.value) {
             (Some(key), Value::Mapping(_)) => {
                 let (line, col, first_value) = first_entry(parent)?;
@@ -49,7 +48,7 @@ pub fn apply(text: &str, root: &Node, additions: &[Addition<'_>]) -> Option<Stri
                 let source = lines.get(index)?;
                 let indent = usize::try_from(col).ok()?.checked_sub(1)?;
                 let before_key = source.get(..indent)?;
-                let entry = format!("{}{}: {rendered}\n", " ".repeat(indent), yaml_key(key));
+                let entry = block_entry(indent, key, addition.value);
                 if before_key.trim().is_empty() {
                     if before_key.contains('\t') {
                         return None;
@@ -72,7 +71,7 @@ pub fn apply(text: &str, root: &Node, additions: &[Addition<'_>]) -> Option<Stri
                 if !source[..dash].trim().is_empty() {
                     return None;
                 }
-                inserts.push((index, format!("{}- {rendered}\n", " ".repeat(dash))));
+                inserts.push((index, block_item(dash, addition.value)));
             }
             _ => return None,
         }
@@ -108,6 +107,89 @@ fn is_plain_scalar_line(value: &Node, source: &str) -> bool {
         || trimmed.ends_with("|-")
         || trimmed.ends_with(">-");
     scalar && !block_scalar
+}
+
+/// `key: value` at `indent` in block style, the way the rest of a block-style manifest is
+/// written: nested mappings and sequences on lines of their own, never JSON-like flow.
+fn block_entry(indent: usize, key: &str, value: &serde_json::Value) -> String {
+    let pad = " ".repeat(indent);
+    let key = yaml_key(key);
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            let mut out = format!("{pad}{key}:\n");
+            for (k, v) in map {
+                out.push_str(&block_entry(indent + 2, k, v));
+            }
+            out
+        }
+        serde_json::Value::Array(items) if !items.is_empty() => {
+            // Items at the key's indentation, as kubectl and most manifests write them.
+            let mut out = format!("{pad}{key}:\n");
+            for item in items {
+                out.push_str(&block_item(indent, item));
+            }
+            out
+        }
+        scalar => format!("{pad}{key}: {}\n", yaml_scalar(scalar)),
+    }
+}
+
+/// `- value` with its dash at column `indent`.
+fn block_item(indent: usize, value: &serde_json::Value) -> String {
+    let pad = " ".repeat(indent);
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            // The first entry shares the dash's line; the rest line up under it.
+            let mut out = String::new();
+            for (i, (k, v)) in map.iter().enumerate() {
+                let entry = block_entry(indent + 2, k, v);
+                if i == 0 {
+                    out.push_str(&pad);
+                    out.push_str("- ");
+                    out.push_str(&entry[indent + 2..]);
+                } else {
+                    out.push_str(&entry);
+                }
+            }
+            out
+        }
+        serde_json::Value::Array(items) if !items.is_empty() => {
+            let mut out = format!("{pad}-\n");
+            for item in items {
+                out.push_str(&block_item(indent + 2, item));
+            }
+            out
+        }
+        scalar => format!("{pad}- {}\n", yaml_scalar(scalar)),
+    }
+}
+
+/// A scalar (or an empty collection) as YAML: plain where YAML 1.1 and 1.2 both read it back as
+/// the same string, double-quoted (JSON's quoting is valid YAML) otherwise.
+fn yaml_scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) if plain_string(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// Whether a string can be written unquoted without being read as something else: no
+/// indicators, and not a word or number that a YAML 1.1 reader (kubectl's) resolves to a bool,
+/// null, integer or float.
+fn plain_string(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    let safe_chars = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
+    let special = [
+        "y", "yes", "n", "no", "true", "false", "on", "off", "null", "~",
+    ]
+    .contains(&s.to_ascii_lowercase().as_str());
+    let numeric =
+        first.is_ascii_digit() || first == '.' || ((first == '-' || first == '+') && s.len() > 1);
+    safe_chars && !special && !numeric && first != '-'
 }
 
 /// Keys palisade adds are plain identifiers; quote anything else.
@@ -159,7 +241,7 @@ mod tests {
         let out = apply(text, &root(text), &additions).unwrap();
         assert_eq!(
             out,
-            "# a pod\nspec:\n  # the app\n  securityContext: {\"runAsNonRoot\":true}\n  containers:\n  - name: app # main\n    allowPrivilegeEscalation: false\n    image: x\n  volumes:\n  - {\"name\":\"tmp\",\"emptyDir\":{}}\n  - name: v\n    emptyDir: {}\n"
+            "# a pod\nspec:\n  # the app\n  securityContext:\n    runAsNonRoot: true\n  containers:\n  - name: app # main\n    allowPrivilegeEscalation: false\n    image: x\n  volumes:\n  - name: tmp\n    emptyDir: {}\n  - name: v\n    emptyDir: {}\n"
         );
         // The result parses to the same tree a JSON patch gives.
         let patched = root(&out).to_json();
@@ -181,5 +263,41 @@ mod tests {
             value: &v,
         }];
         assert!(apply(text, &root(text), &additions).is_none());
+    }
+
+    #[test]
+    fn hardening_11_additions_are_written_in_block_style() {
+        let text = "spec:\n  containers:\n  - name: app\n    image: x\n";
+        let sc = json!({
+            "allowPrivilegeEscalation": false,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "runAsUser": 65532,
+        });
+        let mounts =
+            json!([{"name": "tmp", "mountPath": "/tmp"}, {"name": "yes", "mountPath": "0.5"}]);
+        let additions = [
+            Addition {
+                parent: vec!["spec".into(), "containers".into(), "0".into()],
+                key: Some("securityContext"),
+                value: &sc,
+            },
+            Addition {
+                parent: vec!["spec".into(), "containers".into(), "0".into()],
+                key: Some("volumeMounts"),
+                value: &mounts,
+            },
+        ];
+        let out = apply(text, &root(text), &additions).unwrap();
+        assert!(!out.contains('{') && !out.contains('['), "{out}");
+        assert!(out.contains("\n        drop:\n        - ALL\n"), "{out}");
+        assert!(out.contains("type: RuntimeDefault\n"), "{out}");
+        // Words and numbers YAML 1.1 would read as other types stay strings.
+        assert!(out.contains("name: \"yes\""), "{out}");
+        assert!(out.contains("mountPath: \"0.5\""), "{out}");
+        let patched = root(&out).to_json();
+        assert_eq!(patched["spec"]["containers"][0]["securityContext"], sc);
+        assert_eq!(patched["spec"]["containers"][0]["volumeMounts"], mounts);
+        assert_eq!(patched["spec"]["containers"][0]["image"], "x");
     }
 }

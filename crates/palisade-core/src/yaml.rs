@@ -74,11 +74,23 @@ pub struct Document {
 /// Iterates over the documents of `text`. After the first error the iterator ends: a YAML parser
 /// cannot reliably resynchronise, and a half-read stream must not look like a clean one.
 pub fn documents(text: &str) -> Documents<'_> {
+    if let Some(json) = json_documents(text) {
+        return Documents {
+            parser: Parser::new(CowChars {
+                text: Cow::Borrowed(""),
+                pos: 0,
+            }),
+            json: Some(json.into_iter()),
+            index: 0,
+            done: false,
+        };
+    }
     Documents {
         parser: Parser::new(CowChars {
             text: normalise_tabs(text),
             pos: 0,
         }),
+        json: None,
         index: 0,
         done: false,
     }
@@ -104,6 +116,8 @@ pub fn single_document(text: &str) -> Result<Option<Node>, LoadError> {
 #[derive(Debug)]
 pub struct Documents<'a> {
     parser: Parser<CowChars<'a>>,
+    /// The documents of a JSON stream, read at once.
+    json: Option<std::vec::IntoIter<Document>>,
     index: usize,
     done: bool,
 }
@@ -131,6 +145,9 @@ impl Iterator for Documents<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
+        }
+        if let Some(json) = &mut self.json {
+            return json.next().map(Ok);
         }
         match self.next_document() {
             Ok(Some(doc)) => Some(Ok(doc)),
@@ -855,6 +872,366 @@ impl TreeBuilder {
             }
         }
     }
+}
+
+/// kubectl decodes a stream whose first non-blank character is `{` with `encoding/json`, not with
+/// go-yaml (apimachinery's `YAMLOrJSONDecoder`). Such a stream is read here as a stream of JSON
+/// values with positions, which is also what keeps a 33 MB single-line `List` affordable:
+/// yaml-rust2 buffers every token of a flow collection that might still turn out to be a key, to
+/// the end of the collection (1.2 GB of tokens for 300,000 pods). `None` when the text is not
+/// JSON; it is then read as YAML, which reads valid JSON the same way and reports the error.
+fn json_documents(text: &str) -> Option<Vec<Document>> {
+    let trimmed = text.trim_start_matches([' ', '\t', '\r', '\n']);
+    if !trimmed.starts_with('{') {
+        return None;
+    }
+    let mut reader = JsonReader {
+        text: text.as_bytes(),
+        pos: 0,
+        line: 1,
+        col: 1,
+    };
+    let mut docs = Vec::new();
+    loop {
+        reader.skip_ws();
+        if reader.pos == reader.text.len() {
+            return Some(docs);
+        }
+        let root = reader.value().ok()?;
+        docs.push(Document {
+            index: docs.len() + 1,
+            line: root.line,
+            root: Some(root),
+        });
+    }
+}
+
+struct JsonReader<'a> {
+    text: &'a [u8],
+    pos: usize,
+    line: u32,
+    /// 1-based column in characters, kept as bytes are consumed.
+    col: u32,
+}
+
+/// Not JSON: the caller falls back to the YAML reader, which reports the problem.
+struct NotJson;
+
+enum JsonFrame {
+    Array(u32, u32, Vec<Node>),
+    Object {
+        at: (u32, u32),
+        entries: Vec<(String, Node)>,
+        index: Option<std::collections::HashSet<String>>,
+        key: Option<(String, u32, u32)>,
+    },
+}
+
+impl JsonReader<'_> {
+    fn bump(&mut self) {
+        if let Some(&b) = self.text.get(self.pos) {
+            self.pos += 1;
+            if b == b'\n' {
+                self.line += 1;
+                self.col = 1;
+            } else if b & 0xC0 != 0x80 {
+                self.col += 1;
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.bump();
+        }
+    }
+
+    fn expect(&mut self, word: &[u8]) -> Result<(), NotJson> {
+        if self.text.get(self.pos..self.pos + word.len()) != Some(word) {
+            return Err(NotJson);
+        }
+        (0..word.len()).for_each(|_| self.bump());
+        Ok(())
+    }
+
+    /// One complete value, without recursion; nesting and size bounded as the YAML reader's are.
+    fn value(&mut self) -> Result<Node, NotJson> {
+        let mut stack: Vec<JsonFrame> = Vec::new();
+        let mut nodes = 0usize;
+        loop {
+            self.skip_ws();
+            let (line, col) = (self.line, self.col);
+            nodes += 1;
+            if nodes > MAX_NODES_PER_DOCUMENT || stack.len() >= MAX_DEPTH {
+                return Err(NotJson);
+            }
+            let mut done = match self.peek().ok_or(NotJson)? {
+                b'{' => {
+                    self.bump();
+                    self.skip_ws();
+                    if self.peek() == Some(b'}') {
+                        self.bump();
+                        Node::new(line, col, Value::Mapping(Vec::new()))
+                    } else {
+                        stack.push(JsonFrame::Object {
+                            at: (line, col),
+                            entries: Vec::new(),
+                            index: None,
+                            key: Some(self.key()?),
+                        });
+                        continue;
+                    }
+                }
+                b'[' => {
+                    self.bump();
+                    self.skip_ws();
+                    if self.peek() == Some(b']') {
+                        self.bump();
+                        Node::new(line, col, Value::Sequence(Vec::new()))
+                    } else {
+                        stack.push(JsonFrame::Array(line, col, Vec::new()));
+                        continue;
+                    }
+                }
+                b'"' => Node::new(line, col, Value::String(self.string()?)),
+                b't' => {
+                    self.expect(b"true")?;
+                    Node::new(line, col, Value::Bool(true))
+                }
+                b'f' => {
+                    self.expect(b"false")?;
+                    Node::new(line, col, Value::Bool(false))
+                }
+                b'n' => {
+                    self.expect(b"null")?;
+                    Node::new(line, col, Value::Null)
+                }
+                _ => Node::new(line, col, self.number()?),
+            };
+            // Close every container the value completes.
+            loop {
+                self.skip_ws();
+                match stack.last_mut() {
+                    None => return Ok(done),
+                    Some(JsonFrame::Array(_, _, items)) => {
+                        items.push(done);
+                        match self.peek() {
+                            Some(b',') => {
+                                self.bump();
+                                break;
+                            }
+                            Some(b']') => {
+                                self.bump();
+                                let Some(JsonFrame::Array(l, c, mut items)) = stack.pop() else {
+                                    return Err(NotJson);
+                                };
+                                items.shrink_to_fit();
+                                done = Node::new(l, c, Value::Sequence(items));
+                            }
+                            _ => return Err(NotJson),
+                        }
+                    }
+                    Some(JsonFrame::Object {
+                        entries,
+                        index,
+                        key,
+                        ..
+                    }) => {
+                        let (name, kl, kc) = key.take().ok_or(NotJson)?;
+                        // Duplicates are refused as in YAML; the YAML reader reports them.
+                        let duplicate = match index {
+                            Some(index) => !index.insert(name.clone()),
+                            None => entries.iter().any(|(k, _)| *k == name),
+                        };
+                        if duplicate {
+                            return Err(NotJson);
+                        }
+                        if index.is_none() && entries.len() + 1 >= INDEX_FROM {
+                            let mut all: std::collections::HashSet<String> =
+                                entries.iter().map(|(k, _)| k.clone()).collect();
+                            all.insert(name.clone());
+                            *index = Some(all);
+                        }
+                        entries.push((
+                            name,
+                            Node {
+                                line: kl,
+                                col: kc,
+                                ..done
+                            },
+                        ));
+                        match self.peek() {
+                            Some(b',') => {
+                                self.bump();
+                                let next = self.key()?;
+                                if let Some(JsonFrame::Object { key, .. }) = stack.last_mut() {
+                                    *key = Some(next);
+                                }
+                                break;
+                            }
+                            Some(b'}') => {
+                                self.bump();
+                                let Some(JsonFrame::Object {
+                                    at, mut entries, ..
+                                }) = stack.pop()
+                                else {
+                                    return Err(NotJson);
+                                };
+                                entries.shrink_to_fit();
+                                done = Node::new(at.0, at.1, Value::Mapping(entries));
+                            }
+                            _ => return Err(NotJson),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `"name" :`, with the key's position.
+    fn key(&mut self) -> Result<(String, u32, u32), NotJson> {
+        self.skip_ws();
+        let (line, col) = (self.line, self.col);
+        if self.peek() != Some(b'"') {
+            return Err(NotJson);
+        }
+        let name = self.string()?;
+        self.skip_ws();
+        self.expect(b":")?;
+        Ok((name, line, col))
+    }
+
+    /// A string, as encoding/json decodes it (a lone surrogate escape becomes U+FFFD).
+    fn string(&mut self) -> Result<String, NotJson> {
+        self.bump(); // the opening quote
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.bump();
+            }
+            out.push_str(std::str::from_utf8(&self.text[start..self.pos]).map_err(|_| NotJson)?);
+            match self.peek().ok_or(NotJson)? {
+                b'"' => {
+                    self.bump();
+                    return Ok(out);
+                }
+                b'\\' => {
+                    self.bump();
+                    let escape = self.peek().ok_or(NotJson)?;
+                    self.bump();
+                    match escape {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let first = self.hex4()?;
+                            let c = if (0xD800..0xDC00).contains(&first)
+                                && self.text.get(self.pos..self.pos + 2) == Some(b"\\u")
+                            {
+                                let save = (self.pos, self.line, self.col);
+                                self.bump();
+                                self.bump();
+                                let second = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&second) {
+                                    char::from_u32(
+                                        0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00),
+                                    )
+                                } else {
+                                    (self.pos, self.line, self.col) = save;
+                                    None
+                                }
+                            } else {
+                                char::from_u32(first)
+                            };
+                            out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+                        }
+                        _ => return Err(NotJson),
+                    }
+                }
+                _ => return Err(NotJson),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, NotJson> {
+        let digits = self.text.get(self.pos..self.pos + 4).ok_or(NotJson)?;
+        let digits = std::str::from_utf8(digits).map_err(|_| NotJson)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(NotJson);
+        }
+        let value = u32::from_str_radix(digits, 16).map_err(|_| NotJson)?;
+        (0..4).for_each(|_| self.bump());
+        Ok(value)
+    }
+
+    /// A number, as the API server receives it after kubectl's round trip through Go values.
+    fn number(&mut self) -> Result<Value, NotJson> {
+        let start = self.pos;
+        while matches!(
+            self.peek(),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
+            self.bump();
+        }
+        let text = std::str::from_utf8(&self.text[start..self.pos]).map_err(|_| NotJson)?;
+        if !is_json_number(text) {
+            return Err(NotJson);
+        }
+        let scalar = match text.parse::<i64>() {
+            Ok(i) => Scalar::Int(i),
+            Err(_) => Scalar::Float(text.parse::<f64>().map_err(|_| NotJson)?),
+        };
+        json_value(scalar).map_err(|_| NotJson)
+    }
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`
+fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 /// A scalar as go-yaml v2 types it when decoding into `interface{}`.
@@ -1672,6 +2049,79 @@ mod tests {
         // More nodes than the old per-document limit of 2,000,000, none from aliases.
         let big = format!("[{}]", vec!["{a: 1}"; 700_000].join(","));
         assert!(all(&big).is_ok());
+    }
+
+    #[test]
+    fn hardening_05_a_json_stream_is_read_as_json_with_the_yaml_readers_positions() {
+        let json = "{\"kind\": \"List\", \"items\": [\n  {\"a\": 0.0, \"b\": 1.5, \"c\": 1e20, \"d\": -7,\n   \"e\": \"\\u00e9x\\n\", \"f\": [true, false, null, {}, []]}\n]}\n{\"second\": 2}";
+        let docs = all(json).unwrap();
+        assert_eq!(docs.len(), 2);
+        let first = docs[0].root.as_ref().unwrap();
+        let item = first.get("items").unwrap().to_json()[0].clone();
+        assert_eq!(
+            item,
+            serde_json::json!({"a": 0, "b": 1.5, "c": 1e20, "d": -7, "e": "\u{e9}x\n", "f": [true, false, null, {}, []]})
+        );
+        // The same text read by the YAML reader (a `---` first) gives the same tree, positions
+        // included, one line further down.
+        let yaml = all(&format!(
+            "---\n{}",
+            json.split_once("\n{\"second\"").unwrap().0
+        ))
+        .unwrap();
+        let mut shifted = yaml[0].root.clone().unwrap();
+        let mut pending = vec![&mut shifted];
+        while let Some(n) = pending.pop() {
+            n.line -= 1;
+            match &mut n.value {
+                Value::Sequence(items) => pending.extend(items.iter_mut()),
+                Value::Mapping(entries) => pending.extend(entries.iter_mut().map(|(_, v)| v)),
+                _ => {}
+            }
+        }
+        assert_eq!(&shifted, first);
+        // encoding/json reads surrogate escapes, which go-yaml refuses in YAML.
+        let surrogates = all("{\"e\": \"\\ud83d\\ude00\\ud800x\"}").unwrap();
+        assert_eq!(
+            surrogates[0]
+                .root
+                .as_ref()
+                .unwrap()
+                .get("e")
+                .unwrap()
+                .as_str(),
+            Some("\u{1f600}\u{fffd}x")
+        );
+        assert_eq!(docs[1].index, 2);
+        assert_eq!(docs[1].line, 5);
+    }
+
+    #[rstest]
+    #[case::duplicate_key("{\"a\": 1,\n \"a\": 2}", 2, "duplicate key")]
+    #[case::infinity("{\"a\":\n 1e400}", 2, "")]
+    fn hardening_05_json_that_encoding_json_and_go_yaml_disagree_on_is_read_as_yaml(
+        #[case] text: &str,
+        #[case] line: u32,
+        #[case] message: &str,
+    ) {
+        match all(text) {
+            Err(err) => {
+                assert_eq!(err.line, line, "{err}");
+                assert!(err.message.contains(message), "{err}");
+            }
+            // go-yaml keeps an overflowing number as text, which no integer field accepts.
+            Ok(docs) => assert_eq!(
+                docs[0].root.as_ref().unwrap().get("a").unwrap().value,
+                Value::String("1e400".into())
+            ),
+        }
+    }
+
+    #[test]
+    fn hardening_05_flow_yaml_starting_with_a_brace_is_still_yaml() {
+        let node = root("{a: yes, <<: {b: 1}}");
+        assert_eq!(node.get("a").unwrap().value, Value::Bool(true));
+        assert_eq!(node.get("b").unwrap().value, Value::Int(1));
     }
 
     #[test]

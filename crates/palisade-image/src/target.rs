@@ -33,9 +33,15 @@ impl Target {
             target: target.into(),
             message: message.into(),
         };
-        let (scheme, rest) = target.split_once(':').ok_or_else(|| {
-            error("expected registry:REF, oci-dir:PATH, oci-archive:PATH, docker-archive:PATH or dir:PATH")
-        })?;
+        let Some((scheme, rest)) = target
+            .split_once(':')
+            // `docker:24-dind` is Docker Hub's docker image; skopeo's transport is `docker://`.
+            .filter(|(scheme, rest)| {
+                SCHEMES.contains(scheme) && (*scheme != "docker" || rest.starts_with("//"))
+            })
+        else {
+            return Self::bare(target);
+        };
         if rest.is_empty() {
             return Err(error("nothing after the scheme"));
         }
@@ -61,7 +67,41 @@ impl Target {
             other => return Err(error(&format!("unknown scheme {other:?}"))),
         })
     }
+
+    /// A target without a scheme is a registry reference, as `trivy image` and `grype` take
+    /// `registry.example.com/ml/iris:1` or `python:3.11`. A name that is also a local file or
+    /// directory is refused: which one was meant cannot be guessed, and scanning the wrong one
+    /// would report on something else.
+    fn bare(target: &str) -> Result<Target, TargetError> {
+        let error = |message: String| TargetError {
+            target: target.into(),
+            message,
+        };
+        if std::path::Path::new(target).exists() {
+            return Err(error(format!(
+                "{target} is a local path: name it as oci-dir:{target}, oci-archive:{target}, docker-archive:{target} or dir:{target} (or registry:{target} for the registry image)"
+            )));
+        }
+        ImageRef::parse(target)
+            .map(Target::Registry)
+            .map_err(|e| {
+                error(format!(
+                    "{e} (expected a registry reference such as registry.example.com/ml/iris:1, or registry:REF, oci-dir:PATH, oci-archive:PATH, docker-archive:PATH or dir:PATH)"
+                ))
+            })
+    }
 }
+
+/// The schemes a target may start with.
+const SCHEMES: &[&str] = &[
+    "registry",
+    "docker",
+    "oci-dir",
+    "oci",
+    "oci-archive",
+    "docker-archive",
+    "dir",
+];
 
 /// `PATH` or `PATH:TAG`: the split is taken only when `PATH` alone names something that exists,
 /// so paths with colons in them keep working.
@@ -141,13 +181,49 @@ mod tests {
                 tag: Some("app".into())
             }
         );
-        for bad in [
-            "nothing",
-            "ftp:x",
-            "dir:",
-            "registry:host/repo@sha256:short",
-        ] {
+        for bad in ["dir:", "registry:host/repo@sha256:short", "host/repo:"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn hardening_11_a_bare_reference_is_a_registry_image() {
+        for (bare, registry, repository, tag) in [
+            (
+                "registry.example.com/ml/iris:1",
+                "registry.example.com",
+                "ml/iris",
+                Some("1"),
+            ),
+            (
+                "127.0.0.1:5000/ml/iris:2",
+                "127.0.0.1:5000",
+                "ml/iris",
+                Some("2"),
+            ),
+            ("localhost:5000/iris", "localhost:5000", "iris", None),
+            ("python:3.11", "docker.io", "library/python", Some("3.11")),
+            (
+                "docker:24-dind",
+                "docker.io",
+                "library/docker",
+                Some("24-dind"),
+            ),
+        ] {
+            let Ok(Target::Registry(r)) = Target::parse(bare) else {
+                panic!("{bare} is not a registry target")
+            };
+            assert_eq!(
+                (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+                (registry, repository, tag),
+                "{bare}"
+            );
+        }
+        // The same name as a local path is ambiguous: refused, with the schemes to choose from.
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("iris");
+        std::fs::create_dir(&local).unwrap();
+        let error = Target::parse(local.to_str().unwrap()).unwrap_err();
+        assert!(error.message.contains("oci-dir:"), "{error}");
     }
 }

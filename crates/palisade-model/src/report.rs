@@ -20,6 +20,9 @@ fn describe(rule: &str) -> &'static str {
             "The file references a callable that executes code when it is loaded."
         }
         "model/unknown-global" => "The file references a global that is not on the allowlist.",
+        "model/unknown-call" => {
+            "The file calls a global that is not on the allowlist, with arguments it chooses."
+        }
         "model/unparseable" => "The file cannot be parsed, so it cannot be shown to be safe.",
         "model/keras-lambda" => {
             "A Keras Lambda layer runs arbitrary Python code when the model is loaded."
@@ -53,17 +56,30 @@ fn describe(rule: &str) -> &'static str {
     }
 }
 
-/// The table: one block per file with findings, then a summary line.
+/// The table: one block per file with findings, then a summary line. Files whose only finding is
+/// that they are no model format (configs, READMEs, tokenizers beside the weights) are counted in
+/// the summary instead of a block each: they carry nothing to act on, and a directory of them
+/// would bury the findings that matter (the JSON and SARIF reports still list each).
 pub fn table(files: &[ScannedFile], findings: &[Finding]) -> String {
     let mut out = String::new();
     let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in findings {
         by_file.entry(f.location.file.as_str()).or_default().push(f);
     }
+    let mut not_models = 0;
+    let mut flagged = 0;
     for file in files {
         let Some(list) = by_file.get(file.path.as_str()) else {
             continue;
         };
+        if list
+            .iter()
+            .all(|f| f.severity == Severity::Info && f.rule == "model/unrecognised")
+        {
+            not_models += 1;
+            continue;
+        }
+        flagged += 1;
         let _ = writeln!(out, "{}  ({})", file.path, file.format);
         for f in list {
             let inner = if f.location.members.is_empty() {
@@ -87,17 +103,39 @@ pub fn table(files: &[ScannedFile], findings: &[Finding]) -> String {
         }
         let _ = writeln!(out);
     }
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let flagged = by_file.len();
+    let count = |s: Severity| {
+        findings
+            .iter()
+            .filter(|f| f.severity == s && !(s == Severity::Info && f.rule == "model/unrecognised"))
+            .count()
+    };
+    let not_models = if not_models == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {} in no model format (nothing in {} runs on load)",
+            plural(not_models, "file"),
+            if not_models == 1 { "it" } else { "them" }
+        )
+    };
     let _ = writeln!(
         out,
-        "{} files scanned, {flagged} with findings: {} dangerous, {} suspicious, {} info.",
-        files.len(),
+        "{} scanned, {flagged} with findings: {} dangerous, {} suspicious, {} info{not_models}.",
+        plural(files.len(), "file"),
         count(Severity::Dangerous),
         count(Severity::Suspicious),
         count(Severity::Info)
     );
     out
+}
+
+/// `1 file`, `2 files`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// JSON: the files, the findings, a summary.

@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use palisade_core::report::ObjectReport;
 use palisade_core::text_patch::{self, Addition};
 use palisade_core::{yaml, InputError, Node, Object};
 
-use crate::config::HardeningConfig;
+use crate::audit::{Auditor, StreamAudit};
+use crate::config::{Config, HardeningConfig};
 use crate::harden::{apply, harden, PatchOp};
 
 /// One document of a file and the operations that harden it.
@@ -64,6 +66,19 @@ pub fn harden_file(
         text,
         reemitted,
     })
+}
+
+/// What hardening leaves for a person: the objects of the hardened text that still fail the
+/// policy `config` sets (its default level and version, its rules), with their findings.
+/// Hardening only sets fields that are unset and never overrides a value the manifest chose
+/// (`privileged: true`, `hostNetwork`, a root UID), so each of these needs a decision.
+pub fn remaining(config: &Config, file: &Arc<str>, hardened: &str) -> Vec<ObjectReport> {
+    let auditor = Auditor::new(config, config.default_level_version());
+    let StreamAudit { reports, .. } = auditor.audit_stream(file, hardened);
+    reports
+        .into_iter()
+        .filter(|r| !r.findings.is_empty())
+        .collect()
 }
 
 /// `None` when one document's changes cannot be written into its text.

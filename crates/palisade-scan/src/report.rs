@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use palisade_core::report::count;
 use palisade_image::inventory::Kind;
 use palisade_vuln::severity::Severity;
 use palisade_vuln::version::Ecosystem;
@@ -183,14 +184,42 @@ pub fn table(report: &ScanReport) -> String {
     } else {
         let _ = writeln!(
             out,
-            "{} vulnerabilities ({}) in {} packages.",
-            report.findings.len(),
+            "{} ({}) in {}.",
+            count(report.findings.len(), "vulnerability", "vulnerabilities"),
             counts(&report.findings),
-            packages.len()
+            count(packages.len(), "package", "packages")
         );
     }
+    if report.model_scan.is_some() || !report.models.is_empty() {
+        let files_with = |severity: &str| {
+            let mut paths: Vec<&str> = report
+                .models
+                .iter()
+                .filter(|m| m.severity == severity)
+                .map(|m| m.path.as_str())
+                .collect();
+            paths.sort_unstable();
+            paths.dedup();
+            paths.len()
+        };
+        let (dangerous, suspicious) = (files_with("dangerous"), files_with("suspicious"));
+        if dangerous + suspicious == 0 {
+            let _ = writeln!(out, "No dangerous or suspicious model files found.");
+        } else {
+            let _ = writeln!(
+                out,
+                "{} dangerous, {} suspicious.",
+                count(dangerous, "model file", "model files"),
+                suspicious
+            );
+        }
+    }
     if !report.ignored.is_empty() {
-        let _ = writeln!(out, "{} ignored by the ignore file:", report.ignored.len());
+        let _ = writeln!(
+            out,
+            "{} ignored by the ignore file:",
+            count(report.ignored.len(), "finding", "findings")
+        );
         for i in &report.ignored {
             let _ = writeln!(
                 out,

@@ -201,8 +201,9 @@ pub struct ScanModelArgs {
 /// Where images come from and how layers are read.
 #[derive(Debug, Args)]
 pub struct ImageArgs {
-    /// The image: `registry:HOST/REPO:TAG`, `registry:HOST/REPO@sha256:...`, `oci-dir:PATH[:TAG]`,
-    /// `oci-archive:PATH[:TAG]`, `docker-archive:PATH[:REPO:TAG]` or `dir:PATH`.
+    /// The image: a registry reference (`HOST/REPO:TAG`, `HOST/REPO@sha256:...`, optionally
+    /// prefixed `registry:`), `oci-dir:PATH[:TAG]`, `oci-archive:PATH[:TAG]`,
+    /// `docker-archive:PATH[:REPO:TAG]` or `dir:PATH`.
     #[arg(value_name = "TARGET")]
     pub target: String,
     /// Speak plain HTTP to the registry (a loopback or lab registry only).
@@ -487,7 +488,7 @@ pub struct CertsArgs {
 
 #[derive(Debug, Args)]
 pub struct HardenArgs {
-    /// Manifest files.
+    /// Manifest files and directories (read recursively: .yaml, .yml, .json), or `-`.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// The configuration file (its `hardening` section: default UID, writable paths).

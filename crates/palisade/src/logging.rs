@@ -1,3 +1,5 @@
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
@@ -12,7 +14,11 @@ pub fn init(args: &LogArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_target(false).init(),
+        // Colour only where a person reads it: escape codes in a CI log or a file are noise.
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ static GLOBAL: MiMalloc = MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = logging::init(&cli.log) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", error_chain(&e));
         return ExitCode::from(EXIT_ERROR);
     }
     let result = match cli.command {
@@ -50,8 +50,63 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause whose text the message before it
+/// already ends with (library errors often print their source as part of their own message, and
+/// `No such file or directory (os error 2)` twice helps nobody).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) || (!text.is_empty() && part.is_empty()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its source in its own message and also returns it as its source.
+    #[derive(Debug)]
+    struct Wrapping(std::io::Error);
+
+    impl std::fmt::Display for Wrapping {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "reading model.pkl: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapping {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let io_text = io.to_string();
+        let error = anyhow::Error::new(Wrapping(io)).context("scanning /models");
+        let text = error_chain(&error);
+        assert_eq!(text.matches(&io_text).count(), 1, "{text}");
+        assert_eq!(
+            text,
+            format!("scanning /models: reading model.pkl: {io_text}")
+        );
+        // A cause that adds something is kept.
+        let error = anyhow::anyhow!("disk full").context("writing report.json");
+        assert_eq!(error_chain(&error), "writing report.json: disk full");
     }
 }

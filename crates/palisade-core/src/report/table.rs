@@ -169,7 +169,7 @@ impl<W: Write> Reporter for TableReporter<W> {
             parts.push(format!("{skipped} skipped ({})", kinds.join(", ")));
         }
         if summary.errors > 0 {
-            parts.push(self.paint(RED, &format!("{} errors", summary.errors)));
+            parts.push(self.paint(RED, &super::count(summary.errors, "error", "errors")));
         }
         let findings = if summary.findings > 0 {
             let by: Vec<String> = summary
@@ -178,15 +178,19 @@ impl<W: Write> Reporter for TableReporter<W> {
                 .rev()
                 .map(|(s, n)| format!("{n} {s}"))
                 .collect();
-            format!("; {} findings ({})", summary.findings, by.join(", "))
+            format!(
+                "; {} ({})",
+                super::count(summary.findings, "finding", "findings"),
+                by.join(", ")
+            )
         } else {
             String::new()
         };
         writeln!(
             self.out,
-            "{} files, {} objects: {}{}",
-            summary.files,
-            summary.objects,
+            "{}, {}: {}{}",
+            super::count(summary.files, "file", "files"),
+            super::count(summary.objects, "object", "objects"),
             parts.join(", "),
             findings
         )?;
