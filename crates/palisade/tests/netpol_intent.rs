@@ -197,3 +197,60 @@ fn verify_of_a_missing_directory_is_an_error() {
         .code(2)
         .stderr(predicate::str::contains("does/not/exist"));
 }
+
+/// The README's `palisade netpol` commands, as written there.
+fn readme_netpol_commands() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("palisade netpol "))
+        .map(|rest| {
+            let command = rest.split('#').next().unwrap();
+            std::iter::once("netpol".to_string())
+                .chain(command.split_whitespace().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn hardening_11_the_readme_netpol_verify_example_passes_as_written() {
+    let commands = readme_netpol_commands();
+    let verify: Vec<&Vec<String>> = commands.iter().filter(|c| c[1] == "verify").collect();
+    assert!(!verify.is_empty(), "no netpol verify example in the README");
+    for command in verify {
+        palisade()
+            .args(command)
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("allow exactly the intent"));
+    }
+    // The example's policies are what generate writes from the intent today.
+    let out = tempfile::tempdir().unwrap();
+    palisade()
+        .args([
+            "netpol",
+            "generate",
+            "--intent",
+            "examples/netpol/intent.yaml",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .success();
+    let committed = root().join("examples/netpol/cluster/policies");
+    let mut names: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for name in names {
+        assert_eq!(
+            std::fs::read_to_string(out.path().join(&name)).unwrap(),
+            std::fs::read_to_string(committed.join(&name)).unwrap(),
+            "examples/netpol/cluster/policies/{} is stale: generate it again",
+            name.to_string_lossy()
+        );
+    }
+}
