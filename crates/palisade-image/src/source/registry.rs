@@ -3,10 +3,12 @@
 //! config file, and the pushes an artifact needs. Blocking: layers stream straight into their
 //! decompressors on the scan's worker threads.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -19,16 +21,156 @@ use crate::image::{
 };
 use crate::oci::{self, Descriptor, ImageConfig, ManifestOrIndex};
 
-/// A repository on a registry, with the session's credentials and token.
+/// A repository on a registry, with the session's credentials. Bearer tokens live in the
+/// process's token cache, shared by every `Repository` of the same registry, repository and
+/// credentials (the webhook opens one per verification).
 #[derive(Debug)]
 pub struct Repository {
     location: String,
     http: reqwest::blocking::Client,
     base: String,
+    /// The registry as the user named it (`host[:port]`), for messages.
+    registry: String,
     repository: String,
     credentials: Option<Credentials>,
-    authorization: Mutex<Option<String>>,
+    /// The registry answered a Basic challenge: send the credentials with every request.
+    basic: AtomicBool,
     timeout: Option<Duration>,
+}
+
+/// What a Bearer token was issued for. The credentials are part of the key (as a digest): the
+/// webhook verifies images of one registry with the pull secrets of many namespaces, and a token
+/// fetched with one namespace's secret must never serve another's request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TokenKey {
+    base: String,
+    repository: String,
+    actions: String,
+    identity: [u8; 32],
+}
+
+impl TokenKey {
+    fn new(base: &str, repository: &str, actions: &str, credentials: Option<&Credentials>) -> Self {
+        use sha2::Digest as _;
+        let mut identity = [0u8; 32];
+        if let Some(c) = credentials {
+            let mut hasher = sha2::Sha256::new();
+            hasher.update(c.username.as_bytes());
+            hasher.update([0]);
+            hasher.update(c.password.as_bytes());
+            identity.copy_from_slice(&hasher.finalize());
+        }
+        Self {
+            base: base.to_owned(),
+            repository: repository.to_owned(),
+            actions: actions.to_owned(),
+            identity,
+        }
+    }
+}
+
+/// Bearer tokens by registry, repository, scope and credentials, each until it expires.
+#[derive(Debug, Default)]
+struct TokenCache {
+    tokens: HashMap<TokenKey, (String, Instant)>,
+}
+
+/// A long-running webhook meets many repositories; past this many live tokens the cache starts
+/// over rather than grow.
+const MAX_CACHED_TOKENS: usize = 4096;
+
+/// The token lifetime the distribution spec tells clients to assume when `expires_in` is absent.
+const DEFAULT_TOKEN_LIFETIME: u64 = 60;
+
+impl TokenCache {
+    /// The `Authorization` value for `key`, or for a wider scope of the same repository (a push
+    /// token also pulls), while it has not expired.
+    fn get(&self, key: &TokenKey, now: Instant) -> Option<String> {
+        let live = |k: &TokenKey| {
+            self.tokens
+                .get(k)
+                .filter(|(_, until)| now < *until)
+                .map(|(auth, _)| auth.clone())
+        };
+        live(key).or_else(|| {
+            (key.actions == "pull")
+                .then(|| {
+                    let mut wider = key.clone();
+                    wider.actions = "pull,push".into();
+                    live(&wider)
+                })
+                .flatten()
+        })
+    }
+
+    fn insert(&mut self, key: TokenKey, authorization: String, until: Instant, now: Instant) {
+        if self.tokens.len() >= MAX_CACHED_TOKENS {
+            self.tokens.retain(|_, (_, until)| now < *until);
+            if self.tokens.len() >= MAX_CACHED_TOKENS {
+                self.tokens.clear();
+            }
+        }
+        self.tokens.insert(key, (authorization, until));
+    }
+
+    fn remove(&mut self, key: &TokenKey) {
+        self.tokens.remove(key);
+    }
+}
+
+fn token_cache() -> &'static Mutex<TokenCache> {
+    static CACHE: std::sync::OnceLock<Mutex<TokenCache>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
+}
+
+/// How long to keep a token that the service says lives `expires_in` seconds from `fetched`
+/// (the moment its request was sent): a margin short of that, so that a request never leaves
+/// with a token about to lapse.
+fn token_deadline(fetched: Instant, expires_in: u64) -> Instant {
+    // A day at most: a service's `expires_in` is no reason to overflow the clock.
+    let expires_in = expires_in.min(24 * 3600);
+    let margin = (expires_in / 2).min(10);
+    fetched + Duration::from_secs(expires_in - margin)
+}
+
+/// A parsed `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        /// `error=` of RFC 6750: `invalid_token` or `insufficient_scope` on a refused token.
+        error: Option<String>,
+    },
+    Other(String),
+}
+
+impl Challenge {
+    fn parse(header: &str) -> Challenge {
+        let (scheme, params) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            return Challenge::Basic;
+        }
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Challenge::Other(header.to_owned());
+        }
+        let params = challenge_params(params);
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        match get("realm") {
+            Some(realm) => Challenge::Bearer {
+                realm,
+                service: get("service"),
+                error: get("error"),
+            },
+            None => Challenge::Other(header.to_owned()),
+        }
+    }
 }
 
 /// One HTTP client for the process: building one loads the system's root certificates and starts
@@ -105,19 +247,50 @@ impl Repository {
             location,
             http,
             base: format!("{scheme}://{host}"),
+            registry: reference.registry.clone(),
             repository: reference.repository.clone(),
             credentials,
-            authorization: Mutex::new(None),
+            basic: AtomicBool::new(false),
             timeout: options.timeout,
         })
     }
 
+    /// Who palisade is to the registry, for messages: `user "NAME"`, or anonymous.
+    fn who(&self) -> String {
+        match &self.credentials {
+            Some(c) => format!("user {:?}", c.username),
+            None => "an anonymous client".into(),
+        }
+    }
+
+    fn basic_authorization(&self) -> Option<String> {
+        self.credentials.as_ref().map(|c| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", c.username, c.password))
+            )
+        })
+    }
+
+    fn token_key(&self, actions: &str) -> TokenKey {
+        TokenKey::new(
+            &self.base,
+            &self.repository,
+            actions,
+            self.credentials.as_ref(),
+        )
+    }
+
+    /// Sends a request for `actions` (`pull`, or `pull,push`) on the repository, authenticating
+    /// as the registry's challenge asks: Basic with the credentials, or a Bearer token for exactly
+    /// this repository and these actions (from the cache, else from the token service).
     fn send(
         &self,
         build: &dyn Fn() -> reqwest::blocking::RequestBuilder,
         actions: &str,
     ) -> Result<reqwest::blocking::Response, ImageError> {
-        let attempt = |auth: Option<String>| {
+        let attempt = |auth: Option<&str>| {
             let mut request = build();
             if let Some(timeout) = self.timeout {
                 request = request.timeout(timeout);
@@ -132,73 +305,134 @@ impl Repository {
                 )
             })
         };
-        let current = self.authorization.lock().ok().and_then(|a| a.clone());
-        let response = attempt(current)?;
+        let key = self.token_key(actions);
+        let sent = if self.basic.load(Ordering::Relaxed) {
+            self.basic_authorization()
+        } else {
+            token_cache()
+                .lock()
+                .ok()
+                .and_then(|cache| cache.get(&key, Instant::now()))
+        };
+        let response = attempt(sent.as_deref())?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let challenge = response
-            .headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let auth = self.authenticate(&challenge, actions)?;
-        if let Ok(mut slot) = self.authorization.lock() {
-            *slot = Some(auth.clone());
-        }
-        let response = attempt(Some(auth))?;
-        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(ImageError::new(
-                &self.location,
-                "the registry refused the credentials (401)",
-            ));
-        }
-        Ok(response)
-    }
-
-    fn authenticate(&self, challenge: &str, actions: &str) -> Result<String, ImageError> {
-        let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
-        let basic = self.credentials.as_ref().map(|c| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", c.username, c.password))
-            )
-        });
-        if scheme.eq_ignore_ascii_case("basic") {
-            return basic.ok_or_else(|| {
-                ImageError::new(
-                    &self.location,
-                    "the registry wants credentials; none found in the Docker config",
-                )
-            });
-        }
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ImageError::new(
+        match Challenge::parse(&challenge_of(&response)) {
+            Challenge::Basic => {
+                let Some(basic) = self.basic_authorization() else {
+                    return Err(ImageError::new(
+                        &self.location,
+                        "the registry wants credentials; none found in the Docker config",
+                    ));
+                };
+                if sent.as_deref() == Some(basic.as_str()) {
+                    return Err(
+                        self.refused_credentials(&format!("the registry {}", self.registry))
+                    );
+                }
+                self.basic.store(true, Ordering::Relaxed);
+                let response = attempt(Some(&basic))?;
+                if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+                    return Err(
+                        self.refused_credentials(&format!("the registry {}", self.registry))
+                    );
+                }
+                Ok(response)
+            }
+            Challenge::Bearer { realm, service, .. } => {
+                // Whatever was sent (a cached token, possibly revoked or narrower than the
+                // service now grants) is no good: ask the token service afresh, once.
+                if let Ok(mut cache) = token_cache().lock() {
+                    cache.remove(&key);
+                }
+                let fetched = Instant::now();
+                let (token, expires_in) = self.fetch_token(&realm, service.as_deref(), actions)?;
+                let response = attempt(Some(&token))?;
+                if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+                    if let Ok(mut cache) = token_cache().lock() {
+                        let now = Instant::now();
+                        cache.insert(key, token, token_deadline(fetched, expires_in), now);
+                    }
+                    return Ok(response);
+                }
+                Err(self.refused_token(&realm, actions, &challenge_of(&response)))
+            }
+            Challenge::Other(challenge) => Err(ImageError::new(
                 &self.location,
                 format!("unsupported authentication challenge {challenge:?}"),
-            ));
+            )),
         }
-        let params = challenge_params(params);
-        let realm = params
-            .iter()
-            .find(|(k, _)| k == "realm")
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| ImageError::new(&self.location, "bearer challenge without a realm"))?;
-        let mut query: Vec<(String, String)> = Vec::new();
-        if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
-            query.push(("service".into(), service.clone()));
+    }
+
+    fn refused_credentials(&self, by: &str) -> ImageError {
+        ImageError::new(
+            &self.location,
+            format!(
+                "{by} refused the credentials of {} for {} (401); check the Docker config or pull secret",
+                self.who(),
+                self.registry
+            ),
+        )
+    }
+
+    /// The registry answered 401 to a token just issued for this request: the token service
+    /// granted less than was asked (`insufficient_scope`), or issued a token the registry does
+    /// not trust (`invalid_token`).
+    fn refused_token(&self, realm: &str, actions: &str, challenge: &str) -> ImageError {
+        let error = match Challenge::parse(challenge) {
+            Challenge::Bearer { error, .. } => error,
+            _ => None,
+        };
+        let hint = if self.credentials.is_none() {
+            format!(
+                " (no credentials for {} in the Docker config)",
+                self.registry
+            )
+        } else {
+            String::new()
+        };
+        let message = match error.as_deref() {
+            Some("insufficient_scope") => format!(
+                "the registry {} refused the token for repository:{}:{actions} (insufficient_scope): the token service {realm} did not grant {} {actions} access to {}{hint}",
+                self.registry,
+                self.repository,
+                self.who(),
+                self.repository,
+            ),
+            Some(other) => format!(
+                "the registry {} refused the token from {realm} for {} ({other}): it does not accept that service's tokens",
+                self.registry,
+                self.who()
+            ),
+            None => format!(
+                "the registry {} refused the token from {realm} for {} (401){hint}",
+                self.registry,
+                self.who()
+            ),
+        };
+        ImageError::new(&self.location, message)
+    }
+
+    /// A token for `actions` on the repository from the token service at `realm`, with the
+    /// seconds it lives. Credentials go as Basic; without any, the token is anonymous (public
+    /// images on Docker Hub, GHCR and Harbor need one too).
+    fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        actions: &str,
+    ) -> Result<(String, u64), ImageError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(service) = service {
+            query.push(("service", service.to_owned()));
         }
-        query.push((
-            "scope".into(),
-            format!("repository:{}:{actions}", self.repository),
-        ));
-        let mut request = self.http.get(&realm).query(&query);
+        query.push(("scope", format!("repository:{}:{actions}", self.repository)));
+        let mut request = self.http.get(realm).query(&query);
         if let Some(timeout) = self.timeout {
             request = request.timeout(timeout);
         }
-        if let Some(basic) = &basic {
+        if let Some(basic) = self.basic_authorization() {
             request = request.header(reqwest::header::AUTHORIZATION, basic);
         }
         let response = request.send().map_err(|e| {
@@ -207,36 +441,74 @@ impl Repository {
                 format!("token service {realm}: {}", error_chain(&e)),
             )
         })?;
-        if response.status().is_server_error() {
+        let status = response.status();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(ImageError::unreachable(
                 &self.location,
-                format!("token service {realm} answered {}", response.status()),
+                format!("token service {realm} answered {status}"),
             ));
         }
-        if !response.status().is_success() {
+        if matches!(
+            status,
+            reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+        ) {
+            if self.credentials.is_none() {
+                return Err(ImageError::new(
+                    &self.location,
+                    format!(
+                        "the registry wants credentials; none found in the Docker config (its token service {realm} refused an anonymous token: {status})"
+                    ),
+                ));
+            }
             return Err(ImageError::new(
                 &self.location,
-                format!("token service {realm} answered {}", response.status()),
+                format!(
+                    "the token service {realm} refused the credentials of {} for {} ({status}); check the Docker config or pull secret",
+                    self.who(),
+                    self.registry
+                ),
+            ));
+        }
+        if !status.is_success() {
+            return Err(ImageError::new(
+                &self.location,
+                format!("token service {realm} answered {status}"),
             ));
         }
         #[derive(Deserialize)]
         struct Token {
             token: Option<String>,
             access_token: Option<String>,
+            expires_in: Option<u64>,
         }
-        let token: Token = response
-            .json()
-            .map_err(|e| ImageError::new(&self.location, format!("token service {realm}: {e}")))?;
-        token
+        let mut body = Vec::new();
+        response
+            .take(MAX_JSON_BLOB + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| {
+                ImageError::unreachable(&self.location, format!("token service {realm}: {e}"))
+            })?;
+        let token: Token = serde_json::from_slice(&body).map_err(|e| {
+            ImageError::new(
+                &self.location,
+                format!("token service {realm} answered no token: {e}"),
+            )
+        })?;
+        // The spec names `token`; OAuth 2 clients read `access_token`; either may be empty.
+        let value = token
             .token
-            .or(token.access_token)
-            .map(|t| format!("Bearer {t}"))
+            .filter(|t| !t.is_empty())
+            .or(token.access_token.filter(|t| !t.is_empty()))
             .ok_or_else(|| {
                 ImageError::new(
                     &self.location,
                     format!("token service {realm} returned no token"),
                 )
-            })
+            })?;
+        Ok((
+            format!("Bearer {value}"),
+            token.expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME),
+        ))
     }
 
     fn fail(&self, what: &str, response: reqwest::blocking::Response) -> ImageError {
@@ -442,6 +714,16 @@ impl Repository {
     pub fn location(&self) -> &str {
         &self.location
     }
+}
+
+/// The `WWW-Authenticate` header of a 401, or nothing.
+fn challenge_of(response: &reqwest::blocking::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -759,5 +1041,84 @@ mod tests {
         std::fs::write(&path, r#"{"auths":{"other.example":{"auth":"%%%"}}}"#).unwrap();
         let err = docker_credentials("other.example", Some(&path)).unwrap_err();
         assert!(err.contains("auths.other.example.auth"), "{err}");
+    }
+
+    #[test]
+    fn bearer_challenges_carry_their_error() {
+        assert_eq!(
+            Challenge::parse(r#"Basic realm="registry""#),
+            Challenge::Basic
+        );
+        assert_eq!(
+            Challenge::parse(
+                r#"Bearer realm="http://127.0.0.1:1/token",service="reg",scope="repository:a/b:pull,push",error="insufficient_scope""#
+            ),
+            Challenge::Bearer {
+                realm: "http://127.0.0.1:1/token".into(),
+                service: Some("reg".into()),
+                error: Some("insufficient_scope".into()),
+            }
+        );
+        assert!(matches!(
+            Challenge::parse(r#"Bearer service="reg""#),
+            Challenge::Other(_)
+        ));
+        assert!(matches!(
+            Challenge::parse("Negotiate abc"),
+            Challenge::Other(_)
+        ));
+    }
+
+    #[test]
+    fn tokens_are_kept_per_registry_repository_scope_and_credentials_until_they_expire() {
+        let ci = Credentials {
+            username: "ci".into(),
+            password: "s3cret".into(),
+        };
+        let other = Credentials {
+            username: "ci".into(),
+            password: "other".into(),
+        };
+        let key = |base: &str, repo: &str, actions: &str, c: Option<&Credentials>| {
+            TokenKey::new(base, repo, actions, c)
+        };
+        let now = Instant::now();
+        let mut cache = TokenCache::default();
+        let pull = key("http://r:5000", "ml/iris", "pull", Some(&ci));
+        cache.insert(
+            pull.clone(),
+            "Bearer pull".into(),
+            token_deadline(now, 300),
+            now,
+        );
+        assert_eq!(cache.get(&pull, now).as_deref(), Some("Bearer pull"));
+        for miss in [
+            key("http://r:5000", "ml/iris", "pull,push", Some(&ci)),
+            key("http://r:5000", "ml/other", "pull", Some(&ci)),
+            key("http://r:5001", "ml/iris", "pull", Some(&ci)),
+            key("http://r:5000", "ml/iris", "pull", Some(&other)),
+            key("http://r:5000", "ml/iris", "pull", None),
+        ] {
+            assert_eq!(cache.get(&miss, now), None, "{miss:?}");
+        }
+        // A push token also pulls; a pull token never pushes.
+        let push = key("http://r:5000", "ml/model", "pull,push", Some(&ci));
+        cache.insert(push, "Bearer push".into(), token_deadline(now, 300), now);
+        let pull_model = key("http://r:5000", "ml/model", "pull", Some(&ci));
+        assert_eq!(cache.get(&pull_model, now).as_deref(), Some("Bearer push"));
+
+        // Expiry, with a margin: a 300 s token is dropped 10 s early, a 4 s one 2 s early.
+        assert_eq!(token_deadline(now, 300), now + Duration::from_secs(290));
+        assert_eq!(token_deadline(now, 4), now + Duration::from_secs(2));
+        assert_eq!(token_deadline(now, 0), now);
+        assert_eq!(
+            cache.get(&pull, now + Duration::from_secs(289)).as_deref(),
+            Some("Bearer pull")
+        );
+        assert_eq!(cache.get(&pull, now + Duration::from_secs(290)), None);
+        // A service's absurd lifetime neither overflows nor lasts past a day.
+        assert!(token_deadline(now, u64::MAX) <= now + Duration::from_secs(86_400));
+        cache.remove(&pull);
+        assert_eq!(cache.get(&pull, now), None);
     }
 }
