@@ -261,6 +261,19 @@ impl Ctx<'_> {
     fn line_of(&self, path: &str) -> u32 {
         self.object.node.line_of(&FieldPath::parse_dotted(path))
     }
+
+    /// [`Ctx::line_of`] with numeric segments read as list indices, so that the line is the
+    /// entry's own (`parse_dotted` reads every segment as a field name, and stops at the list).
+    fn line_of_entry(&self, path: &str) -> u32 {
+        let path = path
+            .split('.')
+            .filter(|s| !s.is_empty())
+            .fold(FieldPath::root(), |p, s| match s.parse::<usize>() {
+                Ok(i) => p.index(i),
+                Err(_) => p.field(s),
+            });
+        self.object.node.line_of(&path)
+    }
 }
 
 fn is_namespaced(kind: &str) -> bool {
@@ -795,7 +808,7 @@ fn compile_np_rules(
                                     // The API server's message for this field.
                                     let field = format!("{path}.ipBlock.except.{index}");
                                     return Err(ctx.err_at(
-                                        ctx.line_of(&field),
+                                        ctx.line_of_entry(&field),
                                         format!("CIDR error in {field}: Invalid value: {value:?}: must be a strict subset of `cidr`"),
                                     ));
                                 }

@@ -53,3 +53,37 @@ fn generates_an_encrypted_key_pair() {
     assert_eq!(no_password.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_password.stderr).contains("PALISADE_PASSWORD"));
 }
+
+#[test]
+fn hardening_08_hostile_scrypt_parameters_are_refused_at_once_naming_the_file() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // What a review found: N = 2^20, r = 32, p = 16 (4 GiB, over 120 s), in cosign's layout.
+    let json = serde_json::json!({
+        "kdf": {"name": "scrypt", "params": {"N": 1u64 << 20, "r": 32, "p": 16}, "salt": b64.encode([0u8; 32])},
+        "cipher": {"name": "nacl/secretbox", "nonce": b64.encode([0u8; 24])},
+        "ciphertext": b64.encode([0u8; 64]),
+    });
+    let body = b64.encode(serde_json::to_vec(&json).unwrap());
+    let pem = format!(
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{body}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("hostile.key");
+    std::fs::write(&key, pem).unwrap();
+    // `attest` reads keys through the same KeyPair::from_encrypted_pem (its arguments are being
+    // reworked, so only `sign` is run here).
+    for command in ["sign"] {
+        let started = std::time::Instant::now();
+        let output = palisade()
+            .args([command, "--key", key.to_str().unwrap(), "registry.invalid/ml/iris:1"])
+            .env("PALISADE_PASSWORD", "x")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{command}");
+        assert!(stderr.contains(key.to_str().unwrap()), "{command}: {stderr}");
+        assert!(stderr.contains("N = 1048576, r = 32, p = 16"), "{command}: {stderr}");
+    }
+}

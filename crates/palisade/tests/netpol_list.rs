@@ -295,3 +295,102 @@ fn bad_flag_values_are_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--focus-conn"));
 }
+
+fn list_dir(dir: &Path) -> Output {
+    run(&[
+        "netpol".into(),
+        "list".into(),
+        "--dirpath".into(),
+        dir.display().to_string(),
+    ])
+}
+
+/// Two pods in `web`: `client` (the policy's subject) and `server`, which defines the port name
+/// `http` (8080).
+const TWO_PODS: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: web, labels: {app: client}}\nspec:\n  containers:\n  - name: c\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: server, namespace: web, labels: {app: server}}\nspec:\n  containers:\n  - name: c\n    ports:\n    - {containerPort: 8080, name: http}\n";
+
+fn egress_policy(peers: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: out\n  namespace: web\nspec:\n  podSelector:\n    matchLabels: {{app: client}}\n  policyTypes: [Egress]\n  egress:\n  - ports:\n    - port: http\n{peers}"
+    )
+}
+
+#[test]
+fn hardening_08_except_equal_to_the_cidr_is_refused_naming_file_line_and_object() {
+    for (cidr, except) in [
+        ("0.0.0.0/0", "0.0.0.0/0"),
+        ("10.0.0.0/16", "10.0.0.0/8"),
+        ("10.0.0.0/8", "192.168.0.0/24"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "pods.yaml", TWO_PODS);
+        let policy = format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: wide\n  namespace: web\nspec:\n  podSelector: {{}}\n  ingress:\n  - from:\n    - ipBlock:\n        cidr: {cidr}\n        except:\n        - 10.0.0.0/24\n        - {except}\n"
+        );
+        write(dir.path(), "policy.yaml", &policy);
+        let out = list_dir(dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cidr} except {except}: {stderr}");
+        assert!(out.stdout.is_empty());
+        let file = dir.path().join("policy.yaml").display().to_string();
+        // The second except entry is on line 14.
+        assert!(
+            stderr.contains(&format!("{file}:14: NetworkPolicy web/wide:")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "spec.ingress.0.from.0.ipBlock.except.1: Invalid value: \"{except}\": must be a strict subset of `cidr`"
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn hardening_09_named_port_in_egress_matches_pods_never_addresses() {
+    // No `to`, pods and ipBlocks mixed: accepted as Kubernetes accepts them; the named port
+    // reaches the pod that defines it and no address (the ipBlock peer allows nothing, since
+    // the rule's only port is named).
+    let cases = [
+        ("no to", String::new()),
+        (
+            "mixed peers",
+            "    to:\n    - podSelector: {matchLabels: {app: server}}\n    - ipBlock: {cidr: 0.0.0.0/0}\n"
+                .to_string(),
+        ),
+    ];
+    for (what, peers) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "pods.yaml", TWO_PODS);
+        write(dir.path(), "policy.yaml", &egress_policy(&peers));
+        let out = list_dir(dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("web/client[Pod] => web/server[Pod] : TCP 8080"),
+            "{what}: {stdout}"
+        );
+        assert!(
+            !stdout.contains("web/client[Pod] => 0.0.0.0-255.255.255.255[External]"),
+            "{what}: {stdout}"
+        );
+    }
+    // Every peer an ipBlock: the port can name nothing; np-guard's fatal error stays.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pods.yaml", TWO_PODS);
+    write(
+        dir.path(),
+        "policy.yaml",
+        &egress_policy("    to:\n    - ipBlock: {cidr: 10.0.0.0/8}\n"),
+    );
+    let out = list_dir(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot convert named port \"http\" for an IP destination"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("NetworkPolicy web/out"), "{stderr}");
+}
