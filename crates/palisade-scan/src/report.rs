@@ -135,17 +135,15 @@ pub fn table(report: &ScanReport) -> String {
             );
         }
         match advice(findings) {
-            Some((target, fixed, 0)) => {
-                let _ = writeln!(
-                    out,
-                    "  -> upgrade {} {} -> {target} fixes {fixed}",
-                    first.package, first.version
-                );
-            }
             Some((target, fixed, open)) => {
+                let what = match (fixed, open) {
+                    (1, 0) => "fixes it".to_string(),
+                    (_, 0) => format!("fixes all {fixed}"),
+                    _ => format!("fixes {fixed} of {}", fixed + open),
+                };
                 let _ = writeln!(
                     out,
-                    "  -> upgrade {} {} -> {target} fixes {fixed}; {open} not fixed by it",
+                    "  -> upgrade {} {} -> {target}: {what}",
                     first.package, first.version
                 );
             }

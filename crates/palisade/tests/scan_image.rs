@@ -359,7 +359,7 @@ fn pypa_advisories_are_matched_as_the_data_says() {
     let fixes = werkzeug.values().flatten().count();
     assert!(
         text.contains(&format!(
-            "upgrade Werkzeug 2.2.2 -> {highest} fixes {fixes}"
+            "upgrade Werkzeug 2.2.2 -> {highest}: fixes all {fixes}"
         )),
         "{text}"
     );
