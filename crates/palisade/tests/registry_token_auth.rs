@@ -472,3 +472,42 @@ fn hardening_10_webhook_verifies_images_through_registry_tokens() {
         "{message}"
     );
 }
+
+#[test]
+fn hardening_10_expired_tokens_are_fetched_again() {
+    let registry = start_registry();
+    let host = registry.host();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    push(work, &host, "ml/iris");
+    let ci = docker_config(work, "ci", &host, "ci", "s3cret");
+    let sbom = || {
+        ok(
+            &registry,
+            &[
+                "sbom",
+                &format!("registry:{host}/ml/iris:1"),
+                "--no-cache",
+                "--plain-http",
+                "--docker-config",
+                ci.to_str().unwrap(),
+            ],
+        )
+    };
+    // A token that lives five minutes serves the whole pull (manifest, config, layers).
+    registry.issuer.take_log();
+    sbom();
+    assert_eq!(
+        scopes(&registry.issuer.take_log()),
+        ["ci repository:ml/iris:pull"]
+    );
+    // One the issuer says has expired on arrival is never reused, though this registry would
+    // still take it (distribution allows 60 s of clock skew): a new one for every request.
+    registry.issuer.set_expires_in(0);
+    sbom();
+    let log = registry.issuer.take_log();
+    assert!(log.len() >= 3, "{log:?}");
+    assert!(log
+        .iter()
+        .all(|r| r.status == 200 && r.scopes == ["repository:ml/iris:pull"]));
+}
