@@ -322,3 +322,87 @@ fn hardening_01_a_pickle_pass_over_real_formats_adds_nothing() {
         outcome.findings
     );
 }
+
+/// The fuzz target `pickle_sniffing`'s property, on deterministic inputs at every `cargo test`:
+/// whenever the pickle scanner alone, reading from the first byte, finds the call, the file scan
+/// finds it too, seekable and forward-only, whatever format the prefix makes the bytes look like.
+#[test]
+fn hardening_01_no_prefix_that_keeps_the_call_running_hides_it() {
+    let mut prefixes: Vec<Vec<u8>> = openers().into_iter().map(|(_, p, _)| p).collect();
+    prefixes.extend(look_alikes().into_iter().map(|(_, p)| p));
+    // Format magics and pickle openers spliced together, from a fixed-seed generator.
+    let pieces: [&[u8]; 14] = [
+        b"M\x00\x00\x80\x000",
+        b"N0",
+        b"(1",
+        b"PK\x03\x04",
+        b"\x1f\x8b\x08",
+        b"B\x04\x00\x00\x00\x00\x00\x00{0",
+        b"\x5d\x00\x00\x80\x00",
+        b"X\x05\x00\x00\x00ustar0",
+        b"\x95\x02\x00\x00\x00\x00\x00\x00\x00N0",
+        b"\x80\x05",
+        b"GGUF",
+        b"\x93NUMPY",
+        b"K\x010",
+        b"\x8c\x01a0",
+    ];
+    let mut seed: u64 = 0x5eed;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for _ in 0..1500 {
+        let mut prefix = Vec::new();
+        for _ in 0..1 + next() % 4 {
+            prefix.extend_from_slice(pieces[next() % pieces.len()]);
+        }
+        if next() % 3 == 0 {
+            let at = next() % (prefix.len() + 1);
+            prefix.insert(at, (next() % 256) as u8);
+        }
+        prefixes.push(prefix);
+    }
+    let options = ScanOptions::default();
+    let location = crate::finding::Location {
+        file: "f".into(),
+        members: Vec::new(),
+        offset: 0,
+    };
+    let mut checked = 0;
+    for prefix in prefixes {
+        let data = with_tail(&prefix, EVIL_TAIL);
+        let mut raw = Vec::new();
+        let _ = crate::pickle::scan_stream(
+            &mut &data[..],
+            &location,
+            &crate::policy::Policy::default(),
+            &crate::pickle::Limits::default(),
+            &mut raw,
+        );
+        let runs = raw
+            .iter()
+            .any(|f| f.severity == Severity::Dangerous && f.message.contains("os.system"));
+        if !runs || !crate::formats::opens_pickle(&data) {
+            continue;
+        }
+        checked += 1;
+        let seekable = scan_bytes("f", &data, &options);
+        let forward = scan_read("f", &mut &data[..], None, &options);
+        for (how, outcome) in [("seekable", seekable), ("forward-only", forward)] {
+            assert!(
+                outcome
+                    .findings
+                    .iter()
+                    .any(|f| f.severity == Severity::Dangerous),
+                "{how} scan of {} lost the call: {:?}",
+                hex(&data),
+                outcome.findings
+            );
+        }
+    }
+    // The property must have been exercised, not skipped.
+    assert!(checked > 300, "only {checked} inputs ran the call");
+}
