@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod certs;
+pub mod conn;
 pub mod images;
 pub mod metrics;
 pub mod namespaces;
@@ -10,7 +11,8 @@ pub mod review;
 pub mod server;
 pub mod tls;
 
+pub use conn::ConnectionLimits;
 pub use images::ImageVerifier;
 pub use namespaces::NamespaceSource;
-pub use server::{router, serve, ServeError, ServeOptions};
+pub use server::{router, serve, Runtime, ServeError, ServeOptions};
 pub use tls::CertFiles;

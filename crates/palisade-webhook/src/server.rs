@@ -1,21 +1,28 @@
 //! The HTTPS server: routes, limits, deadlines, metrics, graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use http_body::Frame;
+use http_body_util::BodyExt;
+use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use palisade_policy::admission::{Admission, Decision};
 
+use crate::conn::{self, ConnectionLimits, Shared};
 use crate::images::ImageVerifier;
 use crate::metrics::{DecisionLabels, Metrics, RequestLabels, RuleLabels, WebhookLabels};
 use crate::namespaces::NamespaceSource;
@@ -35,8 +42,23 @@ pub struct ServeOptions {
     pub deadline: Duration,
     /// On shutdown, how long requests in flight may take to finish.
     pub shutdown_grace: Duration,
-    /// Serving threads, each with its own listener and single-threaded runtime.
+    /// Serving threads.
     pub threads: usize,
+    /// How the serving threads share the work.
+    pub runtime: Runtime,
+    /// Timeouts and the connection cap.
+    pub limits: ConnectionLimits,
+}
+
+/// How connections are spread over the serving threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// One single-threaded runtime per serving thread, all accepting from the one socket: a
+    /// connection stays on the thread that accepted it.
+    PerThread,
+    /// The caller's multi-threaded runtime: a connection's work runs on whichever worker is free,
+    /// so a thread that the OS has descheduled does not hold up its connections.
+    WorkStealing,
 }
 
 impl ServeOptions {
@@ -51,6 +73,8 @@ impl ServeOptions {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            runtime: Runtime::WorkStealing,
+            limits: ConnectionLimits::default(),
         }
     }
 }
@@ -72,6 +96,8 @@ struct AppState {
     namespaces: NamespaceSource,
     images: Option<Arc<ImageVerifier>>,
     metrics: Arc<Metrics>,
+    body_limit: usize,
+    deadline: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,46 +128,56 @@ pub fn router(
         namespaces,
         images,
         metrics,
+        body_limit: options.body_limit,
+        deadline: options.deadline,
     });
     Router::new()
-        .route(
-            "/validate",
-            post(|State(s): State<Arc<AppState>>, body: Bytes| async move {
-                review(&s, Webhook::Validate, &body).await
-            }),
-        )
-        .route(
-            "/mutate",
-            post(|State(s): State<Arc<AppState>>, body: Bytes| async move {
-                review(&s, Webhook::Mutate, &body).await
-            }),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .layer(DefaultBodyLimit::max(options.body_limit))
+        // Only for the routes above: the admission routes, added after, keep their own deadline
+        // (see `admit`), which must not race with this one.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.deadline,
         ))
+        .route(
+            "/validate",
+            post(
+                |State(s): State<Arc<AppState>>, request: Request| async move {
+                    admit(&s, Webhook::Validate, request).await
+                },
+            ),
+        )
+        .route(
+            "/mutate",
+            post(
+                |State(s): State<Arc<AppState>>, request: Request| async move {
+                    admit(&s, Webhook::Mutate, request).await
+                },
+            ),
+        )
         .layer(CatchPanicLayer::new())
+        // Outermost, so that every answer to an admission request is counted, whatever layer
+        // made it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 
-/// Counts every admission request and its latency, including those refused before the handler
-/// (oversized bodies, deadlines).
+/// Counts every admission request and its latency, including those refused before the review
+/// (oversized bodies, deadlines, panics).
 async fn count_requests(
     State(s): State<Arc<AppState>>,
-    request: axum::extract::Request,
+    request: Request,
     next: axum::middleware::Next,
 ) -> Response {
     let webhook = match request.uri().path() {
+        "/validate" => Webhook::Validate,
         "/mutate" => Webhook::Mutate,
-        _ => Webhook::Validate,
+        _ => return next.run(request).await,
     };
     let start = Instant::now();
     let response = next.run(request).await;
@@ -160,6 +196,156 @@ async fn count_requests(
         })
         .observe(start.elapsed().as_secs_f64());
     response
+}
+
+/// One admission request: its body read within the size limit, then reviewed, all within the
+/// deadline.
+///
+/// An answer given before the whole body has arrived (too large, too slow) keeps the unread body
+/// until the answer has been sent ([`HoldingBody`]): over HTTP/2, dropping it earlier resets the
+/// stream (CANCEL) and the client sees a reset instead of 413 or 408.
+async fn admit(state: &AppState, webhook: Webhook, request: Request) -> Response {
+    let deadline = tokio::time::Instant::now() + state.deadline;
+    let limit = state.body_limit;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let http1 = request.version() < Version::HTTP_2;
+    let mut body = request.into_body();
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(limit, http1, deadline, body).await;
+    }
+    let bytes = match tokio::time::timeout_at(deadline, read_limited(&mut body, limit)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(ReadError::TooLarge)) => return too_large(limit, http1, deadline, body).await,
+        Ok(Err(ReadError::Body(e))) => {
+            return bad_request(format!("cannot read the request body: {e}"))
+        }
+        Err(_) => return timed_out(state.deadline, body),
+    };
+    drop(body);
+    match tokio::time::timeout_at(deadline, review(state, webhook, &bytes)).await {
+        Ok(response) => response,
+        Err(_) => timed_out(state.deadline, Body::empty()),
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Body(axum::Error),
+}
+
+/// Reads the body, stopping as soon as it passes `limit`.
+async fn read_limited(body: &mut Body, limit: usize) -> Result<Bytes, ReadError> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    let mut len = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(ReadError::Body)?.into_data() else {
+            continue; // trailers
+        };
+        len += data.len();
+        if len > limit {
+            return Err(ReadError::TooLarge);
+        }
+        // The API server's request usually arrives in one frame: keep it without a copy.
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            None => joined.extend_from_slice(&data),
+            Some(previous) => {
+                joined.reserve(len);
+                joined.extend_from_slice(&previous);
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| joined.into()))
+}
+
+/// How much of an oversize body is read and thrown away over HTTP/1.1 before the 413.
+const DISCARD_LIMIT: usize = 16 << 20;
+
+/// Answers 413 Payload Too Large. Over HTTP/1.1 a body can only be refused unread by closing the connection, and a client
+/// still writing it then gets a broken pipe instead of the answer; so, as nginx does, the rest of
+/// the body is first read and thrown away, up to [`DISCARD_LIMIT`] and within the deadline. (Over
+/// HTTP/2 the stream is ended after the answer instead: see [`HoldingBody`].)
+async fn too_large(
+    limit: usize,
+    http1: bool,
+    deadline: tokio::time::Instant,
+    mut unread: Body,
+) -> Response {
+    if http1 {
+        let discard = async {
+            let mut seen = 0usize;
+            while let Some(Ok(frame)) = unread.frame().await {
+                seen += frame.data_ref().map_or(0, Bytes::len);
+                if seen > DISCARD_LIMIT {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout_at(deadline, discard).await;
+    }
+    held(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body larger than {limit} bytes"),
+        unread,
+    )
+}
+
+fn timed_out(deadline: Duration, unread: Body) -> Response {
+    held(
+        StatusCode::REQUEST_TIMEOUT,
+        format!(
+            "request not answered within the {} ms deadline",
+            deadline.as_millis()
+        ),
+        unread,
+    )
+}
+
+fn held(status: StatusCode, message: String, unread: Body) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::new(HoldingBody {
+            message: Some(Bytes::from(message)),
+            _unread: unread,
+        }),
+    )
+        .into_response()
+}
+
+/// A short response body that owns the request's unread body, so that it is dropped only with
+/// the response, after the response's last frame. HTTP/2 then ends the request stream with
+/// RST_STREAM(NO_ERROR), which RFC 9113 section 8.1 tells clients to take as "stop sending" while
+/// keeping the response; over HTTP/1.1 hyper closes the connection after the response.
+struct HoldingBody {
+    message: Option<Bytes>,
+    _unread: Body,
+}
+
+impl http_body::Body for HoldingBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.get_mut().message.take().map(|m| Ok(Frame::data(m))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.message.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.message.as_ref().map_or(0, |m| m.len() as u64))
+    }
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
@@ -297,25 +483,11 @@ async fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
     response
 }
 
-/// A listening socket with `SO_REUSEPORT`, so each serving thread can have its own and the kernel
-/// spreads connections between them.
-fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
-
 /// Serves until `shutdown` completes, then stops accepting and lets requests in flight finish
 /// (for up to `shutdown_grace`). Calls `on_listening` with the bound address.
 ///
-/// Each of `options.threads` threads runs its own single-threaded runtime with its own
-/// `SO_REUSEPORT` listener, as nginx runs workers: a request never hops between threads, which on
-/// a small machine costs more than the policy evaluation itself.
+/// The port is bound by this process alone ([`conn::bind`]): a second server on the same port
+/// fails here, before serving anything.
 pub async fn serve(
     options: ServeOptions,
     admission: Admission,
@@ -325,6 +497,12 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> Result<(), ServeError> {
     let (tls, loaded) = options.cert.load()?;
+    let listen_error = |source| ServeError::Listen {
+        addr: options.listen,
+        source,
+    };
+    let listener = conn::bind(options.listen).map_err(listen_error)?;
+    let addr = listener.local_addr().map_err(listen_error)?;
     let mut metrics = Metrics::new();
     if let Some(images) = &images {
         metrics.registry.register(
@@ -344,58 +522,68 @@ pub async fn serve(
             reloads.inc();
         },
     ));
-    let listen_error = |source| ServeError::Listen {
-        addr: options.listen,
-        source,
-    };
-    let first = reuseport_listener(options.listen).map_err(listen_error)?;
-    let addr = first.local_addr().map_err(listen_error)?;
-    let mut listeners = vec![first];
-    for _ in 1..options.threads.max(1) {
-        listeners
-            .push(reuseport_listener(addr).map_err(|source| ServeError::Listen { addr, source })?);
-    }
-    let handle = axum_server::Handle::new();
-    let grace = options.shutdown_grace;
-    let shutdown_handle = handle.clone();
+    let shared = Arc::new(Shared::new(router, tls, options.limits));
+    let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
-        shutdown_handle.graceful_shutdown(Some(grace));
+        let _ = stop.send(true);
     });
     on_listening(addr);
-    let mut threads = Vec::new();
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let (tls, handle, router) = (tls.clone(), handle.clone(), router.clone());
-        let thread = std::thread::Builder::new()
-            .name(format!("palisade-serve-{i}"))
-            .spawn(move || -> std::io::Result<()> {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(
-                    axum_server::from_tcp_rustls(listener, tls)
-                        .handle(handle)
-                        .serve(router.into_make_service()),
-                )
-            })
-            .map_err(|source| ServeError::Listen { addr, source })?;
-        threads.push(thread);
-    }
-    // Wait without blocking this runtime, which runs the certificate watcher and namespace cache.
-    tokio::task::spawn_blocking(move || {
-        for thread in threads {
-            match thread.join() {
-                Ok(result) => result?,
-                Err(_) => return Err(std::io::Error::other("a serving thread panicked")),
-            }
+    let grace = options.shutdown_grace;
+    let io_error = |source| ServeError::Listen { addr, source };
+    match options.runtime {
+        Runtime::WorkStealing => {
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(io_error)?;
+            conn::accept_loop(listener, shared.clone(), stopped).await;
+            finish(&shared, grace).await;
+            Ok(())
         }
-        Ok(())
-    })
-    .await
-    .map_err(|e| ServeError::Listen {
-        addr,
-        source: std::io::Error::other(e),
-    })?
-    .map_err(|source| ServeError::Listen { addr, source })
+        Runtime::PerThread => {
+            let mut threads = Vec::new();
+            for i in 0..options.threads.max(1) {
+                // Each thread accepts from a duplicate of the one socket: whichever thread is
+                // running takes the next connection.
+                let listener = listener.try_clone().map_err(io_error)?;
+                let (shared, stopped) = (shared.clone(), stopped.clone());
+                let thread = std::thread::Builder::new()
+                    .name(format!("palisade-serve-{i}"))
+                    .spawn(move || -> std::io::Result<()> {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()?;
+                        runtime.block_on(async move {
+                            let listener = tokio::net::TcpListener::from_std(listener)?;
+                            conn::accept_loop(listener, shared.clone(), stopped).await;
+                            finish(&shared, grace).await;
+                            Ok(())
+                        })
+                    })
+                    .map_err(io_error)?;
+                threads.push(thread);
+            }
+            drop(listener);
+            // Wait without blocking this runtime, which runs the certificate watcher and
+            // namespace cache.
+            tokio::task::spawn_blocking(move || {
+                for thread in threads {
+                    match thread.join() {
+                        Ok(result) => result?,
+                        Err(_) => return Err(std::io::Error::other("a serving thread panicked")),
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| io_error(std::io::Error::other(e)))?
+            .map_err(io_error)
+        }
+    }
+}
+
+/// After shutdown: waits until every connection has closed (all slots are back), or `grace` has
+/// passed; connections still open then are dropped with their runtime.
+async fn finish(shared: &Shared, grace: Duration) {
+    let all = u32::try_from(shared.limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(grace, shared.slots.acquire_many(all)).await;
 }

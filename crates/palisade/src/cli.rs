@@ -462,6 +462,20 @@ pub struct WebhookArgs {
     /// Serving threads [default: one per core].
     #[arg(long, env = "PALISADE_THREADS")]
     pub threads: Option<usize>,
+    /// Time for a connection to send complete request headers, in milliseconds: counted from the
+    /// TLS handshake and again after each response, so it also closes idle kept-alive connections
+    /// (over HTTP/2: a connection with no request open).
+    #[arg(long, default_value_t = 10_000, env = "PALISADE_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: u64,
+    /// Time for a connection's TLS handshake, in milliseconds.
+    #[arg(long, default_value_t = 5_000, env = "PALISADE_TLS_HANDSHAKE_TIMEOUT_MS")]
+    pub tls_handshake_timeout_ms: u64,
+    /// Connections open at once; further ones wait in the listen backlog until one closes.
+    #[arg(long, default_value_t = 1024, env = "PALISADE_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+    /// (benchmarking) How serving threads share connections: work-stealing or per-thread.
+    #[arg(long, hide = true, env = "PALISADE_RUNTIME", value_parser = ["work-stealing", "per-thread"])]
+    pub runtime: Option<String>,
     /// How often to check the certificate files for rotation, in milliseconds.
     #[arg(long, default_value_t = 2000, env = "PALISADE_CERT_RELOAD_MS")]
     pub cert_reload_ms: u64,

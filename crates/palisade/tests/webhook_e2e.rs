@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use webhook_support::{client_trusting, make_certs, pod_review, review, yaml_to_json, Webhook};
+use webhook_support::{
+    client_trusting, closed_within, command, http1_client, http2_client, make_certs, pod_review,
+    raw_tls, review, yaml_to_json, H2Event, RawH2, Webhook,
+};
 
 const CONFIG: &str = r#"
 podSecurity:
@@ -506,4 +509,319 @@ fn a_request_slower_than_the_deadline_is_cut_off() {
     }
     // And it keeps serving.
     assert_eq!(webhook.status("/healthz"), 200);
+}
+
+fn small_pod_review(uid: &str) -> Value {
+    pod_review(
+        uid,
+        "ml",
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+    )
+}
+
+/// Connections that trickle their headers, never start TLS, sit idle after a response, or open
+/// HTTP/2 and send no request are all closed within their timeouts, and while they are held the
+/// webhook keeps answering others at once.
+#[test]
+fn hardening_07_slow_headers_are_cut_off_and_do_not_block_others() {
+    use std::io::Write as _;
+    let timeout = Duration::from_millis(1500);
+    let webhook = Webhook::start(
+        CONFIG,
+        &[
+            "--header-timeout-ms",
+            "1500",
+            "--tls-handshake-timeout-ms",
+            "1500",
+        ],
+    );
+    let (addr, ca) = (webhook.addr.clone(), webhook.ca());
+    // Slowloris: a request head that grows by one header every 200 ms and never ends.
+    let trickles: Vec<_> = (0..16)
+        .map(|i| {
+            let (addr, ca) = (addr.clone(), ca.clone());
+            std::thread::spawn(move || {
+                let mut tls = raw_tls(&addr, &ca, b"http/1.1");
+                let start = Instant::now();
+                tls.write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\n")
+                    .unwrap();
+                let mut n = 0;
+                loop {
+                    let socket = tls.sock.try_clone().unwrap();
+                    if closed_within(&mut tls, &socket, Duration::from_millis(200)) {
+                        return start.elapsed();
+                    }
+                    if tls
+                        .write_all(format!("X-Slow-{i}-{n}: y\r\n").as_bytes())
+                        .is_err()
+                    {
+                        return start.elapsed();
+                    }
+                    n += 1;
+                    assert!(start.elapsed() < Duration::from_secs(20), "never closed");
+                }
+            })
+        })
+        .collect();
+    // A TCP connection that never starts TLS.
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    let silent_start = Instant::now();
+    // A kept-alive HTTP/1.1 connection left idle after one response.
+    let mut idle = raw_tls(&addr, &ca, b"http/1.1");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut response = [0u8; 512];
+    let n = std::io::Read::read(&mut idle, &mut response).unwrap();
+    assert!(response[..n].starts_with(b"HTTP/1.1 200"));
+    let idle_start = Instant::now();
+    // An HTTP/2 connection that sends its preface and settings and then no request.
+    let mut h2 = raw_tls(&addr, &ca, b"h2");
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .unwrap();
+    let h2_start = Instant::now();
+
+    // Meanwhile, others are answered at once.
+    for i in 0..10 {
+        let start = Instant::now();
+        let (status, body) = webhook.post("/validate", &small_pod_review(&format!("u{i}")));
+        assert_eq!(status, 200);
+        assert_eq!(body["response"]["uid"], format!("u{i}"));
+        assert!(
+            start.elapsed() < Duration::from_millis(1000),
+            "a request waited {:?} behind slow connections",
+            start.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let bound = timeout + Duration::from_secs(3);
+    let socket = silent.try_clone().unwrap();
+    assert!(
+        closed_within(&mut silent, &socket, bound),
+        "a connection without a TLS handshake was held"
+    );
+    assert!(silent_start.elapsed() >= timeout - Duration::from_millis(200));
+    let socket = idle.sock.try_clone().unwrap();
+    assert!(
+        closed_within(&mut idle, &socket, bound),
+        "an idle kept-alive connection was held"
+    );
+    assert!(idle_start.elapsed() >= timeout - Duration::from_millis(200));
+    let socket = h2.sock.try_clone().unwrap();
+    assert!(
+        closed_within(&mut h2, &socket, bound),
+        "an HTTP/2 connection without a request was held"
+    );
+    assert!(h2_start.elapsed() >= timeout - Duration::from_millis(200));
+    for trickle in trickles {
+        let held = trickle.join().unwrap();
+        assert!(
+            held >= timeout - Duration::from_millis(200) && held < bound,
+            "a trickling connection was held {held:?}"
+        );
+    }
+    // And it still serves.
+    assert_eq!(webhook.status("/healthz"), 200);
+}
+
+/// Beyond --max-connections, a connection waits (in the listen backlog) for one to close: it is
+/// served once the held ones time out, not refused and not held in memory.
+#[test]
+fn hardening_07_connections_beyond_the_cap_wait_for_a_slot() {
+    let webhook = Webhook::start(
+        CONFIG,
+        &[
+            "--max-connections",
+            "3",
+            "--tls-handshake-timeout-ms",
+            "1500",
+        ],
+    );
+    let held: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(&webhook.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let (status, body) = webhook.post("/validate", &small_pod_review("after-cap"));
+    assert_eq!(status, 200);
+    assert_eq!(body["response"]["uid"], "after-cap");
+    assert!(
+        start.elapsed() >= Duration::from_millis(800),
+        "served at once despite the cap: {:?}",
+        start.elapsed()
+    );
+    drop(held);
+}
+
+/// A second webhook on a port that one already serves exits 2, naming the address; the first
+/// keeps answering every request.
+#[test]
+fn hardening_07_a_second_webhook_on_the_same_port_is_refused() {
+    let webhook = Webhook::start(CONFIG, &[]);
+    let config = webhook.dir.path().join("palisade.yaml");
+    let mut second = command(webhook.dir.path(), &webhook.addr)
+        .args(["--namespaces", "config", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second webhook is still running on {}", webhook.addr);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {}", webhook.addr)) && stderr.contains("in use"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+    // Every request, each on a new connection, reaches the first.
+    for i in 0..30 {
+        let response = client_trusting(&webhook.ca())
+            .post(webhook.url("/validate"))
+            .json(&small_pod_review(&format!("first-{i}")))
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let body: Value = response.json().unwrap();
+        assert_eq!(body["response"]["uid"], format!("first-{i}"));
+    }
+    let metrics = webhook.text("/metrics");
+    assert!(
+        metrics.contains("palisade_webhook_requests_total{webhook=\"validate\",code=\"200\"} 30"),
+        "{metrics}"
+    );
+}
+
+/// Asserts that `events` are a response with `status` whose stream is ended, and that any reset
+/// comes after it and is NO_ERROR ("stop sending"), never CANCEL in place of the response.
+fn assert_answered(events: &[H2Event], status: u16) {
+    assert_eq!(events.first(), Some(&H2Event::Status(status)), "{events:?}");
+    let end = events
+        .iter()
+        .position(|e| *e == H2Event::End)
+        .unwrap_or_else(|| panic!("the response is not complete: {events:?}"));
+    for (i, event) in events.iter().enumerate() {
+        if let H2Event::Reset(code) = event {
+            assert!(*code == 0 && i > end, "{events:?}");
+        }
+    }
+}
+
+/// Reads an HTTP/1.1 response's status line from a raw connection.
+fn http1_status(tls: &mut webhook_support::RawTls) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n") {
+        let n = std::io::Read::read(tls, &mut byte).unwrap();
+        assert_eq!(n, 1, "closed before a status line: {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap().trim().to_owned()
+}
+
+/// A body over --body-limit is answered 413 over HTTP/2 as over HTTP/1.1, whether its length is
+/// declared or not, while the client is still sending it (past the flow-control windows).
+#[test]
+fn hardening_07_an_oversize_body_is_413_over_http2_too() {
+    use std::io::Write as _;
+    let webhook = Webhook::start(CONFIG, &["--body-limit", "65536"]);
+    // Declared length, 8 MiB: far past HTTP/2's 1 MiB windows, so the client is blocked sending.
+    let big = vec![b' '; 8 * 1024 * 1024];
+    for (client, version) in [
+        (http2_client(&webhook.ca()), reqwest::Version::HTTP_2),
+        (http1_client(&webhook.ca()), reqwest::Version::HTTP_11),
+    ] {
+        let declared = client
+            .post(webhook.url("/validate"))
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .unwrap_or_else(|e| panic!("{version:?}: {e:?}"));
+        assert_eq!(declared.version(), version);
+        assert_eq!(declared.status().as_u16(), 413, "{version:?}");
+        assert_eq!(
+            declared.text().unwrap(),
+            "request body larger than 65536 bytes"
+        );
+        // The client goes on working.
+        let response = client
+            .post(webhook.url("/validate"))
+            .json(&small_pod_review("after-413"))
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    // Undeclared length over HTTP/2: 80 KiB sent, the stream left open.
+    let mut h2 = RawH2::connect(&webhook.addr, &webhook.ca());
+    h2.post(1, "/mutate");
+    h2.data(1, 80 * 1024, false);
+    assert_answered(&h2.events(1, Duration::from_millis(500)), 413);
+    // Chunked over HTTP/1.1.
+    let mut h1 = raw_tls(&webhook.addr, &webhook.ca(), b"http/1.1");
+    h1.write_all(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    for _ in 0..5 {
+        h1.write_all(b"4000\r\n").unwrap();
+        h1.write_all(&[b' '; 0x4000]).unwrap();
+        h1.write_all(b"\r\n").unwrap();
+    }
+    assert_eq!(http1_status(&mut h1), "HTTP/1.1 413 Payload Too Large");
+    let metrics = webhook.text("/metrics");
+    for (hook, n) in [("validate", 2), ("mutate", 2)] {
+        let line =
+            format!("palisade_webhook_requests_total{{webhook=\"{hook}\",code=\"413\"}} {n}");
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+}
+
+/// Requests cut off by the deadline (408) and refused as too large (413) are in the request
+/// metrics by code, and the 408 reaches the client as a response over both protocols.
+#[test]
+fn hardening_07_408_and_413_are_counted_in_metrics() {
+    use std::io::Write as _;
+    let webhook = Webhook::start(CONFIG, &["--deadline-ms", "500", "--body-limit", "65536"]);
+    // HTTP/2: headers and part of the body, then nothing.
+    let mut h2 = RawH2::connect(&webhook.addr, &webhook.ca());
+    h2.post(1, "/validate");
+    h2.data(1, 100, false);
+    let start = Instant::now();
+    assert_answered(&h2.events(1, Duration::from_millis(500)), 408);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    // HTTP/1.1: a declared length never reached.
+    let mut h1 = raw_tls(&webhook.addr, &webhook.ca(), b"http/1.1");
+    h1.write_all(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n{")
+        .unwrap();
+    assert_eq!(http1_status(&mut h1), "HTTP/1.1 408 Request Timeout");
+    let response = webhook
+        .client()
+        .post(webhook.url("/validate"))
+        .body(vec![b' '; 100_000])
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let metrics = webhook.text("/metrics");
+    for line in [
+        "palisade_webhook_requests_total{webhook=\"validate\",code=\"408\"} 1",
+        "palisade_webhook_requests_total{webhook=\"mutate\",code=\"408\"} 1",
+        "palisade_webhook_requests_total{webhook=\"validate\",code=\"413\"} 1",
+        // The latency histogram counts them too.
+        "palisade_webhook_request_duration_seconds_count{webhook=\"mutate\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }

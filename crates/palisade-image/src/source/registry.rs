@@ -423,6 +423,22 @@ impl Repository {
         service: Option<&str>,
         actions: &str,
     ) -> Result<(String, u64), ImageError> {
+        // The realm is the registry's to name: one reached over HTTPS must not have the
+        // credentials sent in clear text to a plain-HTTP token service.
+        if self.credentials.is_some()
+            && self.base.starts_with("https://")
+            && !realm
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        {
+            return Err(ImageError::new(
+                &self.location,
+                format!(
+                    "the registry {} sends credentials to the token service {realm}, which is not HTTPS; palisade will not send them there",
+                    self.registry
+                ),
+            ));
+        }
         let mut query: Vec<(&str, String)> = Vec::new();
         if let Some(service) = service {
             query.push(("service", service.to_owned()));
@@ -1120,5 +1136,23 @@ mod tests {
         assert!(token_deadline(now, u64::MAX) <= now + Duration::from_secs(86_400));
         cache.remove(&pull);
         assert_eq!(cache.get(&pull, now), None);
+    }
+
+    #[test]
+    fn credentials_never_go_to_a_plain_http_token_service_of_an_https_registry() {
+        let reference = ImageRef::parse("registry.example/ml/iris:1").unwrap();
+        let options = RegistryOptions {
+            credentials: Some(Credentials {
+                username: "ci".into(),
+                password: "s3cret".into(),
+            }),
+            ..RegistryOptions::default()
+        };
+        let repo = Repository::with_options(&reference, &options).unwrap();
+        let err = repo
+            .fetch_token("http://127.0.0.1:9/token", None, "pull")
+            .unwrap_err();
+        assert!(!err.unreachable);
+        assert!(err.message.contains("not HTTPS"), "{}", err.message);
     }
 }

@@ -8,7 +8,9 @@ use anyhow::Context;
 use palisade_policy::admission::Admission;
 use palisade_policy::Config;
 use palisade_pss::Version;
-use palisade_webhook::{CertFiles, ImageVerifier, NamespaceSource, ServeOptions};
+use palisade_webhook::{
+    CertFiles, ConnectionLimits, ImageVerifier, NamespaceSource, Runtime, ServeOptions,
+};
 
 use crate::cli::{CertsArgs, NamespaceSourceChoice, WebhookArgs};
 
@@ -45,8 +47,19 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
     if let Some(threads) = args.threads {
         options.threads = threads.max(1);
     }
+    options.limits = ConnectionLimits {
+        header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
+        tls_handshake_timeout: Duration::from_millis(args.tls_handshake_timeout_ms.max(1)),
+        max_connections: args.max_connections.max(1),
+    };
+    if args.runtime.as_deref() == Some("per-thread") {
+        options.runtime = Runtime::PerThread;
+    }
 
+    // With the work-stealing runtime this runtime serves the requests: one worker per serving
+    // thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.threads)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
