@@ -82,12 +82,14 @@ pub fn floor(files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Sample {
-    time: Duration,
-    rss_mib: f64,
+pub(crate) struct Sample {
+    pub(crate) time: Duration,
+    pub(crate) rss_mib: f64,
 }
 
-fn measured(command: &[String]) -> anyhow::Result<Sample> {
+/// Runs `command` in a child `palisade-bench measure` of its own, so that its peak memory is its
+/// own and not the largest of every command this process ran.
+pub(crate) fn measured(command: &[String]) -> anyhow::Result<Sample> {
     let output = Command::new(std::env::current_exe()?)
         .arg("measure")
         .arg("--")

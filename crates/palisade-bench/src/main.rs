@@ -5,6 +5,7 @@
 //!     target/release/palisade-bench webhook --connections 64 --seconds 10
 //!     target/release/palisade-bench admission --images 40
 //!     target/release/palisade-bench netpol
+//!     target/release/palisade-bench keys
 //!
 //! `audit`: documents per second and peak memory on a generated corpus (and on four times it:
 //! memory must not grow), and the throughput ratio to checkov when it is installed.
@@ -21,6 +22,7 @@
 mod admission;
 mod corpus;
 mod image;
+mod keys;
 mod model;
 mod netpol;
 mod webhook;
@@ -49,6 +51,9 @@ enum Bench {
     /// NetworkPolicy connectivity analysis time beside loading the manifests, and its memory at
     /// growing cluster sizes.
     Netpol(netpol::Args),
+    /// What opening a private key costs: cosign's parameters (the floor), the largest accepted,
+    /// and hostile ones (refused before any derivation).
+    Keys(keys::Args),
     /// (internal) Run a command and print its time and peak memory.
     #[command(hide = true)]
     Measure {
@@ -152,6 +157,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Image(args) => image::run(args),
         Bench::Model(args) => model::run(args),
         Bench::Netpol(args) => netpol::run(args),
+        Bench::Keys(args) => keys::run(args),
         Bench::NetpolMeasure { factor } => netpol::measure(factor),
         Bench::Measure { command } => image::measure(&command),
         Bench::Floor { files } => image::floor(&files),
