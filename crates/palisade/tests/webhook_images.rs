@@ -405,7 +405,12 @@ fn registry_credentials_come_from_pull_secrets_or_a_mounted_docker_config() {
             docker_config.to_str().unwrap(),
         ];
         let report = work.path().join("clean.json");
-        std::fs::write(&report, r#"{"findings": [], "models": []}"#).unwrap();
+        // A clean report as `scan image -f json` writes it, model scan included.
+        std::fs::write(
+                &report,
+                r#"{"findings": [], "models": [], "modelScan": {"imagePaths": ["/models"], "allowedGlobals": []}}"#,
+            )
+            .unwrap();
         if !extra.is_empty() {
             args.extend(["--scan-json", report.to_str().unwrap()]);
         }
