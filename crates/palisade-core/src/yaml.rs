@@ -2124,6 +2124,55 @@ mod tests {
         assert_eq!(node.get("b").unwrap().value, Value::Int(1));
     }
 
+    /// The fuzz target `yaml_reader`'s properties over a fixed set of inputs: each tree reads back
+    /// from its own JSON unchanged, and a plain `<<` merges it as go-yaml v2 does.
+    #[test]
+    fn hardening_04_trees_read_back_from_their_json_and_merge_like_go_yaml() {
+        let samples = [
+            "a: 1\nb: [x, 0.0, !!int '7', \"<<\", {c: ~}]\n\"<<\": {d: yes}\n",
+            "base: &b {p: 1, q: [1, 2]}\nd:\n  <<: [*b, {r: 0e0}]\n  q: 3\n",
+            "1: one\n1.5: x\ntrue: t\n1e6: m\n",
+            "s: \"tab\\there\"\nu: \"\\u00e9\"\nn: -12\nf: 2.5e-3\n",
+            "{kind: List, items: [{a: [\t1,\t2]}]}",
+        ];
+        for text in samples {
+            let json = root(text).to_json();
+            let again = all(&json.to_string()).unwrap()[0]
+                .root
+                .as_ref()
+                .unwrap()
+                .to_json();
+            assert_eq!(again, json, "{text}");
+            let serde_json::Value::Object(map) = &json else {
+                panic!("not a mapping: {text}")
+            };
+            let read = |t: String| all(&t).unwrap()[0].root.as_ref().unwrap().to_json();
+            assert_eq!(read(format!("{{<<: {json}}}")), json, "{text}");
+            assert_eq!(read(format!("{{<<: [{json}, {{}}]}}")), json, "{text}");
+            assert_eq!(
+                read(format!("{{\"<<\": {json}}}")),
+                serde_json::json!({ "<<": json }),
+                "{text}"
+            );
+            for key in map.keys() {
+                let quoted = serde_json::Value::String(key.clone());
+                assert_eq!(read(format!("{{{quoted}: x, <<: {json}}}")), json, "{text}");
+                let mut later = map.clone();
+                later.insert(key.clone(), "x".into());
+                assert_eq!(
+                    read(format!("{{<<: {json}, {quoted}: x}}")),
+                    serde_json::Value::Object(later.clone()),
+                    "{text}"
+                );
+                assert_eq!(
+                    read(format!("{{<<: [{{{quoted}: x}}, {json}]}}")),
+                    serde_json::Value::Object(later),
+                    "{text}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn reads_json() {
         let docs = all("{\"kind\": \"Pod\",\n \"spec\": {\"hostPID\": true}}").unwrap();
