@@ -860,3 +860,19 @@ fn hardening_00_attest_records_the_model_scan_and_the_newest_attestation_decides
     let (_, text) = verify();
     assert_eq!(text.matches("CVE-2099-1").count(), 1, "{text}");
 }
+
+#[test]
+fn hardening_11_a_plain_http_registry_reached_over_tls_gets_the_plain_http_hint() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let output = run(&[
+        "sbom",
+        &format!("{}/ml/iris:1", registry.host()),
+        "--cache-dir",
+        work.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pass --plain-http"), "{stderr}");
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+}

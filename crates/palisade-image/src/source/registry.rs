@@ -301,7 +301,11 @@ impl Repository {
             request.send().map_err(|e| {
                 ImageError::unreachable(
                     &self.location,
-                    format!("cannot reach the registry: {}", error_chain(&e)),
+                    format!(
+                        "cannot reach the registry: {}{}",
+                        error_chain(&e),
+                        plain_http_hint(&self.base, &error_chain(&e))
+                    ),
                 )
             })
         };
@@ -751,6 +755,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A hint when a TLS handshake met a server that speaks plain HTTP (rustls reads the HTTP
+/// response as a TLS record of an invalid content type): a lab or loopback registry without TLS.
+fn plain_http_hint(base: &str, error: &str) -> &'static str {
+    let plain_answer = [
+        "InvalidContentType",
+        "corrupt message",
+        "wrong version number",
+    ]
+    .iter()
+    .any(|sign| error.contains(sign));
+    if base.starts_with("https://") && plain_answer {
+        "; the registry seems to speak plain HTTP: for a loopback or lab registry, pass --plain-http (PALISADE_PLAIN_HTTP=1)"
+    } else {
+        ""
+    }
 }
 
 /// `realm="https://auth",service="registry",scope="..."` into pairs.
