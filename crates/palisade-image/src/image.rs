@@ -23,6 +23,10 @@ pub struct ImageError {
     /// The registry could not be reached or failed (connection, timeout, 5xx), as opposed to an
     /// answer about the image: admission treats the two differently (fail-closed or open).
     pub unreachable: bool,
+    /// The registry answered 404 for what was asked: the manifest, tag or blob does not exist.
+    /// Set from the status code, never read off the message (whose text may hold "404" in a
+    /// port, digest or realm).
+    pub not_found: bool,
 }
 
 impl ImageError {
@@ -31,6 +35,15 @@ impl ImageError {
             location: location.into(),
             message: message.into(),
             unreachable: false,
+            not_found: false,
+        }
+    }
+
+    /// The registry answered that what was asked does not exist (404).
+    pub fn not_found(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            not_found: true,
+            ..Self::new(location, message)
         }
     }
 

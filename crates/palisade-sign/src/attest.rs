@@ -235,7 +235,7 @@ pub fn verify_scan(
                     .map_err(|e| denied(e.to_string()))?;
             layers.extend(manifest.layers.unwrap_or_default());
         }
-        Err(e) if !e.unreachable && e.message.contains("404") => {}
+        Err(e) if e.not_found => {}
         Err(e) => return Err(e.into()),
     }
     for referrer in repo

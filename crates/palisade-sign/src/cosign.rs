@@ -99,7 +99,7 @@ pub(crate) fn append_layer(
                 }
             }
         }
-        Err(e) if e.message.contains("404") => {}
+        Err(e) if e.not_found => {}
         Err(e) => return Err(e.into()),
     }
     layers.push(layer);
@@ -199,7 +199,7 @@ pub fn verify_signature(
             parse_json::<ManifestOrIndex>(repo.location(), "signature manifest", &bytes)
                 .map_err(|e| Rejection::Denied(vec![e.to_string()]))?
         }
-        Err(e) if !e.unreachable && e.message.contains("404") => {
+        Err(e) if e.not_found => {
             return Err(Rejection::Denied(vec![format!(
                 "no signature: {} has no {tag} tag",
                 repo.location()

@@ -53,7 +53,7 @@ impl Repository {
                     parse_json(self.location(), "referrers index", &bytes)?;
                 Ok(index.manifests.unwrap_or_default())
             }
-            Err(e) if !e.unreachable && e.message.contains("404") => Ok(Vec::new()),
+            Err(e) if e.not_found => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }

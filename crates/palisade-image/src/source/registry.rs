@@ -542,6 +542,8 @@ impl Repository {
         let message = format!("{what}: the registry answered {status} {}", body.trim());
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             ImageError::unreachable(&self.location, message)
+        } else if status == reqwest::StatusCode::NOT_FOUND {
+            ImageError::not_found(&self.location, message)
         } else {
             ImageError::new(&self.location, message)
         }
@@ -593,7 +595,7 @@ impl Repository {
     pub fn manifest_digest(&self, reference: &str) -> Result<Option<String>, ImageError> {
         match self.manifest(reference) {
             Ok((_, _, digest)) => Ok(Some(digest)),
-            Err(e) if e.message.contains("404") => Ok(None),
+            Err(e) if e.not_found => Ok(None),
             Err(e) => Err(e),
         }
     }
