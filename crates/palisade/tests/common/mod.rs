@@ -68,3 +68,68 @@ pub fn checks(report: &serde_json::Value) -> Vec<String> {
         .map(|f| f["check"].as_str().expect("check").to_owned())
         .collect()
 }
+
+/// Replaces the values that differ from run to run (temporary directories, registry ports, build
+/// times, serial numbers) with placeholders, so that a snapshot pins everything else byte for
+/// byte. Only exact values are replaced: nothing else in the text is loosened.
+#[derive(Default)]
+pub struct Redact {
+    rules: Vec<(String, String)>,
+}
+
+impl Redact {
+    pub fn new() -> Redact {
+        Redact::default()
+    }
+
+    /// Every occurrence of `value` becomes `placeholder`.
+    pub fn value(mut self, value: impl Into<String>, placeholder: &str) -> Redact {
+        let value = value.into();
+        assert!(
+            !value.is_empty(),
+            "an empty value to redact as {placeholder}"
+        );
+        self.rules.push((value, placeholder.to_owned()));
+        self
+    }
+
+    /// A directory, by the path as given and as canonicalised.
+    pub fn dir(self, path: &Path, placeholder: &str) -> Redact {
+        let canonical = path.canonicalize().expect("canonical path");
+        let redact = self.value(path.display().to_string(), placeholder);
+        if canonical != path {
+            redact.value(canonical.display().to_string(), placeholder)
+        } else {
+            redact
+        }
+    }
+
+    /// The text with every value replaced, the longest first (a path before its prefix).
+    pub fn apply(&self, text: &str) -> String {
+        let mut rules: Vec<&(String, String)> = self.rules.iter().collect();
+        rules.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+        let mut text = text.to_owned();
+        for (value, placeholder) in rules {
+            text = text.replace(value.as_str(), placeholder);
+        }
+        text
+    }
+}
+
+/// What a snapshot of a command pins: its exit code and its standard output, redacted. insta
+/// ignores trailing newlines and folds CRLF when it compares, so the number of trailing newlines
+/// is recorded and a carriage return is shown as `␍`: the snapshot still pins every byte.
+pub fn pinned(output: &std::process::Output, redact: &Redact) -> String {
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap_or_else(|e| {
+        panic!("standard output is not UTF-8: {e}");
+    });
+    let body = redact.apply(&stdout).replace('\r', "␍");
+    let newlines = body.len() - body.trim_end_matches('\n').len();
+    format!(
+        "exit code: {}\ntrailing newlines: {newlines}\n---\n{body}",
+        output
+            .status
+            .code()
+            .map_or_else(|| "none (killed)".to_owned(), |c| c.to_string()),
+    )
+}
