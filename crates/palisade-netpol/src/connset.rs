@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::rangeset::RangeSet;
+
 /// The lowest and highest port numbers a policy may name.
 pub const MIN_PORT: u16 = 1;
 /// See [`MIN_PORT`].
@@ -60,32 +62,28 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// A set of ports: sorted, disjoint, non-adjacent closed intervals within 1-65535.
+/// A set of ports within 1-65535: a [`RangeSet`] whose universe is the port numbers a policy may
+/// name (so "every port" is 1-65535, not 0-65535).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortSet {
-    ranges: Vec<(u16, u16)>,
+    ranges: RangeSet<u16>,
 }
 
 impl PortSet {
     /// No ports.
     pub fn empty() -> Self {
-        Self { ranges: Vec::new() }
+        Self::default()
     }
 
     /// Every port, 1-65535.
     pub fn all() -> Self {
-        Self {
-            ranges: vec![(MIN_PORT, MAX_PORT)],
-        }
+        Self::range(MIN_PORT, MAX_PORT)
     }
 
-    /// The ports `start..=end` (empty when `end < start`).
+    /// The ports `start..=end` (empty when `end < start`; port 0 is not a port).
     pub fn range(start: u16, end: u16) -> Self {
-        if end < start {
-            return Self::empty();
-        }
         Self {
-            ranges: vec![(start.max(MIN_PORT), end)],
+            ranges: RangeSet::interval(start.max(MIN_PORT), end),
         }
     }
 
@@ -96,89 +94,50 @@ impl PortSet {
 
     /// Whether every port 1-65535 is in the set.
     pub fn is_all(&self) -> bool {
-        self.ranges == [(MIN_PORT, MAX_PORT)]
+        self.ranges.ranges() == [(MIN_PORT, MAX_PORT)]
     }
 
     /// Whether `port` is in the set.
     pub fn contains(&self, port: u16) -> bool {
-        self.ranges.iter().any(|&(a, b)| a <= port && port <= b)
+        self.ranges.contains(port)
     }
 
     /// The intervals, sorted.
     pub fn ranges(&self) -> &[(u16, u16)] {
-        &self.ranges
+        self.ranges.ranges()
     }
 
     /// The ports in either set.
     pub fn union(&self, other: &PortSet) -> PortSet {
-        let mut all: Vec<(u16, u16)> = self.ranges.iter().chain(&other.ranges).copied().collect();
-        all.sort_unstable();
-        let mut out: Vec<(u16, u16)> = Vec::with_capacity(all.len());
-        for (a, b) in all {
-            match out.last_mut() {
-                Some(last) if u32::from(a) <= u32::from(last.1) + 1 => last.1 = last.1.max(b),
-                _ => out.push((a, b)),
-            }
+        Self {
+            ranges: self.ranges.union(&other.ranges),
         }
-        PortSet { ranges: out }
     }
 
     /// The ports in both sets.
     pub fn intersection(&self, other: &PortSet) -> PortSet {
-        let mut out = Vec::new();
-        let (mut i, mut j) = (0, 0);
-        while i < self.ranges.len() && j < other.ranges.len() {
-            let (a1, b1) = self.ranges[i];
-            let (a2, b2) = other.ranges[j];
-            let (a, b) = (a1.max(a2), b1.min(b2));
-            if a <= b {
-                out.push((a, b));
-            }
-            if b1 < b2 {
-                i += 1;
-            } else {
-                j += 1;
-            }
+        Self {
+            ranges: self.ranges.intersection(&other.ranges),
         }
-        PortSet { ranges: out }
     }
 
     /// The ports in this set and not in `other`.
     pub fn difference(&self, other: &PortSet) -> PortSet {
-        let mut out = Vec::new();
-        for &(a, b) in &self.ranges {
-            let mut start = u32::from(a);
-            let end = u32::from(b);
-            for &(oa, ob) in &other.ranges {
-                let (oa, ob) = (u32::from(oa), u32::from(ob));
-                if ob < start || oa > end {
-                    continue;
-                }
-                if oa > start {
-                    out.push((start as u16, (oa - 1) as u16));
-                }
-                start = ob + 1;
-                if start > end {
-                    break;
-                }
-            }
-            if start <= end {
-                out.push((start as u16, end as u16));
-            }
+        Self {
+            ranges: self.ranges.difference(&other.ranges),
         }
-        PortSet { ranges: out }
     }
 
     /// Whether every port of this set is in `other`.
     pub fn is_subset(&self, other: &PortSet) -> bool {
-        self.difference(other).is_empty()
+        self.ranges.is_subset(&other.ranges)
     }
 }
 
 impl fmt::Display for PortSet {
     /// `80,8080-8090`; empty for the empty set.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, &(a, b)) in self.ranges.iter().enumerate() {
+        for (i, (a, b)) in self.ranges.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }

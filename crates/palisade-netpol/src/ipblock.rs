@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::rangeset::RangeSet;
+
 /// Why text is not `address/prefix-length`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrefixError {
@@ -86,24 +88,22 @@ pub fn strictly_within(inner: &str, outer: &str) -> bool {
     }
 }
 
-/// A set of IPv4 addresses: sorted, disjoint, non-adjacent closed intervals.
+/// A set of IPv4 addresses: a [`RangeSet`] of `u32` addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpSet {
-    ranges: Vec<(u32, u32)>,
+    ranges: RangeSet<u32>,
 }
 
 impl IpSet {
     /// Every IPv4 address.
     pub fn all() -> Self {
-        Self {
-            ranges: vec![(0, u32::MAX)],
-        }
+        Self::range(0, u32::MAX)
     }
 
-    /// The addresses `start..=end`.
+    /// The addresses `start..=end` (empty when `end < start`).
     pub fn range(start: u32, end: u32) -> Self {
         Self {
-            ranges: vec![(start, end)],
+            ranges: RangeSet::interval(start, end),
         }
     }
 
@@ -154,52 +154,26 @@ impl IpSet {
 
     /// The intervals.
     pub fn ranges(&self) -> &[(u32, u32)] {
-        &self.ranges
+        self.ranges.ranges()
     }
 
     /// The addresses in either set.
     pub fn union(&self, other: &IpSet) -> IpSet {
-        let mut all: Vec<(u32, u32)> = self.ranges.iter().chain(&other.ranges).copied().collect();
-        all.sort_unstable();
-        let mut out: Vec<(u32, u32)> = Vec::with_capacity(all.len());
-        for (a, b) in all {
-            match out.last_mut() {
-                Some(last) if u64::from(a) <= u64::from(last.1) + 1 => last.1 = last.1.max(b),
-                _ => out.push((a, b)),
-            }
+        Self {
+            ranges: self.ranges.union(&other.ranges),
         }
-        IpSet { ranges: out }
     }
 
     /// The addresses of this set not in `other`.
     pub fn difference(&self, other: &IpSet) -> IpSet {
-        let mut out = Vec::new();
-        for &(a, b) in &self.ranges {
-            let mut start = u64::from(a);
-            let end = u64::from(b);
-            for &(oa, ob) in &other.ranges {
-                let (oa, ob) = (u64::from(oa), u64::from(ob));
-                if ob < start || oa > end {
-                    continue;
-                }
-                if oa > start {
-                    out.push((start as u32, (oa - 1) as u32));
-                }
-                start = ob + 1;
-                if start > end {
-                    break;
-                }
-            }
-            if start <= end {
-                out.push((start as u32, end as u32));
-            }
+        Self {
+            ranges: self.ranges.difference(&other.ranges),
         }
-        IpSet { ranges: out }
     }
 
     /// Whether every address of this set is in `other`.
     pub fn is_subset(&self, other: &IpSet) -> bool {
-        self.difference(other).is_empty()
+        self.ranges.is_subset(&other.ranges)
     }
 }
 
@@ -207,7 +181,7 @@ impl fmt::Display for IpSet {
     /// `10.0.0.0-10.255.255.255`, intervals comma-joined (a single address too is a range:
     /// `1.2.3.4-1.2.3.4`, as upstream prints it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, &(a, b)) in self.ranges.iter().enumerate() {
+        for (i, (a, b)) in self.ranges.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
@@ -223,7 +197,7 @@ pub fn atoms<'a>(sets: impl IntoIterator<Item = &'a IpSet>) -> Vec<IpSet> {
     // Boundaries are the first addresses of intervals (and one past their ends).
     let mut cuts: Vec<u64> = vec![0, 1 << 32];
     for set in sets {
-        for &(a, b) in &set.ranges {
+        for (a, b) in set.ranges.iter() {
             cuts.push(u64::from(a));
             cuts.push(u64::from(b) + 1);
         }

@@ -24,6 +24,7 @@ pub mod labels;
 pub mod load;
 pub mod mesh;
 pub mod model;
+pub mod rangeset;
 pub mod report;
 pub mod spec;
 pub mod verify;
