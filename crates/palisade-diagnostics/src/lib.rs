@@ -1,0 +1,18 @@
+//! palisade-diagnostics: what every domain's findings have in common. One [`Severity`] scale
+//! onto which each domain maps its own (Pod Security levels, vulnerability ratings, the model
+//! scanner's dangerous/suspicious/info), a [`Rule`] table per domain (stable code, default
+//! severity, title, help) on the model of `palisade-pss`'s registry, and the SARIF 2.1.0 pieces
+//! (levels, security-severity, artifact URIs, fingerprints, the document) that every SARIF report
+//! is written with, so that none is written twice.
+//!
+//! A crate of its own, below every domain crate, because the lightest of them (the model scanner)
+//! must not pull in the YAML reader or the Kubernetes types to share them. It must depend on
+//! nothing but serde: no I/O, no domain.
+#![forbid(unsafe_code)]
+
+pub mod rules;
+pub mod sarif;
+pub mod severity;
+
+pub use rules::{Rule, RuleTable};
+pub use severity::Severity;
