@@ -50,14 +50,17 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8")
 }
 
-/// The database from ../shared/vulndata (the PyPA advisories), and its build time, which
-/// differs on every import.
+/// The database from ../shared/vulndata (the PyPA advisories; there is no Debian data), and its
+/// build time, which differs on every import. The database records the path it was imported
+/// from, so the path is given relative to the workspace root: the same in every checkout.
 fn import_db(db: &Path) -> String {
-    let vulns = root().join("../shared/vulndata/pypa-advisories/vulns");
+    assert!(root()
+        .join("../shared/vulndata/pypa-advisories/vulns")
+        .is_dir());
     let import = run(&[
         "db",
         "import",
-        vulns.to_str().unwrap(),
+        "../shared/vulndata/pypa-advisories/vulns",
         "--db",
         db.to_str().unwrap(),
     ]);
