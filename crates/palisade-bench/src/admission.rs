@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use palisade_core::image_ref::ImageRef;
-use palisade_oci::Repository;
+use palisade_image::source::registry::Repository;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,5 +1,4 @@
-//! The OCI image and Docker v2 manifest formats (descriptors, manifests, indexes, media types),
-//! as far as palisade reads and writes them.
+//! The OCI image and Docker v2 manifest formats, as far as a scanner reads them.
 //! <https://github.com/opencontainers/image-spec>
 
 use serde::{Deserialize, Serialize};
@@ -65,20 +64,27 @@ pub struct ManifestOrIndex {
     pub annotations: std::collections::BTreeMap<String, String>,
 }
 
-/// Whether `media_type` is that of a manifest or an index (read through the manifests endpoint,
-/// not as a blob).
-pub fn is_manifest(media_type: &str) -> bool {
-    matches!(
-        media_type,
-        OCI_INDEX | OCI_MANIFEST | DOCKER_MANIFEST | DOCKER_MANIFEST_LIST
-    )
+/// The parts of an image configuration a scan reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub rootfs: RootFs,
+    #[serde(default)]
+    pub config: Option<RunConfig>,
 }
 
-/// The media type of a manifest, from its field or its shape.
-pub fn manifest_kind(manifest: &ManifestOrIndex) -> &str {
-    match manifest.media_type.as_deref() {
-        Some(t) => t,
-        None if manifest.manifests.is_some() => OCI_INDEX,
-        None => OCI_MANIFEST,
-    }
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RootFs {
+    #[serde(default)]
+    pub diff_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RunConfig {
+    #[serde(rename = "User", default)]
+    pub user: Option<String>,
 }

@@ -155,7 +155,7 @@ impl Admission {
         match labels {
             Some(labels) => NamespacePolicy::from_labels(labels, self.defaults),
             None => match self.config.pod_security.namespaces.get(namespace) {
-                Some(entry) => NamespacePolicy::from_labels(&entry.to_labels(), self.defaults),
+                Some(entry) => NamespacePolicy::from_config(entry, self.defaults),
                 None => NamespacePolicy::uniform(self.defaults),
             },
         }

@@ -43,10 +43,7 @@ impl Auditor {
                 .namespaces
                 .iter()
                 .map(|(name, labels)| {
-                    (
-                        name.clone(),
-                        NamespacePolicy::from_labels(&labels.to_labels(), defaults),
-                    )
+                    (name.clone(), NamespacePolicy::from_config(labels, defaults))
                 })
                 .collect(),
         }

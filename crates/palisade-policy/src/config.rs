@@ -1,99 +1,76 @@
 //! palisade's configuration file (`palisade.yaml`), validated when loaded: every error names the
 //! offending key and its line. See `docs/configuration.md`.
+//!
+//! The file is read in two steps: serde reads it into the private `file` structs, which hold
+//! levels, versions, severities and durations as the text the file writes; `Config::parse` then
+//! checks each of them, in file order, and builds the typed [`Config`]. Nothing downstream parses a
+//! configuration value again, so no consumer can fall back to a default on a value that the
+//! validation would have refused.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-
-use serde::Deserialize;
+use std::time::Duration;
 
 use palisade_core::object::typed_at;
 use palisade_core::path::FieldPath;
 use palisade_core::{yaml, InputError};
 use palisade_pss::{Level, LevelVersion, Version};
+use palisade_vuln::severity::Severity;
+
+pub use file::{
+    AllowedRegistries, Exemptions, HardeningConfig, ModeOnly, ModelsConfig, RegistryErrorMode,
+    RequiredLabels, RuleMode, TrustEntry, WorkloadMode,
+};
 
 pub const API_VERSION: &str = "palisade.dev/v1alpha1";
 pub const KIND: &str = "PalisadeConfig";
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// The whole configuration file, validated.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
-    #[serde(default)]
     pub api_version: Option<String>,
-    #[serde(default)]
     pub kind: Option<String>,
-    #[serde(default)]
     pub pod_security: PodSecurityConfig,
-    #[serde(default)]
     pub rules: RulesConfig,
-    #[serde(default)]
     pub hardening: HardeningConfig,
-    #[serde(default)]
     pub models: ModelsConfig,
-    #[serde(default)]
     pub image_verification: ImageVerificationConfig,
 }
 
 /// `imageVerification`: who may sign which images, and how the webhook reaches registries to check
 /// signatures and scan attestations (`rules.requireSignature`, `rules.requireScan`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageVerificationConfig {
     /// Trusted public keys per image pattern and namespace. An image that no entry covers has no
     /// trusted signer, so the rules deny it.
-    #[serde(default)]
     pub trust: Vec<TrustEntry>,
-    /// How long a verdict is kept for a digest (and a tag's digest), e.g. `5m`.
-    #[serde(default = "default_cache_ttl")]
-    pub cache_ttl: String,
-    /// Time allowed to verify one image, registry round trips included, e.g. `4s`.
-    #[serde(default = "default_verify_timeout")]
-    pub timeout: String,
-    /// Images verified at once across all requests; others wait (within `timeout`).
-    #[serde(default = "default_max_concurrent")]
+    /// How long a verdict is kept for a digest (and a tag's digest); `cacheTtl`, e.g. `5m`.
+    pub cache_ttl: Duration,
+    /// Time allowed to verify one image, registry round trips included (`4s`); never zero.
+    pub timeout: Duration,
+    /// Images verified at once across all requests; others wait (within `timeout`). At least 1.
     pub max_concurrent: usize,
     /// A registry that cannot be reached: `deny` (fail closed) or `allow` (with a warning).
-    #[serde(default)]
     pub on_registry_error: RegistryErrorMode,
     /// The mutating webhook replaces tags with the digest that was verified (`name:tag@sha256:...`),
     /// so what runs is what was checked.
-    #[serde(default = "default_true")]
     pub pin_digests: bool,
     /// Registries spoken to over plain HTTP (a loopback or lab registry), `host:port`.
-    #[serde(default)]
     pub plain_http_registries: Vec<String>,
     /// A mounted Docker config with registry credentials.
-    #[serde(default)]
     pub docker_config: Option<String>,
     /// Read credentials from the pod's `imagePullSecrets` (needs `get` on secrets).
-    #[serde(default = "default_true")]
     pub pull_secrets: bool,
-}
-
-fn default_cache_ttl() -> String {
-    "5m".into()
-}
-
-fn default_verify_timeout() -> String {
-    "4s".into()
-}
-
-fn default_max_concurrent() -> usize {
-    16
-}
-
-fn default_true() -> bool {
-    true
 }
 
 impl Default for ImageVerificationConfig {
     fn default() -> Self {
         Self {
             trust: Vec::new(),
-            cache_ttl: default_cache_ttl(),
-            timeout: default_verify_timeout(),
-            max_concurrent: default_max_concurrent(),
+            cache_ttl: file::DEFAULT_CACHE_TTL,
+            timeout: file::DEFAULT_VERIFY_TIMEOUT,
+            max_concurrent: file::default_max_concurrent(),
             on_registry_error: RegistryErrorMode::default(),
             pin_digests: true,
             plain_http_registries: Vec::new(),
@@ -103,159 +80,36 @@ impl Default for ImageVerificationConfig {
     }
 }
 
-impl ImageVerificationConfig {
-    pub fn cache_ttl(&self) -> std::time::Duration {
-        palisade_core::duration::parse_duration(&self.cache_ttl).unwrap_or_default()
-    }
-
-    pub fn timeout(&self) -> std::time::Duration {
-        palisade_core::duration::parse_duration(&self.timeout).unwrap_or_default()
-    }
-}
-
-/// One `imageVerification.trust` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TrustEntry {
-    /// Image patterns: `registry/path` covers everything under it; `*` matches within one path
-    /// segment and `**` across segments.
-    pub images: Vec<String>,
-    /// Namespace patterns (`*` matches any characters); all namespaces when absent.
-    #[serde(default = "all_namespaces")]
-    pub namespaces: Vec<String>,
-    /// Public key files (cosign's `cosign.pub`, PEM), relative to the configuration file.
-    pub keys: Vec<String>,
-    /// The keys' PEM text, read and checked when the configuration is loaded.
-    #[serde(skip)]
-    pub key_pems: Vec<String>,
-}
-
-fn all_namespaces() -> Vec<String> {
-    vec!["*".into()]
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RegistryErrorMode {
-    #[default]
-    Deny,
-    Allow,
-}
-
-/// `models`: the model-artifact scanner (`palisade scan model`, and model files inside images).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ModelsConfig {
-    /// Globals allowed beyond the built-in allowlist (docs/model-allowlist.md): `module.name`, or
-    /// `module.*` for every name in a module.
-    #[serde(default)]
-    pub allowed_globals: Vec<String>,
-    /// Where `palisade scan image` looks for model files inside an image (path prefixes).
-    #[serde(default = "default_model_paths")]
-    pub image_paths: Vec<String>,
-}
-
-fn default_model_paths() -> Vec<String> {
-    [
-        "/models",
-        "/model",
-        "/app",
-        "/opt/ml",
-        "/srv",
-        "/mnt/models",
-    ]
-    .map(str::to_owned)
-    .to_vec()
-}
-
-impl Default for ModelsConfig {
-    fn default() -> Self {
-        Self {
-            allowed_globals: Vec::new(),
-            image_paths: default_model_paths(),
-        }
-    }
-}
-
 /// `podSecurity`: the level and version for namespaces that set none, and who is exempt.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodSecurityConfig {
-    /// Default level: `privileged`, `baseline` or `restricted`.
-    #[serde(default)]
-    pub level: Option<String>,
-    /// Default version: `latest` or `v1.N`.
-    #[serde(default)]
-    pub version: Option<String>,
-    #[serde(default)]
+    /// Default level, when the file sets one.
+    pub level: Option<Level>,
+    /// Default version, when the file sets one.
+    pub version: Option<Version>,
     pub exemptions: Exemptions,
     /// Per-namespace policy for namespaces whose labels palisade cannot read (offline, or outside a
     /// cluster): the same keys as the `pod-security.kubernetes.io/*` labels.
-    #[serde(default)]
     pub namespaces: BTreeMap<String, NamespaceLabels>,
     /// How the webhook answers workload resources (Deployment, Job, ...) that would create
     /// violating pods: `warn` (as upstream Pod Security Admission does) or `deny`.
-    #[serde(default)]
     pub workloads: WorkloadMode,
 }
 
-/// The Pod Security labels of a namespace, written in the configuration file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+/// The Pod Security labels of a namespace, written in the configuration file (and valid: unlike a
+/// namespace's real labels, which upstream reads with fallbacks, an invalid one stops palisade).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NamespaceLabels {
-    pub enforce: Option<String>,
-    pub enforce_version: Option<String>,
-    pub warn: Option<String>,
-    pub warn_version: Option<String>,
-    pub audit: Option<String>,
-    pub audit_version: Option<String>,
-}
-
-impl NamespaceLabels {
-    /// As the namespace's `pod-security.kubernetes.io/*` labels.
-    pub fn to_labels(&self) -> BTreeMap<String, String> {
-        let pairs = [
-            ("enforce", &self.enforce),
-            ("enforce-version", &self.enforce_version),
-            ("warn", &self.warn),
-            ("warn-version", &self.warn_version),
-            ("audit", &self.audit),
-            ("audit-version", &self.audit_version),
-        ];
-        pairs
-            .into_iter()
-            .filter_map(|(k, v)| {
-                v.as_ref()
-                    .map(|v| (format!("pod-security.kubernetes.io/{k}"), v.clone()))
-            })
-            .collect()
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkloadMode {
-    #[default]
-    Warn,
-    Deny,
-}
-
-/// What a rule does when it is broken, at admission.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleMode {
-    /// Deny the request.
-    #[default]
-    Enforce,
-    /// Allow it, with a warning to the client.
-    Warn,
-    /// Allow it, with an audit annotation.
-    Audit,
+    pub enforce: Option<Level>,
+    pub enforce_version: Option<Version>,
+    pub warn: Option<Level>,
+    pub warn_version: Option<Version>,
+    pub audit: Option<Level>,
+    pub audit_version: Option<Version>,
 }
 
 /// ML-serving rules beyond the Pod Security Standards. A rule that is absent is off.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RulesConfig {
     /// Labels every pod must carry (`team`, `model`), so network policy and ownership can key on them.
     pub required_labels: Option<RequiredLabels>,
@@ -273,168 +127,412 @@ pub struct RulesConfig {
     pub require_scan: Option<RequireScan>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `rules.requireScan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequireScan {
-    #[serde(default)]
     pub mode: RuleMode,
-    /// The most severe finding allowed: `unknown`, `low`, `medium`, `high` or `critical`.
-    #[serde(default = "default_max_severity")]
-    pub max_severity: String,
-    /// How old the scan may be, e.g. `7d`.
-    #[serde(default = "default_max_age")]
-    pub max_age: String,
+    /// The most severe finding allowed (`maxSeverity`, default `high`).
+    pub max_severity: Severity,
+    /// How old the scan may be (`maxAge`, default `7d`).
+    pub max_age: Duration,
 }
 
-fn default_max_severity() -> String {
-    "high".into()
-}
+/// The file as serde reads it: the sections that need no checking beyond their types are public
+/// (and part of [`Config`] as they are); the rest hold text that `Config::parse` checks.
+mod file {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
 
-fn default_max_age() -> String {
-    "7d".into()
-}
+    use serde::Deserialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RequiredLabels {
-    #[serde(default)]
-    pub mode: RuleMode,
-    pub labels: Vec<String>,
-}
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct Config {
+        #[serde(default)]
+        pub api_version: Option<String>,
+        #[serde(default)]
+        pub kind: Option<String>,
+        #[serde(default)]
+        pub pod_security: PodSecurityConfig,
+        #[serde(default)]
+        pub rules: RulesConfig,
+        #[serde(default)]
+        pub hardening: HardeningConfig,
+        #[serde(default)]
+        pub models: ModelsConfig,
+        #[serde(default)]
+        pub image_verification: ImageVerificationConfig,
+    }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AllowedRegistries {
-    #[serde(default)]
-    pub mode: RuleMode,
-    pub registries: Vec<String>,
-}
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct ImageVerificationConfig {
+        #[serde(default)]
+        pub trust: Vec<TrustEntry>,
+        #[serde(default = "default_cache_ttl")]
+        pub cache_ttl: String,
+        #[serde(default = "default_verify_timeout")]
+        pub timeout: String,
+        #[serde(default = "default_max_concurrent")]
+        pub max_concurrent: usize,
+        #[serde(default)]
+        pub on_registry_error: RegistryErrorMode,
+        #[serde(default = "default_true")]
+        pub pin_digests: bool,
+        #[serde(default)]
+        pub plain_http_registries: Vec<String>,
+        #[serde(default)]
+        pub docker_config: Option<String>,
+        #[serde(default = "default_true")]
+        pub pull_secrets: bool,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ModeOnly {
-    #[serde(default)]
-    pub mode: RuleMode,
-}
-
-/// What `palisade harden` and the mutating webhook may set.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HardeningConfig {
-    /// The UID given to pods that set no `runAsUser`, so `runAsNonRoot` can hold for images whose
-    /// user is root. `null` leaves runAsUser alone.
-    #[serde(default = "default_uid")]
-    pub run_as_user: Option<i64>,
-    /// Paths that get an `emptyDir` in containers with a read-only root filesystem.
-    #[serde(default = "default_writable_paths")]
-    pub writable_paths: Vec<String>,
-}
-
-fn default_uid() -> Option<i64> {
-    Some(65532)
-}
-
-fn default_writable_paths() -> Vec<String> {
-    vec!["/tmp".to_owned()]
-}
-
-impl Default for HardeningConfig {
-    fn default() -> Self {
-        Self {
-            run_as_user: default_uid(),
-            writable_paths: default_writable_paths(),
+    impl Default for ImageVerificationConfig {
+        fn default() -> Self {
+            Self {
+                trust: Vec::new(),
+                cache_ttl: default_cache_ttl(),
+                timeout: default_verify_timeout(),
+                max_concurrent: default_max_concurrent(),
+                on_registry_error: RegistryErrorMode::default(),
+                pin_digests: true,
+                plain_http_registries: Vec::new(),
+                docker_config: None,
+                pull_secrets: true,
+            }
         }
+    }
+
+    fn default_cache_ttl() -> String {
+        "5m".into()
+    }
+
+    /// `default_cache_ttl`, read.
+    pub(super) const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
+
+    fn default_verify_timeout() -> String {
+        "4s".into()
+    }
+
+    /// `default_verify_timeout`, read.
+    pub(super) const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(4);
+
+    pub(super) fn default_max_concurrent() -> usize {
+        16
+    }
+
+    fn default_true() -> bool {
+        true
+    }
+
+    /// One `imageVerification.trust` entry.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct TrustEntry {
+        /// Image patterns: `registry/path` covers everything under it; `*` matches within one path
+        /// segment and `**` across segments.
+        pub images: Vec<String>,
+        /// Namespace patterns (`*` matches any characters); all namespaces when absent.
+        #[serde(default = "all_namespaces")]
+        pub namespaces: Vec<String>,
+        /// Public key files (cosign's `cosign.pub`, PEM), relative to the configuration file.
+        pub keys: Vec<String>,
+        /// The keys' PEM text, read and checked when the configuration is loaded.
+        #[serde(skip)]
+        pub key_pems: Vec<String>,
+    }
+
+    fn all_namespaces() -> Vec<String> {
+        vec!["*".into()]
+    }
+
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum RegistryErrorMode {
+        #[default]
+        Deny,
+        Allow,
+    }
+
+    /// `models`: the model-artifact scanner (`palisade scan model`, and model files inside images).
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ModelsConfig {
+        /// Globals allowed beyond the built-in allowlist (docs/model-allowlist.md): `module.name`,
+        /// or `module.*` for every name in a module.
+        #[serde(default)]
+        pub allowed_globals: Vec<String>,
+        /// Where `palisade scan image` looks for model files inside an image (path prefixes).
+        #[serde(default = "default_model_paths")]
+        pub image_paths: Vec<String>,
+    }
+
+    fn default_model_paths() -> Vec<String> {
+        [
+            "/models",
+            "/model",
+            "/app",
+            "/opt/ml",
+            "/srv",
+            "/mnt/models",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    impl Default for ModelsConfig {
+        fn default() -> Self {
+            Self {
+                allowed_globals: Vec::new(),
+                image_paths: default_model_paths(),
+            }
+        }
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct PodSecurityConfig {
+        #[serde(default)]
+        pub level: Option<String>,
+        #[serde(default)]
+        pub version: Option<String>,
+        #[serde(default)]
+        pub exemptions: Exemptions,
+        #[serde(default)]
+        pub namespaces: BTreeMap<String, NamespaceLabels>,
+        #[serde(default)]
+        pub workloads: WorkloadMode,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    pub(super) struct NamespaceLabels {
+        pub enforce: Option<String>,
+        pub enforce_version: Option<String>,
+        pub warn: Option<String>,
+        pub warn_version: Option<String>,
+        pub audit: Option<String>,
+        pub audit_version: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum WorkloadMode {
+        #[default]
+        Warn,
+        Deny,
+    }
+
+    /// What a rule does when it is broken, at admission.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum RuleMode {
+        /// Deny the request.
+        #[default]
+        Enforce,
+        /// Allow it, with a warning to the client.
+        Warn,
+        /// Allow it, with an audit annotation.
+        Audit,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct RulesConfig {
+        pub required_labels: Option<RequiredLabels>,
+        pub allowed_registries: Option<AllowedRegistries>,
+        pub image_digest: Option<ModeOnly>,
+        pub no_latest_tag: Option<ModeOnly>,
+        pub require_signature: Option<ModeOnly>,
+        pub require_scan: Option<RequireScan>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct RequireScan {
+        #[serde(default)]
+        pub mode: RuleMode,
+        #[serde(default = "default_max_severity")]
+        pub max_severity: String,
+        #[serde(default = "default_max_age")]
+        pub max_age: String,
+    }
+
+    fn default_max_severity() -> String {
+        "high".into()
+    }
+
+    fn default_max_age() -> String {
+        "7d".into()
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct RequiredLabels {
+        #[serde(default)]
+        pub mode: RuleMode,
+        pub labels: Vec<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct AllowedRegistries {
+        #[serde(default)]
+        pub mode: RuleMode,
+        pub registries: Vec<String>,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ModeOnly {
+        #[serde(default)]
+        pub mode: RuleMode,
+    }
+
+    /// What `palisade harden` and the mutating webhook may set.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct HardeningConfig {
+        /// The UID given to pods that set no `runAsUser`, so `runAsNonRoot` can hold for images
+        /// whose user is root. `null` leaves runAsUser alone.
+        #[serde(default = "default_uid")]
+        pub run_as_user: Option<i64>,
+        /// Paths that get an `emptyDir` in containers with a read-only root filesystem.
+        #[serde(default = "default_writable_paths")]
+        pub writable_paths: Vec<String>,
+    }
+
+    fn default_uid() -> Option<i64> {
+        Some(65532)
+    }
+
+    fn default_writable_paths() -> Vec<String> {
+        vec!["/tmp".to_owned()]
+    }
+
+    impl Default for HardeningConfig {
+        fn default() -> Self {
+            Self {
+                run_as_user: default_uid(),
+                writable_paths: default_writable_paths(),
+            }
+        }
+    }
+
+    /// Exemptions, as upstream's `PodSecurityConfiguration` has them.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct Exemptions {
+        #[serde(default)]
+        pub namespaces: Vec<String>,
+        #[serde(default)]
+        pub runtime_classes: Vec<String>,
+        #[serde(default)]
+        pub usernames: Vec<String>,
     }
 }
 
-/// Exemptions, as upstream's `PodSecurityConfiguration` has them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Exemptions {
-    #[serde(default)]
-    pub namespaces: Vec<String>,
-    #[serde(default)]
-    pub runtime_classes: Vec<String>,
-    #[serde(default)]
-    pub usernames: Vec<String>,
+/// A severity as the file must write it: palisade's own five words, exactly (not the advisory
+/// databases' synonyms that `Severity::from_str` also takes).
+fn severity_word(text: &str) -> Option<Severity> {
+    Severity::ALL.into_iter().find(|s| s.as_str() == text)
 }
 
-/// Checks `imageVerification` and the image rules, and reads the trusted keys (relative paths
-/// against the configuration file's directory).
-fn validate_image_verification(
-    file: &Arc<str>,
-    root: &palisade_core::Node,
-    config: &mut Config,
-) -> Result<(), ConfigError> {
-    let error = |path: FieldPath, message: String| {
+/// A configuration file that is invalid: the file, the key and its line.
+pub type ConfigError = InputError;
+
+/// Builds errors that name the file, the key and its line.
+struct Errors<'a> {
+    file: &'a Arc<str>,
+    root: &'a palisade_core::Node,
+}
+
+impl Errors<'_> {
+    fn at(&self, path: FieldPath, message: String) -> ConfigError {
         InputError::at(
-            file.clone(),
-            root.line_of(&path),
+            self.file.clone(),
+            self.root.line_of(&path),
             format!("{path}: {message}"),
         )
-    };
-    let iv = FieldPath::parse_dotted("imageVerification");
-    for key in ["cacheTtl", "timeout"] {
-        let value = if key == "cacheTtl" {
-            &config.image_verification.cache_ttl
-        } else {
-            &config.image_verification.timeout
-        };
-        let duration = palisade_core::duration::parse_duration(value)
-            .map_err(|e| error(iv.clone().field(key), e))?;
-        if key == "timeout" && duration.is_zero() {
-            return Err(error(iv.clone().field(key), "must be more than 0s".into()));
-        }
     }
-    if config.image_verification.max_concurrent == 0 {
-        return Err(error(
-            iv.clone().field("maxConcurrent"),
+
+    fn key(&self, key: &str, message: String) -> ConfigError {
+        self.at(FieldPath::parse_dotted(key), message)
+    }
+
+    fn duration(&self, path: FieldPath, text: &str) -> Result<Duration, ConfigError> {
+        palisade_core::duration::parse_duration(text).map_err(|e| self.at(path, e))
+    }
+}
+
+/// Checks `imageVerification` and the image rules, reads the trusted keys (relative paths against
+/// the configuration file's directory), and returns both typed.
+fn validate_image_verification(
+    errors: &Errors<'_>,
+    iv: file::ImageVerificationConfig,
+    require_scan: Option<file::RequireScan>,
+    require_signature: bool,
+) -> Result<(ImageVerificationConfig, Option<RequireScan>), ConfigError> {
+    let at = FieldPath::parse_dotted("imageVerification");
+    let cache_ttl = errors.duration(at.clone().field("cacheTtl"), &iv.cache_ttl)?;
+    let timeout = errors.duration(at.clone().field("timeout"), &iv.timeout)?;
+    if timeout.is_zero() {
+        return Err(errors.at(at.clone().field("timeout"), "must be more than 0s".into()));
+    }
+    if iv.max_concurrent == 0 {
+        return Err(errors.at(
+            at.clone().field("maxConcurrent"),
             "must be at least 1".into(),
         ));
     }
-    if let Some(scan) = &config.rules.require_scan {
-        let at = FieldPath::parse_dotted("rules.requireScan");
-        if !["unknown", "low", "medium", "high", "critical"].contains(&scan.max_severity.as_str()) {
-            return Err(error(
-                at.clone().field("maxSeverity"),
-                format!(
-                    "{:?} is not one of unknown, low, medium, high, critical",
-                    scan.max_severity
-                ),
-            ));
+    let require_scan = match require_scan {
+        None => None,
+        Some(scan) => {
+            let at = FieldPath::parse_dotted("rules.requireScan");
+            let max_severity = severity_word(&scan.max_severity).ok_or_else(|| {
+                errors.at(
+                    at.clone().field("maxSeverity"),
+                    format!(
+                        "{:?} is not one of unknown, low, medium, high, critical",
+                        scan.max_severity
+                    ),
+                )
+            })?;
+            let max_age = errors.duration(at.field("maxAge"), &scan.max_age)?;
+            Some(RequireScan {
+                mode: scan.mode,
+                max_severity,
+                max_age,
+            })
         }
-        palisade_core::duration::parse_duration(&scan.max_age)
-            .map_err(|e| error(at.field("maxAge"), e))?;
-    }
-    let base = Path::new(&**file)
+    };
+    let base = Path::new(&**errors.file)
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    for (i, entry) in config.image_verification.trust.iter_mut().enumerate() {
-        let at = iv.clone().field("trust").index(i);
+    let mut trust = iv.trust;
+    for (i, entry) in trust.iter_mut().enumerate() {
+        let at = at.clone().field("trust").index(i);
         if entry.images.is_empty() {
-            return Err(error(
+            return Err(errors.at(
                 at.field("images"),
                 "must list at least one image pattern".into(),
             ));
         }
         if entry.keys.is_empty() {
-            return Err(error(
-                at.field("keys"),
-                "must list at least one public key".into(),
-            ));
+            return Err(errors.at(at.field("keys"), "must list at least one public key".into()));
         }
         for (k, key) in entry.keys.iter().enumerate() {
             let path = base.join(key);
             let pem = std::fs::read_to_string(&path).map_err(|e| {
-                error(
+                errors.at(
                     at.clone().field("keys").index(k),
                     format!("cannot read {}: {e}", path.display()),
                 )
             })?;
             use p256::pkcs8::DecodePublicKey as _;
             p256::ecdsa::VerifyingKey::from_public_key_pem(&pem).map_err(|e| {
-                error(
+                errors.at(
                     at.clone().field("keys").index(k),
                     format!(
                         "{} is not an ECDSA P-256 public key (cosign.pub): {e}",
@@ -445,23 +543,73 @@ fn validate_image_verification(
             entry.key_pems.push(pem);
         }
     }
-    let rules_on = config.rules.require_signature.is_some() || config.rules.require_scan.is_some();
-    if rules_on && config.image_verification.trust.is_empty() {
-        let which = if config.rules.require_signature.is_some() {
+    if (require_signature || require_scan.is_some()) && trust.is_empty() {
+        let which = if require_signature {
             "rules.requireSignature"
         } else {
             "rules.requireScan"
         };
-        return Err(error(
-            FieldPath::parse_dotted(which),
+        return Err(errors.key(
+            which,
             "needs imageVerification.trust: the keys trusted to sign images".into(),
         ));
     }
-    Ok(())
+    Ok((
+        ImageVerificationConfig {
+            trust,
+            cache_ttl,
+            timeout,
+            max_concurrent: iv.max_concurrent,
+            on_registry_error: iv.on_registry_error,
+            pin_digests: iv.pin_digests,
+            plain_http_registries: iv.plain_http_registries,
+            docker_config: iv.docker_config,
+            pull_secrets: iv.pull_secrets,
+        },
+        require_scan,
+    ))
 }
 
-/// A configuration file that is invalid: the file, the key and its line.
-pub type ConfigError = InputError;
+/// Checks one `podSecurity.namespaces` entry.
+fn validate_namespace(
+    errors: &Errors<'_>,
+    namespace: &str,
+    labels: &file::NamespaceLabels,
+) -> Result<NamespaceLabels, ConfigError> {
+    let at = |key: &str| {
+        FieldPath::parse_dotted("podSecurity.namespaces")
+            .key(namespace)
+            .field(key)
+    };
+    let level = |key: &str, text: &Option<String>| -> Result<Option<Level>, ConfigError> {
+        text.as_deref()
+            .map(|t| {
+                t.parse::<Level>()
+                    .map_err(|e| errors.at(at(key), e.to_string()))
+            })
+            .transpose()
+    };
+    let version = |key: &str, text: &Option<String>| -> Result<Option<Version>, ConfigError> {
+        text.as_deref()
+            .map(|t| {
+                t.parse::<Version>()
+                    .map_err(|e| errors.at(at(key), e.to_string()))
+            })
+            .transpose()
+    };
+    // Levels before versions, as they were always checked (the first error is the one reported).
+    let enforce = level("enforce", &labels.enforce)?;
+    let warn = level("warn", &labels.warn)?;
+    let audit = level("audit", &labels.audit)?;
+    Ok(NamespaceLabels {
+        enforce,
+        warn,
+        audit,
+        enforce_version: version("enforce-version", &labels.enforce_version)?,
+        warn_version: version("warn-version", &labels.warn_version)?,
+        audit_version: version("audit-version", &labels.audit_version)?,
+    })
+}
 
 impl Config {
     /// Reads and validates `path`.
@@ -490,84 +638,54 @@ impl Config {
                 ),
             ));
         }
-        let config: Config = typed_at(&file, &root, &FieldPath::root(), &root)?;
-        let key_error = |key: &str, message: String| {
-            let path = FieldPath::parse_dotted(key);
-            InputError::at(
-                file.clone(),
-                root.line_of(&path),
-                format!("{key}: {message}"),
-            )
+        let raw: file::Config = typed_at(&file, &root, &FieldPath::root(), &root)?;
+        let errors = Errors {
+            file: &file,
+            root: &root,
         };
-        if let Some(v) = &config.api_version {
+        if let Some(v) = &raw.api_version {
             if v != API_VERSION {
-                return Err(key_error(
-                    "apiVersion",
-                    format!("must be {API_VERSION:?}, not {v:?}"),
-                ));
+                return Err(errors.key("apiVersion", format!("must be {API_VERSION:?}, not {v:?}")));
             }
         }
-        if let Some(k) = &config.kind {
+        if let Some(k) = &raw.kind {
             if k != KIND {
-                return Err(key_error("kind", format!("must be {KIND:?}, not {k:?}")));
+                return Err(errors.key("kind", format!("must be {KIND:?}, not {k:?}")));
             }
         }
-        if let Some(level) = &config.pod_security.level {
-            level
-                .parse::<Level>()
-                .map_err(|e| key_error("podSecurity.level", e.to_string()))?;
+        let ps = raw.pod_security;
+        let level = ps
+            .level
+            .as_deref()
+            .map(|l| {
+                l.parse::<Level>()
+                    .map_err(|e| errors.key("podSecurity.level", e.to_string()))
+            })
+            .transpose()?;
+        let version = ps
+            .version
+            .as_deref()
+            .map(|v| {
+                v.parse::<Version>()
+                    .map_err(|e| errors.key("podSecurity.version", e.to_string()))
+            })
+            .transpose()?;
+        let mut namespaces = BTreeMap::new();
+        for (namespace, labels) in &ps.namespaces {
+            namespaces.insert(
+                namespace.clone(),
+                validate_namespace(&errors, namespace, labels)?,
+            );
         }
-        if let Some(version) = &config.pod_security.version {
-            version
-                .parse::<Version>()
-                .map_err(|e| key_error("podSecurity.version", e.to_string()))?;
-        }
-        for (namespace, labels) in &config.pod_security.namespaces {
-            let at = |key: &str| {
-                FieldPath::parse_dotted("podSecurity.namespaces")
-                    .key(namespace)
-                    .field(key)
-            };
-            let error = |key: &str, message: String| {
-                let path = at(key);
-                InputError::at(
-                    file.clone(),
-                    root.line_of(&path),
-                    format!("{path}: {message}"),
-                )
-            };
-            for (key, level) in [
-                ("enforce", &labels.enforce),
-                ("warn", &labels.warn),
-                ("audit", &labels.audit),
-            ] {
-                if let Some(level) = level {
-                    level
-                        .parse::<Level>()
-                        .map_err(|e| error(key, e.to_string()))?;
-                }
-            }
-            for (key, version) in [
-                ("enforce-version", &labels.enforce_version),
-                ("warn-version", &labels.warn_version),
-                ("audit-version", &labels.audit_version),
-            ] {
-                if let Some(version) = version {
-                    version
-                        .parse::<Version>()
-                        .map_err(|e| error(key, e.to_string()))?;
-                }
-            }
-        }
-        if let Some(uid) = config.hardening.run_as_user {
+        if let Some(uid) = raw.hardening.run_as_user {
             if uid <= 0 {
-                return Err(key_error(
+                return Err(errors.key(
                     "hardening.runAsUser",
                     format!("must be a non-zero UID, not {uid}"),
                 ));
             }
         }
-        for (i, global) in config.models.allowed_globals.iter().enumerate() {
+        for (i, global) in raw.models.allowed_globals.iter().enumerate() {
             let valid = global.rsplit_once('.').is_some_and(|(module, name)| {
                 !module.is_empty()
                     && !name.is_empty()
@@ -577,49 +695,66 @@ impl Config {
                     && (name == "*" || name.chars().all(|c| c.is_alphanumeric() || c == '_'))
             });
             if !valid {
-                let p = FieldPath::parse_dotted("models.allowedGlobals").index(i);
-                return Err(InputError::at(
-                    file.clone(),
-                    root.line_of(&p),
-                    format!("{p}: {global:?} is not module.name or module.*"),
+                return Err(errors.at(
+                    FieldPath::parse_dotted("models.allowedGlobals").index(i),
+                    format!("{global:?} is not module.name or module.*"),
                 ));
             }
         }
-        for (i, path) in config.hardening.writable_paths.iter().enumerate() {
+        for (i, path) in raw.hardening.writable_paths.iter().enumerate() {
             if !path.starts_with('/') {
-                let p = FieldPath::parse_dotted("hardening.writablePaths").index(i);
-                return Err(InputError::at(
-                    file.clone(),
-                    root.line_of(&p),
-                    format!("{p}: must be an absolute path, not {path:?}"),
+                return Err(errors.at(
+                    FieldPath::parse_dotted("hardening.writablePaths").index(i),
+                    format!("must be an absolute path, not {path:?}"),
                 ));
             }
         }
-        let mut config = config;
-        validate_image_verification(&file, &root, &mut config)?;
-        if let Some(registries) = &config.rules.allowed_registries {
+        let rules = raw.rules;
+        let (image_verification, require_scan) = validate_image_verification(
+            &errors,
+            raw.image_verification,
+            rules.require_scan,
+            rules.require_signature.is_some(),
+        )?;
+        if let Some(registries) = &rules.allowed_registries {
             if registries.registries.is_empty() {
-                return Err(key_error(
+                return Err(errors.key(
                     "rules.allowedRegistries.registries",
                     "must list at least one registry".into(),
                 ));
             }
         }
-        Ok(config)
+        Ok(Config {
+            api_version: raw.api_version,
+            kind: raw.kind,
+            pod_security: PodSecurityConfig {
+                level,
+                version,
+                exemptions: ps.exemptions,
+                namespaces,
+                workloads: ps.workloads,
+            },
+            rules: RulesConfig {
+                required_labels: rules.required_labels,
+                allowed_registries: rules.allowed_registries,
+                image_digest: rules.image_digest,
+                no_latest_tag: rules.no_latest_tag,
+                require_signature: rules.require_signature,
+                require_scan,
+            },
+            hardening: raw.hardening,
+            models: raw.models,
+            image_verification,
+        })
     }
 
-    /// The default level and version: the file's, where it sets them, else `restricted:latest`.
+    /// The default level and version: the file's, where it sets them, else `restricted:latest`
+    /// (the documented defaults; the file's values were checked when it was loaded).
     pub fn default_level_version(&self) -> LevelVersion {
         let ps = &self.pod_security;
         LevelVersion::new(
-            ps.level
-                .as_deref()
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(Level::Restricted),
-            ps.version
-                .as_deref()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(Version::Latest),
+            ps.level.unwrap_or(Level::Restricted),
+            ps.version.unwrap_or(Version::Latest),
         )
     }
 }
@@ -656,9 +791,12 @@ mod tests {
         .unwrap();
         assert_eq!(config.pod_security.workloads, WorkloadMode::Deny);
         assert_eq!(
-            config.pod_security.namespaces["ml-iris"].to_labels()
-                ["pod-security.kubernetes.io/enforce-version"],
-            "v1.33"
+            config.pod_security.namespaces["ml-iris"],
+            NamespaceLabels {
+                enforce: Some(Level::Restricted),
+                enforce_version: Some(Version::Minor(33)),
+                ..NamespaceLabels::default()
+            }
         );
         assert_eq!(
             config.rules.required_labels.unwrap().mode,

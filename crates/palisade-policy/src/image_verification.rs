@@ -3,8 +3,11 @@
 //! with which trusted keys and requirements; and, once the verifier has answered, the decision
 //! (deny, warn or audit per rule mode) and the patch that pins tags to the verified digests.
 
+use std::time::Duration;
+
 use palisade_core::image_ref::ImageRef;
 use palisade_core::{pod_templates, Workload};
+use palisade_vuln::severity::Severity;
 
 use crate::admission::{is_significant_pod_update, Admission, Decision, Fired, Request, Target};
 use crate::config::{RegistryErrorMode, RuleMode};
@@ -42,7 +45,7 @@ impl ImageCheck {
         let scan = self
             .scan
             .as_ref()
-            .map(|s| format!("{}:{}", s.max_severity, s.max_age_secs))
+            .map(|s| format!("{}:{}", s.max_severity, s.max_age.as_secs()))
             .unwrap_or_default();
         format!("{}|{}|{}", self.signature, scan, self.keys.join("|"))
     }
@@ -50,8 +53,8 @@ impl ImageCheck {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanPolicy {
-    pub max_severity: String,
-    pub max_age_secs: i64,
+    pub max_severity: Severity,
+    pub max_age: Duration,
 }
 
 /// What the verifier found for one image.
@@ -103,10 +106,8 @@ impl Admission {
         };
         let exempt_classes = &self.config().pod_security.exemptions.runtime_classes;
         let scan = rules.require_scan.as_ref().map(|s| ScanPolicy {
-            max_severity: s.max_severity.clone(),
-            max_age_secs: palisade_core::duration::parse_duration(&s.max_age)
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                .unwrap_or(0),
+            max_severity: s.max_severity,
+            max_age: s.max_age,
         });
         let mut checks: Vec<ImageCheck> = Vec::new();
         for template in &templates {
@@ -450,8 +451,8 @@ mod tests {
         assert_eq!(
             checks[0].scan,
             Some(ScanPolicy {
-                max_severity: "medium".into(),
-                max_age_secs: 86_400
+                max_severity: Severity::Medium,
+                max_age: Duration::from_secs(86_400)
             })
         );
         assert!(checks[1].keys.is_empty(), "redis is not covered");

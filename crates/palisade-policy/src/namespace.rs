@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use palisade_pss::{Level, LevelVersion, Version};
 
+use crate::config::NamespaceLabels;
+
 pub const ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
 pub const ENFORCE_VERSION_LABEL: &str = "pod-security.kubernetes.io/enforce-version";
 pub const WARN_LABEL: &str = "pod-security.kubernetes.io/warn";
@@ -36,85 +38,79 @@ impl NamespacePolicy {
     /// falls back to `restricted`, an invalid warn or audit level to `privileged` (fail open), an
     /// invalid version to `latest`; warn follows a stricter enforce level unless set itself.
     pub fn from_labels(labels: &BTreeMap<String, String>, defaults: LevelVersion) -> Self {
-        let mut p = Self::uniform(defaults);
         if labels.is_empty() {
-            return p;
+            return Self::uniform(defaults);
         }
-        let mut has_enforce_level = false;
-        let level =
-            |label: &str, target: &mut Level, fallback: Level, errors: &mut Vec<String>| -> bool {
-                match labels.get(label).map(|v| v.parse::<Level>()) {
-                    None => false,
-                    Some(Ok(l)) => {
-                        *target = l;
-                        true
-                    }
-                    Some(Err(e)) => {
-                        let _ = e;
-                        errors.push(field_error(
-                            label,
-                            level_value(labels, label),
-                            "must be one of privileged, baseline, restricted",
-                        ));
-                        *target = fallback;
-                        false
-                    }
-                }
-            };
-        if level(
-            ENFORCE_LABEL,
-            &mut p.enforce.level,
-            Level::Restricted,
-            &mut p.label_errors,
-        ) {
-            has_enforce_level = true;
-        }
-        level(
-            AUDIT_LABEL,
-            &mut p.audit.level,
-            Level::Privileged,
-            &mut p.label_errors,
-        );
-        level(
-            WARN_LABEL,
-            &mut p.warn.level,
-            Level::Privileged,
-            &mut p.label_errors,
-        );
-        let version = |label: &str, target: &mut Version, errors: &mut Vec<String>| {
-            if let Some(v) = labels.get(label) {
-                *target = v.parse().unwrap_or_else(|e| {
-                    let _ = e;
-                    errors.push(field_error(label, v, "must be \"latest\" or \"v1.x\""));
-                    Version::Latest
-                });
-            }
+        let mut errors = Vec::new();
+        let mut level = |label: &str, fallback: Level| -> Option<Level> {
+            let value = labels.get(label)?;
+            Some(value.parse::<Level>().unwrap_or_else(|_| {
+                errors.push(field_error(
+                    label,
+                    value,
+                    "must be one of privileged, baseline, restricted",
+                ));
+                fallback
+            }))
         };
-        version(
-            ENFORCE_VERSION_LABEL,
-            &mut p.enforce.version,
-            &mut p.label_errors,
-        );
-        version(
-            AUDIT_VERSION_LABEL,
-            &mut p.audit.version,
-            &mut p.label_errors,
-        );
-        version(WARN_VERSION_LABEL, &mut p.warn.version, &mut p.label_errors);
-        let has_warn_level = labels.contains_key(WARN_LABEL);
-        let has_warn_version = labels.contains_key(WARN_VERSION_LABEL);
-        if !has_warn_level && has_enforce_level && p.enforce.level > p.warn.level {
+        let enforce = level(ENFORCE_LABEL, Level::Restricted);
+        let audit = level(AUDIT_LABEL, Level::Privileged);
+        let warn = level(WARN_LABEL, Level::Privileged);
+        let mut version = |label: &str| -> Option<Version> {
+            let value = labels.get(label)?;
+            Some(value.parse().unwrap_or_else(|_| {
+                errors.push(field_error(label, value, "must be \"latest\" or \"v1.x\""));
+                Version::Latest
+            }))
+        };
+        let levels = NamespaceLabels {
+            enforce,
+            enforce_version: version(ENFORCE_VERSION_LABEL),
+            audit,
+            audit_version: version(AUDIT_VERSION_LABEL),
+            warn,
+            warn_version: version(WARN_VERSION_LABEL),
+        };
+        // Only a valid enforce level is one that warn follows.
+        let enforce_valid = labels
+            .get(ENFORCE_LABEL)
+            .is_some_and(|v| v.parse::<Level>().is_ok());
+        let mut p = Self::resolve(&levels, defaults, enforce_valid);
+        p.label_errors = errors;
+        p
+    }
+
+    /// The policy of a namespace that the configuration file describes (its values were checked
+    /// when the file was loaded, so there is nothing to fall back from).
+    pub fn from_config(labels: &NamespaceLabels, defaults: LevelVersion) -> Self {
+        Self::resolve(labels, defaults, labels.enforce.is_some())
+    }
+
+    /// The levels and versions that are set replace the defaults; warn follows a stricter
+    /// enforce level (when `enforce_set`) unless warn's level is set itself.
+    fn resolve(labels: &NamespaceLabels, defaults: LevelVersion, enforce_set: bool) -> Self {
+        let mut p = Self::uniform(defaults);
+        let modes = [
+            (&mut p.enforce, labels.enforce, labels.enforce_version),
+            (&mut p.audit, labels.audit, labels.audit_version),
+            (&mut p.warn, labels.warn, labels.warn_version),
+        ];
+        for (target, level, version) in modes {
+            if let Some(level) = level {
+                target.level = level;
+            }
+            if let Some(version) = version {
+                target.version = version;
+            }
+        }
+        if labels.warn.is_none() && enforce_set && p.enforce.level > p.warn.level {
             p.warn.level = p.enforce.level;
-            if !has_warn_version {
+            if labels.warn_version.is_none() {
                 p.warn.version = p.enforce.version;
             }
         }
         p
     }
-}
-
-fn level_value<'a>(labels: &'a BTreeMap<String, String>, label: &str) -> &'a str {
-    labels.get(label).map(String::as_str).unwrap_or_default()
 }
 
 /// An invalid label, worded as the API server's `field.Invalid` error.

@@ -10,9 +10,11 @@ use p256::ecdsa::{DerSignature, Signature, VerifyingKey};
 use serde_json::json;
 
 use palisade_core::image_ref::ImageRef;
-use palisade_oci::manifest::{Descriptor, ManifestOrIndex, OCI_MANIFEST};
-use palisade_oci::referrers::{EMPTY_CONTENT, EMPTY_MEDIA_TYPE};
-use palisade_oci::{parse_json, verify_digest, Repository};
+use palisade_image::image::{parse_json, verify_digest};
+use palisade_image::oci::{Descriptor, ManifestOrIndex, OCI_MANIFEST};
+use palisade_image::source::referrers::{EMPTY_CONTENT, EMPTY_MEDIA_TYPE};
+use palisade_image::source::registry::Repository;
+use palisade_vuln::severity::Severity;
 
 use crate::cosign::{Rejection, SignError, MAX_LAYERS_EXAMINED};
 use crate::keys::KeyPair;
@@ -176,23 +178,22 @@ fn hex_digest(bytes: &[u8]) -> String {
 /// What a scan attestation must show.
 #[derive(Debug, Clone)]
 pub struct ScanRequirement {
-    /// The most severe finding allowed (`critical`, `high`, `medium`, `low`, `unknown`).
-    pub max_severity: String,
-    /// How old the scan may be, in seconds.
-    pub max_age_secs: i64,
+    /// The most severe finding allowed.
+    pub max_severity: Severity,
+    /// How old the scan may be.
+    pub max_age: std::time::Duration,
     /// Now, in Unix seconds.
     pub now: i64,
 }
 
-const ORDER: [&str; 5] = ["unknown", "low", "medium", "high", "critical"];
-
-/// The rank of a severity name; a name outside the scale counts as the worst (a report this
-/// verifier cannot read must not pass for a clean one).
-fn rank(severity: &str) -> usize {
-    ORDER
-        .iter()
-        .position(|s| *s == severity)
-        .unwrap_or(ORDER.len() - 1)
+/// The severity of an attested finding, by palisade's own words only (what `palisade scan` writes);
+/// any other word counts as the worst, since a report this verifier cannot read must not pass for
+/// a clean one.
+fn attested_severity(word: &str) -> Severity {
+    Severity::ALL
+        .into_iter()
+        .find(|s| s.as_str() == word)
+        .unwrap_or(Severity::Critical)
 }
 
 /// How far in the future a signed scan time may lie (clocks of CI and cluster disagree a little).
@@ -369,37 +370,44 @@ fn validate_statement(
 /// allowed severity, and it covered the image's model files.
 fn judge_scan(valid: &Valid, requirement: &ScanRequirement) -> Result<(), String> {
     if i128::from(requirement.now) - valid.finished / 1_000_000_000
-        > i128::from(requirement.max_age_secs)
+        > i128::from(requirement.max_age.as_secs())
     {
         return Err(format!(
             "stale: the scan finished {}, more than {}s ago; attest a new scan",
-            valid.finished_text, requirement.max_age_secs
+            valid.finished_text,
+            requirement.max_age.as_secs()
         ));
     }
     let result = &valid.statement["predicate"]["scanner"]["result"];
-    let mut worst: Option<(&str, &str)> = None;
+    // The word as the report wrote it (for the message) and how it ranks.
+    let mut worst: Option<(Severity, &str, &str)> = None;
     for finding in result["findings"].as_array().into_iter().flatten() {
-        let severity = finding["severity"].as_str().unwrap_or("critical");
-        if worst.is_none_or(|(w, _)| rank(severity) > rank(w)) {
-            worst = Some((severity, finding["id"].as_str().unwrap_or("")));
+        let word = finding["severity"].as_str().unwrap_or("critical");
+        let severity = attested_severity(word);
+        if worst.is_none_or(|(w, _, _)| severity > w) {
+            worst = Some((severity, word, finding["id"].as_str().unwrap_or("")));
         }
     }
     for model in result["models"].as_array().into_iter().flatten() {
         // As `palisade scan image` ranks them: a dangerous model file is critical, any other
         // model finding medium.
         let severity = if model["severity"] == "dangerous" {
-            "critical"
+            Severity::Critical
         } else {
-            "medium"
+            Severity::Medium
         };
-        if worst.is_none_or(|(w, _)| rank(severity) > rank(w)) {
-            worst = Some((severity, model["path"].as_str().unwrap_or("")));
+        if worst.is_none_or(|(w, _, _)| severity > w) {
+            worst = Some((
+                severity,
+                severity.as_str(),
+                model["path"].as_str().unwrap_or(""),
+            ));
         }
     }
-    if let Some((severity, id)) = worst {
-        if rank(severity) > rank(&requirement.max_severity) {
+    if let Some((severity, word, id)) = worst {
+        if severity > requirement.max_severity {
             return Err(format!(
-                "the scan found {severity} ({id}), above {}",
+                "the scan found {word} ({id}), above {}",
                 requirement.max_severity
             ));
         }
@@ -493,8 +501,8 @@ mod tests {
 
     fn requirement(max_severity: &str, now: &str) -> ScanRequirement {
         ScanRequirement {
-            max_severity: max_severity.into(),
-            max_age_secs: 3600,
+            max_severity: max_severity.parse().unwrap(),
+            max_age: std::time::Duration::from_secs(3600),
             now: time::OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339)
                 .unwrap()
                 .unix_timestamp(),

@@ -11,8 +11,10 @@ use p256::pkcs8::DecodePublicKey;
 use serde_json::json;
 
 use palisade_core::image_ref::ImageRef;
-use palisade_oci::manifest::{ManifestOrIndex, OCI_CONFIG, OCI_MANIFEST};
-use palisade_oci::{parse_json, verify_digest, OciError, Repository};
+use palisade_image::image::{parse_json, verify_digest};
+use palisade_image::oci::{ManifestOrIndex, OCI_CONFIG, OCI_MANIFEST};
+use palisade_image::source::registry::Repository;
+use palisade_image::ImageError;
 
 use crate::keys::KeyPair;
 
@@ -23,7 +25,7 @@ pub const SIGNATURE_TYPE: &str = "cosign container image signature";
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     #[error(transparent)]
-    Registry(#[from] OciError),
+    Registry(#[from] ImageError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -147,8 +149,8 @@ impl Rejection {
     }
 }
 
-impl From<OciError> for Rejection {
-    fn from(e: OciError) -> Self {
+impl From<ImageError> for Rejection {
+    fn from(e: ImageError) -> Self {
         if e.unreachable {
             Rejection::Unreachable(e.to_string())
         } else {
@@ -162,7 +164,7 @@ impl From<OciError> for Rejection {
 pub const MAX_LAYERS_EXAMINED: usize = 32;
 
 /// The manifest digest a reference names: its digest, else what its tag points at now.
-pub fn resolve_digest(repo: &Repository, reference: &ImageRef) -> Result<String, OciError> {
+pub fn resolve_digest(repo: &Repository, reference: &ImageRef) -> Result<String, ImageError> {
     let wanted = reference
         .digest
         .clone()

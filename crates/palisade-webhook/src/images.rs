@@ -18,9 +18,9 @@ use prometheus_client::metrics::family::Family;
 use tokio::sync::Semaphore;
 
 use palisade_core::image_ref::ImageRef;
-use palisade_oci::registry::{credentials_in, Credentials, RegistryOptions, Repository};
+use palisade_image::source::registry::{credentials_in, Credentials, RegistryOptions, Repository};
 use palisade_policy::config::ImageVerificationConfig;
-use palisade_policy::image_verification::{ImageCheck, ImageVerdict};
+use palisade_policy::image_verification::{ImageCheck, ImageVerdict, ScanPolicy};
 use palisade_sign::attest::{verify_scan, ScanRequirement};
 use palisade_sign::cosign::{public_key, resolve_digest, verify_signature, Rejection};
 
@@ -71,8 +71,8 @@ impl ImageVerifier {
         Self {
             plain_http: config.plain_http_registries.clone(),
             docker_config: config.docker_config.as_ref().map(PathBuf::from),
-            timeout: config.timeout(),
-            ttl: config.cache_ttl(),
+            timeout: config.timeout,
+            ttl: config.cache_ttl,
             permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
             client,
             pull_secrets: config.pull_secrets,
@@ -194,10 +194,7 @@ impl ImageVerifier {
             options,
             keys,
             signature: check.signature,
-            scan: check
-                .scan
-                .as_ref()
-                .map(|s| (s.max_severity.clone(), s.max_age_secs)),
+            scan: check.scan.clone(),
         };
         // The permit moves into the blocking task: capacity is held for as long as a thread
         // actually talks to the registry, even after this request has given up on it.
@@ -378,7 +375,7 @@ struct Job {
     options: RegistryOptions,
     keys: Vec<VerifyingKey>,
     signature: bool,
-    scan: Option<(String, i64)>,
+    scan: Option<ScanPolicy>,
 }
 
 impl Job {
@@ -417,10 +414,10 @@ impl Job {
                 }
             }
         }
-        if let Some((max_severity, max_age_secs)) = self.scan {
+        if let Some(scan) = self.scan {
             let requirement = ScanRequirement {
-                max_severity,
-                max_age_secs,
+                max_severity: scan.max_severity,
+                max_age: scan.max_age,
                 now: time::OffsetDateTime::now_utc().unix_timestamp(),
             };
             match verify_scan(&repo, &digest, &self.keys, &requirement) {

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use palisade_pss::{Level, Version};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -131,11 +133,11 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub require_scan: bool,
     /// With --require-scan: the most severe finding the scan may have.
-    #[arg(long, default_value = "high", value_parser = ["unknown", "low", "medium", "high", "critical"])]
-    pub max_severity: String,
+    #[arg(long, default_value = "high", value_parser = vuln_severity())]
+    pub max_severity: palisade_vuln::severity::Severity,
     /// With --require-scan: how old the scan may be (`90m`, `24h`, `7d`).
-    #[arg(long, default_value = "7d")]
-    pub max_age: String,
+    #[arg(long, default_value = "7d", value_parser = DurationArg::parse)]
+    pub max_age: DurationArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,8 +196,10 @@ pub struct ScanModelArgs {
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT")]
     pub output: Option<PathBuf>,
     /// Exit 1 when a finding is at least this severe.
-    #[arg(long, default_value = "dangerous", env = "PALISADE_MODEL_FAIL_ON", value_parser = ["info", "suspicious", "dangerous"])]
-    pub fail_on: String,
+    #[arg(long, default_value = "dangerous", env = "PALISADE_MODEL_FAIL_ON",
+          value_parser = PossibleValuesParser::new(["info", "suspicious", "dangerous"])
+              .try_map(|s| s.parse::<palisade_model::Severity>()))]
+    pub fail_on: palisade_model::Severity,
 }
 
 /// Where images come from and how layers are read.
@@ -263,9 +267,8 @@ pub struct ScanImageArgs {
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT")]
     pub output: Option<PathBuf>,
     /// Exit 1 when a reported vulnerability is at least this severe (`unknown` means any; `never` never).
-    #[arg(long, default_value = "unknown", env = "PALISADE_FAIL_ON",
-          value_parser = ["unknown", "low", "medium", "high", "critical", "never"])]
-    pub fail_on: String,
+    #[arg(long, default_value = "unknown", env = "PALISADE_FAIL_ON", value_parser = ScanFailOn::parser())]
+    pub fail_on: ScanFailOn,
     /// Leave out vulnerabilities with no published fix.
     #[arg(long, env = "PALISADE_IGNORE_UNFIXED")]
     pub ignore_unfixed: bool,
@@ -389,11 +392,11 @@ pub struct AuditArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Level for objects whose namespace sets none [default: the config file's, else restricted].
-    #[arg(long, env = "PALISADE_LEVEL", value_parser = ["privileged", "baseline", "restricted"])]
-    pub level: Option<String>,
+    #[arg(long, env = "PALISADE_LEVEL", value_parser = level())]
+    pub level: Option<Level>,
     /// Policy version, `v1.N` or `latest` [default: the config file's, else latest].
-    #[arg(long = "version", env = "PALISADE_VERSION", value_name = "VERSION")]
-    pub policy_version: Option<String>,
+    #[arg(long = "version", env = "PALISADE_VERSION", value_name = "VERSION", value_parser = str::parse::<Version>)]
+    pub policy_version: Option<Version>,
     /// The configuration file (docs/configuration.md).
     #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
     pub config: Option<PathBuf>,
@@ -404,8 +407,10 @@ pub struct AuditArgs {
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT")]
     pub output: Option<PathBuf>,
     /// Exit 1 when a finding is at least this severe.
-    #[arg(long, default_value = "low", env = "PALISADE_FAIL_ON", value_parser = ["low", "medium", "high", "critical"])]
-    pub fail_on: String,
+    #[arg(long, default_value = "low", env = "PALISADE_FAIL_ON",
+          value_parser = PossibleValuesParser::new(palisade_core::Severity::ALL.map(palisade_core::Severity::as_str))
+              .try_map(|s| s.parse::<palisade_core::Severity>()))]
+    pub fail_on: palisade_core::Severity,
     /// Colour in the table report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "PALISADE_COLOR")]
     pub color: ColorChoice,
@@ -439,11 +444,11 @@ pub struct WebhookArgs {
     #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Level for namespaces with no labels and no entry in the config [default: the config file's, else restricted].
-    #[arg(long, env = "PALISADE_DEFAULT_LEVEL", value_parser = ["privileged", "baseline", "restricted"])]
-    pub default_level: Option<String>,
+    #[arg(long, env = "PALISADE_DEFAULT_LEVEL", value_parser = level())]
+    pub default_level: Option<Level>,
     /// Version for namespaces with no labels and no entry in the config [default: the config file's, else latest].
-    #[arg(long, env = "PALISADE_DEFAULT_VERSION")]
-    pub default_version: Option<String>,
+    #[arg(long, env = "PALISADE_DEFAULT_VERSION", value_parser = str::parse::<Version>)]
+    pub default_version: Option<Version>,
     /// Where namespace Pod Security labels come from.
     #[arg(long, value_enum, default_value_t = NamespaceSourceChoice::Auto, env = "PALISADE_NAMESPACE_SOURCE")]
     pub namespaces: NamespaceSourceChoice,
@@ -602,4 +607,63 @@ pub struct NetpolVerifyArgs {
     /// file).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+// Typed value parsers: each flag is parsed once, here, into the type the library takes. Each one
+// accepts exactly the words it always did (listed in --help), not the looser spellings the types'
+// `FromStr` may also take (advisory databases' `moderate`, upper case).
+
+/// `--level`, `--default-level`.
+fn level() -> impl TypedValueParser<Value = Level> {
+    PossibleValuesParser::new(
+        [Level::Privileged, Level::Baseline, Level::Restricted].map(Level::as_str),
+    )
+    .try_map(|s| s.parse::<Level>())
+}
+
+/// A vulnerability severity: `unknown`, `low`, `medium`, `high` or `critical`.
+fn vuln_severity() -> impl TypedValueParser<Value = palisade_vuln::severity::Severity> {
+    use palisade_vuln::severity::Severity;
+    PossibleValuesParser::new(Severity::ALL.map(Severity::as_str))
+        .try_map(|s| s.parse::<Severity>())
+}
+
+/// `scan image --fail-on`: the least severe vulnerability that fails the scan, or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanFailOn(pub Option<palisade_vuln::severity::Severity>);
+
+impl ScanFailOn {
+    fn parser() -> impl TypedValueParser<Value = ScanFailOn> {
+        use palisade_vuln::severity::Severity;
+        let words = Severity::ALL
+            .map(Severity::as_str)
+            .into_iter()
+            .chain(["never"]);
+        PossibleValuesParser::new(words).try_map(|s| match s.as_str() {
+            "never" => Ok(ScanFailOn(None)),
+            word => word.parse::<Severity>().map(|s| ScanFailOn(Some(s))),
+        })
+    }
+}
+
+/// A duration flag (`90m`, `24h`, `7d`), with the text it was given as, which messages repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurationArg {
+    pub value: std::time::Duration,
+    pub text: String,
+}
+
+impl DurationArg {
+    fn parse(text: &str) -> Result<DurationArg, String> {
+        palisade_core::duration::parse_duration(text).map(|value| DurationArg {
+            value,
+            text: text.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for DurationArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }

@@ -7,11 +7,8 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use palisade_oci::manifest::Descriptor;
-use palisade_oci::{parse_json, verify_digest};
-
-use crate::config::ImageConfig;
-use crate::image::{BlobSource, ImageError, LayerRef, OpenedImage};
+use crate::image::{parse_json, verify_digest, BlobSource, ImageError, LayerRef, OpenedImage};
+use crate::oci::{Descriptor, ImageConfig};
 
 use super::archive::TarArchive;
 

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use palisade_core::report::{JsonReporter, Reporter, SarifReporter, Summary, TableReporter};
 use palisade_core::Severity;
 use palisade_policy::{Auditor, Config, StreamAudit};
-use palisade_pss::{LevelVersion, Version};
+use palisade_pss::LevelVersion;
 
 use crate::cli::{AuditArgs, ColorChoice, OutputFormat};
 use crate::input::{self, Input};
@@ -27,18 +27,13 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         None => Config::default(),
     };
     let mut defaults = config.default_level_version();
-    if let Some(level) = &args.level {
-        defaults.level = level.parse().map_err(|e| anyhow::anyhow!("--level: {e}"))?;
+    if let Some(level) = args.level {
+        defaults.level = level;
     }
-    if let Some(version) = &args.policy_version {
-        defaults.version = version
-            .parse::<Version>()
-            .map_err(|e| anyhow::anyhow!("--version: {e}"))?;
+    if let Some(version) = args.policy_version {
+        defaults.version = version;
     }
-    let fail_on: Severity = args
-        .fail_on
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!(e))?;
+    let fail_on: Severity = args.fail_on;
 
     let (inputs, input_errors) = input::collect(&args.paths);
     let auditor = learn_namespaces(&config, defaults, &inputs);

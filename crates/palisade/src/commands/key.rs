@@ -54,12 +54,18 @@ pub fn generate(args: KeyGenerateArgs) -> anyhow::Result<ExitCode> {
 
 fn repository(
     args: &RegistryImageArgs,
-) -> anyhow::Result<(palisade_oci::Repository, palisade_core::image_ref::ImageRef)> {
+) -> anyhow::Result<(
+    palisade_image::source::registry::Repository,
+    palisade_core::image_ref::ImageRef,
+)> {
     let name = args.image.strip_prefix("registry:").unwrap_or(&args.image);
     let reference = palisade_core::image_ref::ImageRef::parse(name)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.image))?;
-    let repo =
-        palisade_oci::Repository::new(&reference, args.plain_http, args.docker_config.as_ref())?;
+    let repo = palisade_image::source::registry::Repository::new(
+        &reference,
+        args.plain_http,
+        args.docker_config.as_ref(),
+    )?;
     Ok((repo, reference))
 }
 
@@ -87,7 +93,6 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let key =
         palisade_sign::cosign::public_key(&pem).with_context(|| args.key.display().to_string())?;
     let (repo, reference) = repository(&args.image)?;
-    let max_age = parse_age(&args.max_age)?;
     let digest = match palisade_sign::cosign::verify(&repo, &reference, &key) {
         Ok(digest) => digest,
         Err(reasons) => {
@@ -104,8 +109,8 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     );
     if args.require_scan {
         let requirement = palisade_sign::attest::ScanRequirement {
-            max_severity: args.max_severity.clone(),
-            max_age_secs: max_age,
+            max_severity: args.max_severity,
+            max_age: args.max_age.value,
             now: time::OffsetDateTime::now_utc().unix_timestamp(),
         };
         match palisade_sign::attest::verify_scan(
@@ -129,13 +134,6 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `90m`, `24h`, `7d`, `3600s` in seconds.
-fn parse_age(text: &str) -> anyhow::Result<i64> {
-    let age = palisade_core::duration::parse_duration(text)
-        .map_err(|e| anyhow::anyhow!("--max-age {e}"))?;
-    Ok(i64::try_from(age.as_secs()).unwrap_or(i64::MAX))
 }
 
 pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {

@@ -14,10 +14,7 @@ use crate::cli::{ModelFormat, ScanModelArgs};
 use crate::{EXIT_ERROR, EXIT_FINDINGS};
 
 pub fn run(args: ScanModelArgs) -> anyhow::Result<ExitCode> {
-    let fail_on: Severity = args
-        .fail_on
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("--fail-on: {e}"))?;
+    let fail_on: Severity = args.fail_on;
     let config = match &args.config {
         Some(path) => {
             Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?

@@ -251,14 +251,7 @@ pub fn run_scan(
 }
 
 pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
-    let fail_on: Option<Severity> = match args.fail_on.as_str() {
-        "never" => None,
-        other => Some(
-            other
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))?,
-        ),
-    };
+    let fail_on: Option<Severity> = args.fail_on.0;
     let Scanned {
         report: result,
         inspected,

@@ -7,7 +7,6 @@ use anyhow::Context;
 
 use palisade_policy::admission::Admission;
 use palisade_policy::Config;
-use palisade_pss::Version;
 use palisade_webhook::{
     CertFiles, ConnectionLimits, ImageVerifier, NamespaceSource, Runtime, ServeOptions,
 };
@@ -22,15 +21,11 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         None => Config::default(),
     };
     let mut defaults = config.default_level_version();
-    if let Some(level) = &args.default_level {
-        defaults.level = level
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--default-level: {e}"))?;
+    if let Some(level) = args.default_level {
+        defaults.level = level;
     }
-    if let Some(version) = &args.default_version {
-        defaults.version = version
-            .parse::<Version>()
-            .map_err(|e| anyhow::anyhow!("--default-version: {e}"))?;
+    if let Some(version) = args.default_version {
+        defaults.version = version;
     }
     let admission = Admission::new(config, defaults);
     let mut options = ServeOptions::new(
