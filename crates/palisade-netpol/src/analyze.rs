@@ -70,8 +70,11 @@ impl fmt::Display for PeerRef<'_> {
 pub struct Connectivity<'c> {
     cluster: &'c Cluster,
     pub(crate) engine: Engine<'c>,
-    /// Workloads of each class.
+    /// Workloads of each class (never the ingress controller, which is no peer of its own).
     members: Vec<Vec<usize>>,
+    /// The ingress controller's class when no workload shares it: a class whose row and
+    /// column list nothing.
+    controller_only: Option<u32>,
     /// The ingress controller's connections: (workload, connections), by workload index.
     ingress: Vec<(usize, ConnectionSet)>,
 }
@@ -84,7 +87,8 @@ impl<'c> Connectivity<'c> {
 
     /// The number of equivalence classes the workloads fell into.
     pub fn class_count(&self) -> usize {
-        self.engine.classes
+        // The controller's own class is the last one.
+        self.engine.classes - usize::from(self.controller_only.is_some())
     }
 
     /// The external address blocks that can be sources (cut by ingress `ipBlock`s).
@@ -209,6 +213,9 @@ impl<'a> Connections<'a> {
                 Phase::Rows if self.next < e.classes => {
                     let s = self.next as u32;
                     self.next += 1;
+                    if Some(s) == self.conn.controller_only {
+                        continue;
+                    }
                     e.row(s, &mut self.rows, &mut self.cells, &mut self.sets);
                     if !self.cells.is_empty() {
                         return true;
@@ -221,6 +228,9 @@ impl<'a> Connections<'a> {
                 Phase::FromBlocks if self.next < e.classes => {
                     let d = self.next as u32;
                     self.next += 1;
+                    if Some(d) == self.conn.controller_only {
+                        continue;
+                    }
                     e.row_from_blocks(d, &mut self.cells, &mut self.sets);
                     if !self.cells.is_empty() {
                         return true;
@@ -537,23 +547,49 @@ impl SourceRow<'_> {
 /// Analyses the cluster: see the module documentation for the semantics.
 pub fn analyze(cluster: &Cluster) -> Result<Connectivity<'_>, NetpolError> {
     let engine = Engine::new(cluster)?;
+    let workloads = cluster.workloads.len();
+    let mut members = vec![Vec::new(); engine.classes];
+    for (w, &c) in engine.class_of[..workloads].iter().enumerate() {
+        members[c as usize].push(w);
+    }
+    let controller = engine.class_of.get(workloads).copied();
+    let controller_only = controller.filter(|&c| members[c as usize].is_empty());
     // The only evaluation that can fail is a NetworkPolicy egress rule's named port towards an
     // address block; rows are computed lazily, so check every class's blocks now, and report
-    // the first class's error as a full analysis would.
+    // the first class's error as a full analysis would. The controller's own class is checked
+    // only when an Ingress or Route reaches a workload: its egress matters only then.
     let checked: Vec<Result<(), NetpolError>> = (0..engine.classes as u32)
         .into_par_iter()
+        .filter(|&s| Some(s) != controller_only)
         .map(|s| engine.check_blocks(s))
         .collect();
     checked.into_iter().collect::<Result<Vec<()>, _>>()?;
-    let mut members = vec![Vec::new(); engine.classes];
-    for (w, &c) in engine.class_of.iter().enumerate() {
-        members[c as usize].push(w);
+    let requested = crate::ingress::requested_ports(cluster);
+    let mut ingress = Vec::with_capacity(requested.len());
+    if let (Some(c), false) = (controller, requested.is_empty()) {
+        if Some(c) == controller_only {
+            engine.check_blocks(c)?;
+        }
+        for (w, ports) in requested {
+            // Between classes the evaluation cannot fail (see `between_workloads`).
+            let allowed: ConnectionSet = engine
+                .between(
+                    Endpoint::Class(c),
+                    Endpoint::Class(engine.class_of[w]),
+                    None,
+                )
+                .unwrap_or_default();
+            let set = ConnectionSet::from_ports(Protocol::Tcp, ports).intersection(&allowed);
+            if !set.is_empty() {
+                ingress.push((w, set));
+            }
+        }
     }
-    let ingress = crate::ingress::ingress_connections(cluster)?;
     Ok(Connectivity {
         cluster,
         members,
         engine,
+        controller_only,
         ingress,
     })
 }
@@ -853,7 +889,7 @@ pub(crate) struct Engine<'c> {
     pub(crate) named_ports: Vec<String>,
     /// Number of classes.
     pub(crate) classes: usize,
-    /// Workload index to class.
+    /// Workload index to class; then the ingress controller's class, when the cluster has one.
     pub(crate) class_of: Vec<u32>,
     /// Per class, the matchers that select it, sorted; and per matcher, the classes it selects,
     /// sorted. The selection relation both ways: its size, not classes x matchers.
@@ -1044,13 +1080,21 @@ impl<'c> Engine<'c> {
             .collect();
         let ns_labels: Vec<&Labels> = cluster.namespaces.values().collect();
 
+        // The pods analysed: the workloads, then the ingress controller (last, so that the
+        // workloads' classes are numbered as without it).
+        let pods: Vec<&Workload> = cluster
+            .workloads
+            .iter()
+            .chain(&cluster.ingress_controller)
+            .collect();
+
         // Raw groups: workloads with the same namespace, labels and ports.
         let mut raw_ids: HashMap<(usize, &Labels, &[crate::model::ContainerPort]), u32> =
             HashMap::new();
-        let mut raw_of = Vec::with_capacity(cluster.workloads.len());
+        let mut raw_of = Vec::with_capacity(pods.len());
         let mut raw_rep: Vec<usize> = Vec::new();
         let mut raw_by_ns: Vec<Vec<u32>> = vec![Vec::new(); ns_names.len()];
-        for (i, w) in cluster.workloads.iter().enumerate() {
+        for (i, w) in pods.iter().enumerate() {
             let ns = ns_index[w.namespace.as_str()];
             let key = (ns, &w.labels, w.ports.as_slice());
             let id = *raw_ids.entry(key).or_insert_with(|| {
@@ -1075,7 +1119,7 @@ impl<'c> Engine<'c> {
         for (mi, m) in comp.matchers.iter().enumerate() {
             for ns in ns_matches(m) {
                 for &r in &raw_by_ns[ns] {
-                    let w = &cluster.workloads[raw_rep[r as usize]];
+                    let w = pods[raw_rep[r as usize]];
                     if m.pods.as_ref().is_none_or(|sel| sel.matches(&w.labels)) {
                         raw_sigs[r as usize].push(mi as u32);
                     }
@@ -1139,7 +1183,7 @@ impl<'c> Engine<'c> {
         let mut port_tables: Vec<Vec<(u32, Protocol, u16)>> = Vec::new();
         let mut ports_of: Vec<u32> = Vec::new();
         for (r, &rep) in raw_rep.iter().enumerate() {
-            let ports = resolve_named(&cluster.workloads[rep].ports, &named_ids);
+            let ports = resolve_named(&pods[rep].ports, &named_ids);
             let sig = (std::mem::take(&mut raw_sigs[r]), ports);
             let next = signatures.len() as u32;
             let id = *class_ids

@@ -14,15 +14,14 @@
 //!   container port as TCP here);
 //! - the resulting TCP ports are then cut by what the policies allow from the controller, which
 //!   is a pod without labels in the namespace `ingress-controller-ns` (labelled only with its
-//!   name, unless a manifest declares it).
+//!   name, unless a manifest declares it). The controller is added to the cluster when it is
+//!   loaded ([`add_controller`]), so the one analysis of the cluster answers for it too.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::analyze::analyze;
-use crate::connset::{ConnectionSet, PortSet, Protocol};
-use crate::error::NetpolError;
+use crate::connset::{PortSet, Protocol};
 use crate::labels::Labels;
 use crate::model::{Cluster, Origin, Workload, NAMESPACE_NAME_LABEL};
 use crate::spec::IntOrString;
@@ -356,14 +355,49 @@ fn reachable(workload: &Workload, ports: &[IntOrString]) -> PortSet {
     set
 }
 
-/// The connections from the ingress controller to each workload it reaches (indices into
-/// [`Cluster::workloads`], ascending), already cut by the policies; empty sets are left out.
-pub(crate) fn ingress_connections(
-    cluster: &Cluster,
-) -> Result<Vec<(usize, ConnectionSet)>, NetpolError> {
+/// The ingress controller as the analysis sees it: a pod without labels or ports in
+/// `ingress-controller-ns`, as upstream places it.
+pub fn controller() -> Workload {
+    Workload {
+        namespace: CONTROLLER_NAMESPACE.to_string(),
+        name: INGRESS_CONTROLLER_NAME.to_string(),
+        kind: "Pod".to_string(),
+        labels: Labels::new(),
+        ports: Vec::new(),
+        origin: Origin {
+            file: "<ingress controller>".into(),
+            line: 0,
+        },
+    }
+}
+
+/// Adds the ingress controller to a cluster whose Ingresses or Routes have Services to reach
+/// (with its namespace, labelled only with its name unless a manifest declares it), so that
+/// the one analysis of the cluster also answers what the policies allow from it: every policy
+/// (admin, namespaced, baseline) applies to it exactly as to a real pod.
+pub(crate) fn add_controller(cluster: &mut Cluster) {
+    if cluster.ingress.is_empty() {
+        return;
+    }
+    cluster
+        .namespaces
+        .entry(CONTROLLER_NAMESPACE.to_string())
+        .or_insert_with(|| {
+            Labels::from([(
+                NAMESPACE_NAME_LABEL.to_string(),
+                CONTROLLER_NAMESPACE.to_string(),
+            )])
+        });
+    cluster.ingress_controller = Some(controller());
+}
+
+/// The TCP ports that the Ingresses and Routes send to each workload (indices into
+/// [`Cluster::workloads`], ascending), before any policy: non-empty sets only. The analysis
+/// cuts them by what the policies allow from the controller.
+pub(crate) fn requested_ports(cluster: &Cluster) -> Vec<(usize, PortSet)> {
     let input = &cluster.ingress;
     if input.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let mut wanted: BTreeMap<usize, PortSet> = BTreeMap::new();
     for backend in &input.backends {
@@ -384,47 +418,7 @@ pub(crate) fn ingress_connections(
             *entry = entry.union(&set);
         }
     }
-    if wanted.values().all(PortSet::is_empty) {
-        return Ok(Vec::new());
-    }
-    // The controller is analysed as one more workload of a copy of the cluster: every policy
-    // (admin, namespaced, baseline) then applies to it exactly as to a real pod.
-    let mut with_controller = cluster.clone();
-    with_controller.ingress = IngressInput::default();
-    with_controller
-        .namespaces
-        .entry(CONTROLLER_NAMESPACE.to_string())
-        .or_insert_with(|| {
-            Labels::from([(
-                NAMESPACE_NAME_LABEL.to_string(),
-                CONTROLLER_NAMESPACE.to_string(),
-            )])
-        });
-    let controller = with_controller.workloads.len();
-    with_controller.workloads.push(Workload {
-        namespace: CONTROLLER_NAMESPACE.to_string(),
-        name: INGRESS_CONTROLLER_NAME.to_string(),
-        kind: "Pod".to_string(),
-        labels: Labels::new(),
-        ports: Vec::new(),
-        origin: Origin {
-            file: "<ingress controller>".into(),
-            line: 0,
-        },
-    });
-    let connectivity = analyze(&with_controller)?;
-    let mut out = Vec::new();
-    for (i, ports) in wanted {
-        if ports.is_empty() {
-            continue;
-        }
-        let allowed = connectivity.between_workloads(controller, i);
-        let set = ConnectionSet::from_ports(Protocol::Tcp, ports).intersection(&allowed);
-        if !set.is_empty() {
-            out.push((i, set));
-        }
-    }
-    Ok(out)
+    wanted.into_iter().filter(|(_, p)| !p.is_empty()).collect()
 }
 
 /// Parses a Service for the ingress analysis; `None` when it has no selector or selects no
@@ -524,6 +518,72 @@ spec:
             controller_lines(&yaml),
             vec![("ns/web[Pod]".to_string(), "TCP 9090".to_string())]
         );
+    }
+
+    #[test]
+    fn the_controller_is_loaded_beside_the_workloads_and_answered_by_the_one_analysis() {
+        let route = "apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: ns}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: r, namespace: ns}
+spec: {to: {name: svc}}
+";
+        let cluster = load_str("test.yaml", &with(route)).unwrap();
+        assert_eq!(
+            cluster.ingress_controller.as_ref().map(|w| w.key()),
+            Some("ingress-controller-ns/ingress-controller[Pod]".to_string())
+        );
+        assert!(cluster.namespaces.contains_key("ingress-controller-ns"));
+        assert!(cluster
+            .workloads
+            .iter()
+            .all(|w| w.name != "ingress-controller"));
+        let conn = analyze(&cluster).unwrap();
+        // No policy tells the pods apart: one class, the controller's too, which lists
+        // nothing of its own.
+        assert_eq!(conn.class_count(), 1);
+        assert!(conn
+            .connections()
+            .all(|(s, d, _)| !s.to_string().contains("ingress-controller")
+                && !d.to_string().contains("ingress-controller")));
+        assert_eq!(conn.ingress_connections().len(), 1);
+        // Without Ingresses or Routes there is no controller.
+        let cluster = load_str("test.yaml", PODS).unwrap();
+        assert!(cluster.ingress_controller.is_none());
+        assert!(!cluster.namespaces.contains_key("ingress-controller-ns"));
+    }
+
+    #[test]
+    fn the_controllers_named_port_error_counts_only_when_an_ingress_reaches_a_workload() {
+        // A policy on the controller's namespace whose egress names a port towards addresses
+        // only: upstream's fatal error, but only once the controller's connections are needed.
+        let policy = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: ingress-controller-ns}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}}], ports: [{port: http}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: ns}
+spec: {selector: {app: SELECTOR}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: r, namespace: ns}
+spec: {to: {name: svc}}
+";
+        let reaching = load_str("test.yaml", &with(&policy.replace("SELECTOR", "web"))).unwrap();
+        let err = analyze(&reaching).unwrap_err();
+        assert!(err.to_string().contains("named port"), "{err}");
+        let idle = load_str("test.yaml", &with(&policy.replace("SELECTOR", "none"))).unwrap();
+        assert!(analyze(&idle).unwrap().ingress_connections().is_empty());
     }
 
     #[test]

@@ -206,6 +206,12 @@ pub struct Cluster {
     /// Services and the Ingress/Route backends that expose them (the ingress controller's
     /// connections).
     pub ingress: crate::ingress::IngressInput,
+    /// The ingress controller that Ingresses and Routes route through, when there are any: a
+    /// pod of its own (see [`crate::ingress::controller`]) that the analysis includes like any
+    /// other, so that one analysis answers what the policies allow it too. It is not one of
+    /// `workloads`: no report lists it as a peer of its own, only its connections to the
+    /// workloads that Ingresses and Routes expose.
+    pub ingress_controller: Option<Workload>,
     /// Pods of one owner with different labels: (owner index, other labels, pod name).
     pub(crate) label_gaps: Vec<(usize, Labels, String)>,
 }
@@ -563,6 +569,7 @@ impl Cluster {
                 ));
             }
         }
+        crate::ingress::add_controller(&mut cluster);
         if !skipped.is_empty() {
             let list: Vec<String> = skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();
             cluster
