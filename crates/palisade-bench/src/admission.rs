@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use palisade_core::image_ref::ImageRef;
-use palisade_image::source::registry::Repository;
+use palisade_oci::Repository;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

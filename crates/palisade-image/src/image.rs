@@ -8,53 +8,16 @@ use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sha2::{Digest as _, Sha256};
+use palisade_oci::manifest::{Descriptor, ManifestOrIndex};
+use palisade_oci::{parse_json, sha256_hex, verify_digest, VerifyingReader, MAX_JSON_BLOB};
 
+use crate::config::ImageConfig;
 use crate::layers::{LayerChanges, MergedFs};
-use crate::oci::{self, Descriptor, ImageConfig, ManifestOrIndex};
 use crate::target::Target;
 
-/// An error opening or reading an image: where (the image, and the file or blob inside it) and what.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{location}: {message}")]
-pub struct ImageError {
-    pub location: String,
-    pub message: String,
-    /// The registry could not be reached or failed (connection, timeout, 5xx), as opposed to an
-    /// answer about the image: admission treats the two differently (fail-closed or open).
-    pub unreachable: bool,
-    /// The registry answered 404 for what was asked: the manifest, tag or blob does not exist.
-    /// Set from the status code, never read off the message (whose text may hold "404" in a
-    /// port, digest or realm).
-    pub not_found: bool,
-}
-
-impl ImageError {
-    pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            location: location.into(),
-            message: message.into(),
-            unreachable: false,
-            not_found: false,
-        }
-    }
-
-    /// The registry answered that what was asked does not exist (404).
-    pub fn not_found(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            not_found: true,
-            ..Self::new(location, message)
-        }
-    }
-
-    /// An error reaching the registry rather than an answer from it.
-    pub fn unreachable(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            unreachable: true,
-            ..Self::new(location, message)
-        }
-    }
-}
+/// An error opening or reading an image: where (the image, and the file or blob inside it) and
+/// what. The registry client's error, so that its `unreachable` and `not_found` reach callers.
+pub use palisade_oci::OciError as ImageError;
 
 /// One layer of an opened image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,36 +188,6 @@ pub(crate) trait ManifestSource: BlobSource {
         verify_digest(self.location(), &blob.digest, &bytes)?;
         Ok(bytes)
     }
-}
-
-/// The largest manifest, index or configuration read (they are a few KiB in practice).
-pub const MAX_JSON_BLOB: u64 = 4 * 1024 * 1024;
-
-/// Checks `bytes` against `digest` (`sha256:<hex>`; other algorithms are refused).
-pub fn verify_digest(location: &str, digest: &str, bytes: &[u8]) -> Result<(), ImageError> {
-    let expected = digest.strip_prefix("sha256:").ok_or_else(|| {
-        ImageError::new(
-            location,
-            format!("unsupported digest {digest:?} (only sha256)"),
-        )
-    })?;
-    let actual = hex::encode(Sha256::digest(bytes));
-    if actual != expected {
-        return Err(ImageError::new(
-            location,
-            format!("content of {digest} does not match its digest (sha256:{actual})"),
-        ));
-    }
-    Ok(())
-}
-
-/// Parses JSON, naming the location and the line and column of a syntax error.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
-    location: &str,
-    what: &str,
-    bytes: &[u8],
-) -> Result<T, ImageError> {
-    serde_json::from_slice(bytes).map_err(|e| ImageError::new(location, format!("{what}: {e}")))
 }
 
 fn from_index<S: ManifestSource + 'static>(
@@ -444,69 +377,6 @@ fn is_layer_media_type(media_type: &str) -> bool {
         || media_type.starts_with("application/vnd.docker.image.rootfs.")
 }
 
-/// A reader that hashes what passes through and fails at the end if the digest differs, so a
-/// tampered or truncated blob is an error, never a silently different inventory.
-pub struct VerifyingReader<R> {
-    inner: R,
-    hasher: Option<Sha256>,
-    expected: String,
-    verified: bool,
-}
-
-impl<R> std::fmt::Debug for VerifyingReader<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyingReader")
-            .field("expected", &self.expected)
-            .finish()
-    }
-}
-
-impl<R: Read> VerifyingReader<R> {
-    /// `expected` is `sha256:<hex>`; any other algorithm is read unverified.
-    pub fn new(inner: R, expected: &str) -> Self {
-        let (hasher, expected) = match expected.strip_prefix("sha256:") {
-            Some(hex) => (Some(Sha256::new()), hex.to_owned()),
-            None => (None, String::new()),
-        };
-        Self {
-            inner,
-            hasher,
-            expected,
-            verified: false,
-        }
-    }
-
-    /// Whether the whole stream has been read and matched a sha256 digest.
-    pub fn verified(&self) -> bool {
-        self.verified
-    }
-}
-
-impl<R: Read> Read for VerifyingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(hasher) = &mut self.hasher {
-            if n > 0 {
-                hasher.update(&buf[..n]);
-            } else if !buf.is_empty() {
-                let actual = hex::encode(std::mem::take(hasher).finalize());
-                self.hasher = None;
-                self.verified = actual == self.expected;
-                if !self.verified {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "content does not match digest sha256:{} (got sha256:{actual})",
-                            self.expected
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(n)
-    }
-}
-
 /// Progress of a scan, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub enum Progress {
@@ -601,12 +471,6 @@ impl LayerCache {
 /// v2 entries were named by the diffID an image claimed, unchecked, so any of them may have been
 /// planted by a crafted image: they are never read.
 const CACHE_MAGIC: &[u8] = b"palisade-layer-v3\n";
-
-/// The hex of a well-formed `sha256:<64 hex>` digest.
-fn sha256_hex(digest: &str) -> Option<&str> {
-    let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(hex)
-}
 
 /// Digests palisade computed from a layer's bytes as it read them.
 struct Verified {
@@ -868,18 +732,10 @@ impl OpenedImage {
     }
 }
 
-/// The media type of a manifest, from its field or its shape.
-pub fn manifest_kind(manifest: &ManifestOrIndex) -> &str {
-    match manifest.media_type.as_deref() {
-        Some(t) => t,
-        None if manifest.manifests.is_some() => oci::OCI_INDEX,
-        None => oci::OCI_MANIFEST,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest as _, Sha256};
     use std::collections::HashMap;
     use std::io::Write as _;
 

@@ -1,4 +1,5 @@
-//! The OCI image and Docker v2 manifest formats, as far as a scanner reads them.
+//! The OCI image and Docker v2 manifest formats (descriptors, manifests, indexes, media types),
+//! as far as palisade reads and writes them.
 //! <https://github.com/opencontainers/image-spec>
 
 use serde::{Deserialize, Serialize};
@@ -64,27 +65,20 @@ pub struct ManifestOrIndex {
     pub annotations: std::collections::BTreeMap<String, String>,
 }
 
-/// The parts of an image configuration a scan reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ImageConfig {
-    #[serde(default)]
-    pub architecture: String,
-    #[serde(default)]
-    pub os: String,
-    #[serde(default)]
-    pub rootfs: RootFs,
-    #[serde(default)]
-    pub config: Option<RunConfig>,
+/// Whether `media_type` is that of a manifest or an index (read through the manifests endpoint,
+/// not as a blob).
+pub fn is_manifest(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        OCI_INDEX | OCI_MANIFEST | DOCKER_MANIFEST | DOCKER_MANIFEST_LIST
+    )
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct RootFs {
-    #[serde(default)]
-    pub diff_ids: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct RunConfig {
-    #[serde(rename = "User", default)]
-    pub user: Option<String>,
+/// The media type of a manifest, from its field or its shape.
+pub fn manifest_kind(manifest: &ManifestOrIndex) -> &str {
+    match manifest.media_type.as_deref() {
+        Some(t) => t,
+        None if manifest.manifests.is_some() => OCI_INDEX,
+        None => OCI_MANIFEST,
+    }
 }

@@ -5,9 +5,10 @@
 
 use serde_json::json;
 
-use crate::image::{parse_json, ImageError};
-use crate::oci::{Descriptor, ManifestOrIndex, OCI_INDEX, OCI_MANIFEST};
-use crate::source::registry::Repository;
+use crate::digest::{parse_json, sha256_digest};
+use crate::error::OciError;
+use crate::manifest::{Descriptor, ManifestOrIndex, OCI_INDEX, OCI_MANIFEST};
+use crate::registry::Repository;
 
 /// The empty descriptor's media type and content, the config of an artifact that needs none.
 pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
@@ -30,7 +31,7 @@ pub enum ReferrersMode {
 impl Repository {
     /// The referrers API's list for `digest`, or `None` when the registry does not offer the
     /// API (it answers 404, or something that is not an image index).
-    pub fn referrers_api(&self, digest: &str) -> Result<Option<Vec<Descriptor>>, ImageError> {
+    pub fn referrers_api(&self, digest: &str) -> Result<Option<Vec<Descriptor>>, OciError> {
         let response = self.get_path(&format!("referrers/{digest}"), OCI_INDEX)?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
@@ -46,7 +47,7 @@ impl Repository {
     }
 
     /// The `sha256-<hex>` index of the referrers tag schema (empty when there is none).
-    pub fn referrers_by_tag(&self, digest: &str) -> Result<Vec<Descriptor>, ImageError> {
+    pub fn referrers_by_tag(&self, digest: &str) -> Result<Vec<Descriptor>, OciError> {
         match self.manifest(&referrers_tag(digest)) {
             Ok((bytes, _, _)) => {
                 let index: ManifestOrIndex =
@@ -64,7 +65,7 @@ impl Repository {
         &self,
         digest: &str,
         artifact_type: &str,
-    ) -> Result<Vec<Descriptor>, ImageError> {
+    ) -> Result<Vec<Descriptor>, OciError> {
         let all = match self.referrers_api(digest)? {
             Some(listed) => listed,
             None => self.referrers_by_tag(digest)?,
@@ -83,12 +84,9 @@ impl Repository {
         manifest: &[u8],
         artifact_type: &str,
         annotations: &std::collections::BTreeMap<String, String>,
-    ) -> Result<ReferrersMode, ImageError> {
+    ) -> Result<ReferrersMode, OciError> {
         let supported = self.referrers_api(subject)?.is_some();
-        let digest = format!(
-            "sha256:{}",
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(manifest))
-        );
+        let digest = sha256_digest(manifest);
         self.push_manifest(&digest, OCI_MANIFEST, manifest)?;
         if supported {
             return Ok(ReferrersMode::Api);
@@ -109,7 +107,7 @@ impl Repository {
             "mediaType": OCI_INDEX,
             "manifests": listed,
         }))
-        .map_err(|e| ImageError::new(self.location(), e.to_string()))?;
+        .map_err(|e| OciError::new(self.location(), e.to_string()))?;
         self.push_manifest(&referrers_tag(subject), OCI_INDEX, &index)?;
         Ok(ReferrersMode::TagSchema)
     }

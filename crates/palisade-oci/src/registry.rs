@@ -1,7 +1,8 @@
 //! A client of the OCI distribution API (<https://github.com/opencontainers/distribution-spec>):
 //! manifests and blobs by digest, token and basic authentication with credentials from the Docker
 //! config file, and the pushes an artifact needs. Blocking: layers stream straight into their
-//! decompressors on the scan's worker threads.
+//! decompressors on the scan's worker threads. Reading an image from a repository (index,
+//! platform, configuration, layers) is `palisade-image`'s.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -15,11 +16,9 @@ use serde::Deserialize;
 
 use palisade_core::image_ref::ImageRef;
 
-use crate::image::{
-    self, layers_of, parse_json, resolve_manifest, verify_digest, BlobSource, ImageError,
-    ManifestSource, OpenOptions, OpenedImage, MAX_JSON_BLOB,
-};
-use crate::oci::{self, Descriptor, ImageConfig, ManifestOrIndex};
+use crate::digest::{sha256_digest, sha256_hex, verify_digest, MAX_JSON_BLOB};
+use crate::error::OciError;
+use crate::manifest;
 
 /// A repository on a registry, with the session's credentials. Bearer tokens live in the
 /// process's token cache, shared by every `Repository` of the same registry, repository and
@@ -216,7 +215,7 @@ impl Repository {
         reference: &ImageRef,
         plain_http: bool,
         docker_config: Option<&PathBuf>,
-    ) -> Result<Self, ImageError> {
+    ) -> Result<Self, OciError> {
         Self::with_options(
             reference,
             &RegistryOptions {
@@ -227,21 +226,18 @@ impl Repository {
         )
     }
 
-    pub fn with_options(
-        reference: &ImageRef,
-        options: &RegistryOptions,
-    ) -> Result<Self, ImageError> {
+    pub fn with_options(reference: &ImageRef, options: &RegistryOptions) -> Result<Self, OciError> {
         let location = format!("registry:{}", reference.full_name());
         let host = match reference.registry.as_str() {
             "docker.io" => "registry-1.docker.io",
             other => other,
         };
         let scheme = if options.plain_http { "http" } else { "https" };
-        let http = shared_client().map_err(|e| ImageError::new(&location, e))?;
+        let http = shared_client().map_err(|e| OciError::new(&location, e))?;
         let credentials = match &options.credentials {
             Some(c) => Some(c.clone()),
             None => docker_credentials(&reference.registry, options.docker_config.as_ref())
-                .map_err(|m| ImageError::new(&location, m))?,
+                .map_err(|m| OciError::new(&location, m))?,
         };
         Ok(Self {
             location,
@@ -289,7 +285,7 @@ impl Repository {
         &self,
         build: &dyn Fn() -> reqwest::blocking::RequestBuilder,
         actions: &str,
-    ) -> Result<reqwest::blocking::Response, ImageError> {
+    ) -> Result<reqwest::blocking::Response, OciError> {
         let attempt = |auth: Option<&str>| {
             let mut request = build();
             if let Some(timeout) = self.timeout {
@@ -299,7 +295,7 @@ impl Repository {
                 request = request.header(reqwest::header::AUTHORIZATION, auth);
             }
             request.send().map_err(|e| {
-                ImageError::unreachable(
+                OciError::unreachable(
                     &self.location,
                     format!(
                         "cannot reach the registry: {}{}",
@@ -325,7 +321,7 @@ impl Repository {
         match Challenge::parse(&challenge_of(&response)) {
             Challenge::Basic => {
                 let Some(basic) = self.basic_authorization() else {
-                    return Err(ImageError::new(
+                    return Err(OciError::new(
                         &self.location,
                         "the registry wants credentials; none found in the Docker config",
                     ));
@@ -362,15 +358,15 @@ impl Repository {
                 }
                 Err(self.refused_token(&realm, actions, &challenge_of(&response)))
             }
-            Challenge::Other(challenge) => Err(ImageError::new(
+            Challenge::Other(challenge) => Err(OciError::new(
                 &self.location,
                 format!("unsupported authentication challenge {challenge:?}"),
             )),
         }
     }
 
-    fn refused_credentials(&self, by: &str) -> ImageError {
-        ImageError::new(
+    fn refused_credentials(&self, by: &str) -> OciError {
+        OciError::new(
             &self.location,
             format!(
                 "{by} refused the credentials of {} for {} (401); check the Docker config or pull secret",
@@ -383,7 +379,7 @@ impl Repository {
     /// The registry answered 401 to a token just issued for this request: the token service
     /// granted less than was asked (`insufficient_scope`), or issued a token the registry does
     /// not trust (`invalid_token`).
-    fn refused_token(&self, realm: &str, actions: &str, challenge: &str) -> ImageError {
+    fn refused_token(&self, realm: &str, actions: &str, challenge: &str) -> OciError {
         let error = match Challenge::parse(challenge) {
             Challenge::Bearer { error, .. } => error,
             _ => None,
@@ -415,7 +411,7 @@ impl Repository {
                 self.who()
             ),
         };
-        ImageError::new(&self.location, message)
+        OciError::new(&self.location, message)
     }
 
     /// A token for `actions` on the repository from the token service at `realm`, with the
@@ -426,7 +422,7 @@ impl Repository {
         realm: &str,
         service: Option<&str>,
         actions: &str,
-    ) -> Result<(String, u64), ImageError> {
+    ) -> Result<(String, u64), OciError> {
         // The realm is the registry's to name: one reached over HTTPS must not have the
         // credentials sent in clear text to a plain-HTTP token service.
         if self.credentials.is_some()
@@ -435,7 +431,7 @@ impl Repository {
                 .get(..8)
                 .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
         {
-            return Err(ImageError::new(
+            return Err(OciError::new(
                 &self.location,
                 format!(
                     "the registry {} sends credentials to the token service {realm}, which is not HTTPS; palisade will not send them there",
@@ -456,14 +452,14 @@ impl Repository {
             request = request.header(reqwest::header::AUTHORIZATION, basic);
         }
         let response = request.send().map_err(|e| {
-            ImageError::unreachable(
+            OciError::unreachable(
                 &self.location,
                 format!("token service {realm}: {}", error_chain(&e)),
             )
         })?;
         let status = response.status();
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(ImageError::unreachable(
+            return Err(OciError::unreachable(
                 &self.location,
                 format!("token service {realm} answered {status}"),
             ));
@@ -473,14 +469,14 @@ impl Repository {
             reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
         ) {
             if self.credentials.is_none() {
-                return Err(ImageError::new(
+                return Err(OciError::new(
                     &self.location,
                     format!(
                         "the registry wants credentials; none found in the Docker config (its token service {realm} refused an anonymous token: {status})"
                     ),
                 ));
             }
-            return Err(ImageError::new(
+            return Err(OciError::new(
                 &self.location,
                 format!(
                     "the token service {realm} refused the credentials of {} for {} ({status}); check the Docker config or pull secret",
@@ -490,7 +486,7 @@ impl Repository {
             ));
         }
         if !status.is_success() {
-            return Err(ImageError::new(
+            return Err(OciError::new(
                 &self.location,
                 format!("token service {realm} answered {status}"),
             ));
@@ -506,10 +502,10 @@ impl Repository {
             .take(MAX_JSON_BLOB + 1)
             .read_to_end(&mut body)
             .map_err(|e| {
-                ImageError::unreachable(&self.location, format!("token service {realm}: {e}"))
+                OciError::unreachable(&self.location, format!("token service {realm}: {e}"))
             })?;
         let token: Token = serde_json::from_slice(&body).map_err(|e| {
-            ImageError::new(
+            OciError::new(
                 &self.location,
                 format!("token service {realm} answered no token: {e}"),
             )
@@ -520,7 +516,7 @@ impl Repository {
             .filter(|t| !t.is_empty())
             .or(token.access_token.filter(|t| !t.is_empty()))
             .ok_or_else(|| {
-                ImageError::new(
+                OciError::new(
                     &self.location,
                     format!("token service {realm} returned no token"),
                 )
@@ -531,7 +527,7 @@ impl Repository {
         ))
     }
 
-    fn fail(&self, what: &str, response: reqwest::blocking::Response) -> ImageError {
+    fn fail(&self, what: &str, response: reqwest::blocking::Response) -> OciError {
         let status = response.status();
         let body: String = response
             .text()
@@ -541,23 +537,24 @@ impl Repository {
             .collect();
         let message = format!("{what}: the registry answered {status} {}", body.trim());
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            ImageError::unreachable(&self.location, message)
+            OciError::unreachable(&self.location, message)
         } else if status == reqwest::StatusCode::NOT_FOUND {
-            ImageError::not_found(&self.location, message)
+            OciError::not_found(&self.location, message)
         } else {
-            ImageError::new(&self.location, message)
+            OciError::new(&self.location, message)
         }
     }
 
     /// A manifest or index by tag or digest: its bytes, media type and digest (verified when the
     /// reference is a digest).
-    pub fn manifest(&self, reference: &str) -> Result<(Vec<u8>, String, String), ImageError> {
+    pub fn manifest(&self, reference: &str) -> Result<(Vec<u8>, String, String), OciError> {
         let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.repository);
         let response = self.send(
             &|| {
-                self.http
-                    .get(&url)
-                    .header(reqwest::header::ACCEPT, oci::ACCEPTED_MANIFESTS.join(", "))
+                self.http.get(&url).header(
+                    reqwest::header::ACCEPT,
+                    manifest::ACCEPTED_MANIFESTS.join(", "),
+                )
             },
             "pull",
         )?;
@@ -574,17 +571,14 @@ impl Repository {
         response
             .take(MAX_JSON_BLOB + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| ImageError::new(&self.location, format!("manifest {reference}: {e}")))?;
+            .map_err(|e| OciError::new(&self.location, format!("manifest {reference}: {e}")))?;
         if bytes.len() as u64 > MAX_JSON_BLOB {
-            return Err(ImageError::new(
+            return Err(OciError::new(
                 &self.location,
                 format!("manifest {reference} is over the size limit"),
             ));
         }
-        let digest = format!(
-            "sha256:{}",
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
-        );
+        let digest = sha256_digest(&bytes);
         if reference.starts_with("sha256:") {
             verify_digest(&self.location, reference, &bytes)?;
         }
@@ -592,7 +586,7 @@ impl Repository {
     }
 
     /// Whether a manifest exists (`HEAD`), and its digest.
-    pub fn manifest_digest(&self, reference: &str) -> Result<Option<String>, ImageError> {
+    pub fn manifest_digest(&self, reference: &str) -> Result<Option<String>, OciError> {
         match self.manifest(reference) {
             Ok((_, _, digest)) => Ok(Some(digest)),
             Err(e) if e.not_found => Ok(None),
@@ -601,9 +595,9 @@ impl Repository {
     }
 
     /// A blob's bytes as a stream; the caller verifies the digest.
-    pub fn blob(&self, digest: &str) -> Result<reqwest::blocking::Response, ImageError> {
-        if crate::source::sha256_hex(digest).is_none() {
-            return Err(ImageError::new(
+    pub fn blob(&self, digest: &str) -> Result<reqwest::blocking::Response, OciError> {
+        if sha256_hex(digest).is_none() {
+            return Err(OciError::new(
                 &self.location,
                 format!("invalid digest {digest:?}"),
             ));
@@ -617,11 +611,8 @@ impl Repository {
     }
 
     /// Uploads a blob (monolithic POST then PUT), unless the registry already has it.
-    pub fn push_blob(&self, bytes: &[u8]) -> Result<String, ImageError> {
-        let digest = format!(
-            "sha256:{}",
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
-        );
+    pub fn push_blob(&self, bytes: &[u8]) -> Result<String, OciError> {
+        let digest = sha256_digest(bytes);
         let head = format!("{}/v2/{}/blobs/{digest}", self.base, self.repository);
         let response = self.send(&|| self.http.head(&head), "pull,push")?;
         if response.status().is_success() {
@@ -643,7 +634,7 @@ impl Repository {
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ImageError::new(&self.location, "blob upload without a Location"))?
+            .ok_or_else(|| OciError::new(&self.location, "blob upload without a Location"))?
             .to_owned();
         let mut url = if location.starts_with('/') {
             format!("{}{location}", self.base)
@@ -674,11 +665,8 @@ impl Repository {
         reference: &str,
         media_type: &str,
         bytes: &[u8],
-    ) -> Result<String, ImageError> {
-        let digest = format!(
-            "sha256:{}",
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
-        );
+    ) -> Result<String, OciError> {
+        let digest = sha256_digest(bytes);
         let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.repository);
         let body = bytes.to_vec();
         let response = self.send(
@@ -701,7 +689,7 @@ impl Repository {
         &self,
         path: &str,
         accept: &str,
-    ) -> Result<reqwest::blocking::Response, ImageError> {
+    ) -> Result<reqwest::blocking::Response, OciError> {
         let url = format!("{}/v2/{}/{path}", self.base, self.repository);
         self.send(
             &|| self.http.get(&url).header(reqwest::header::ACCEPT, accept),
@@ -714,14 +702,14 @@ impl Repository {
         &self,
         what: &str,
         response: reqwest::blocking::Response,
-    ) -> Result<Vec<u8>, ImageError> {
+    ) -> Result<Vec<u8>, OciError> {
         let mut bytes = Vec::new();
         response
             .take(MAX_JSON_BLOB + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| ImageError::unreachable(&self.location, format!("{what}: {e}")))?;
+            .map_err(|e| OciError::unreachable(&self.location, format!("{what}: {e}")))?;
         if bytes.len() as u64 > MAX_JSON_BLOB {
-            return Err(ImageError::new(
+            return Err(OciError::new(
                 &self.location,
                 format!("{what} is over the size limit"),
             ));
@@ -729,7 +717,7 @@ impl Repository {
         Ok(bytes)
     }
 
-    pub(crate) fn failure(&self, what: &str, response: reqwest::blocking::Response) -> ImageError {
+    pub(crate) fn failure(&self, what: &str, response: reqwest::blocking::Response) -> OciError {
         self.fail(what, response)
     }
 
@@ -940,103 +928,6 @@ fn credential_helper(helper: &str, server: &str) -> Result<Credentials, String> 
         username: answer.username,
         password: answer.secret,
     })
-}
-
-impl BlobSource for Repository {
-    fn open_blob(&self, blob: &Descriptor) -> Result<Box<dyn Read + Send + '_>, ImageError> {
-        Ok(Box::new(self.blob(&blob.digest)?))
-    }
-}
-
-impl ManifestSource for Repository {
-    fn location(&self) -> &str {
-        &self.location
-    }
-
-    fn read_blob_verified(&self, blob: &Descriptor, limit: u64) -> Result<Vec<u8>, ImageError> {
-        if is_manifest(&blob.media_type) {
-            let (bytes, _, _) = self.manifest(&blob.digest)?;
-            return Ok(bytes);
-        }
-        if blob.size > limit {
-            return Err(ImageError::new(
-                &self.location,
-                format!("{} is over the {limit}-byte limit", blob.digest),
-            ));
-        }
-        let mut bytes = Vec::new();
-        self.blob(&blob.digest)?
-            .take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| ImageError::new(&self.location, format!("{}: {e}", blob.digest)))?;
-        verify_digest(&self.location, &blob.digest, &bytes)?;
-        Ok(bytes)
-    }
-}
-
-fn is_manifest(media_type: &str) -> bool {
-    matches!(
-        media_type,
-        oci::OCI_INDEX | oci::OCI_MANIFEST | oci::DOCKER_MANIFEST | oci::DOCKER_MANIFEST_LIST
-    )
-}
-
-pub fn open(
-    name: String,
-    reference: &ImageRef,
-    options: &OpenOptions,
-) -> Result<OpenedImage, ImageError> {
-    let repository = Repository::new(
-        reference,
-        options.plain_http,
-        options.docker_config.as_ref(),
-    )?;
-    let wanted = reference
-        .digest
-        .clone()
-        .or_else(|| reference.tag.clone())
-        .unwrap_or_else(|| "latest".into());
-    let (bytes, media_type, digest) = repository.manifest(&wanted)?;
-    let top: ManifestOrIndex =
-        parse_json(&repository.location, &format!("manifest {wanted}"), &bytes)?;
-    let (digest, manifest) = if top.manifests.is_some() {
-        let media_type = if media_type.is_empty() {
-            image::manifest_kind(&top).to_owned()
-        } else {
-            media_type
-        };
-        let descriptor = Descriptor {
-            media_type,
-            digest,
-            size: bytes.len() as u64,
-            platform: None,
-            annotations: Default::default(),
-            artifact_type: None,
-        };
-        resolve_manifest(&repository, descriptor, &options.platform)?
-    } else {
-        (digest, top)
-    };
-    let config_desc = manifest.config.clone().ok_or_else(|| {
-        ImageError::new(
-            &repository.location,
-            format!("manifest {digest} has no config"),
-        )
-    })?;
-    let config_bytes = repository.read_blob_verified(&config_desc, MAX_JSON_BLOB)?;
-    let config: ImageConfig = parse_json(
-        &repository.location,
-        &format!("config {}", config_desc.digest),
-        &config_bytes,
-    )?;
-    let layers = layers_of(&repository.location, &manifest, &config)?;
-    Ok(OpenedImage::from_parts(
-        name,
-        Some(digest),
-        config,
-        layers,
-        Box::new(repository),
-    ))
 }
 
 #[cfg(test)]

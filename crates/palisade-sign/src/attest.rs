@@ -10,11 +10,10 @@ use p256::ecdsa::{DerSignature, Signature, VerifyingKey};
 use serde_json::json;
 
 use palisade_core::image_ref::ImageRef;
-use palisade_image::image::{parse_json, verify_digest};
-use palisade_image::oci::{Descriptor, ManifestOrIndex, OCI_MANIFEST};
-use palisade_image::source::referrers::{EMPTY_CONTENT, EMPTY_MEDIA_TYPE};
-use palisade_image::source::registry::Repository;
 use palisade_vuln::severity::Severity;
+use palisade_oci::manifest::{Descriptor, ManifestOrIndex, OCI_MANIFEST};
+use palisade_oci::referrers::{EMPTY_CONTENT, EMPTY_MEDIA_TYPE};
+use palisade_oci::{parse_json, verify_digest, Repository};
 
 use crate::cosign::{Rejection, SignError, MAX_LAYERS_EXAMINED};
 use crate::keys::KeyPair;

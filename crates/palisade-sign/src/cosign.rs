@@ -11,10 +11,8 @@ use p256::pkcs8::DecodePublicKey;
 use serde_json::json;
 
 use palisade_core::image_ref::ImageRef;
-use palisade_image::image::{parse_json, verify_digest};
-use palisade_image::oci::{ManifestOrIndex, OCI_CONFIG, OCI_MANIFEST};
-use palisade_image::source::registry::Repository;
-use palisade_image::ImageError;
+use palisade_oci::manifest::{ManifestOrIndex, OCI_CONFIG, OCI_MANIFEST};
+use palisade_oci::{parse_json, verify_digest, OciError, Repository};
 
 use crate::keys::KeyPair;
 
@@ -25,7 +23,7 @@ pub const SIGNATURE_TYPE: &str = "cosign container image signature";
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     #[error(transparent)]
-    Registry(#[from] ImageError),
+    Registry(#[from] OciError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -149,8 +147,8 @@ impl Rejection {
     }
 }
 
-impl From<ImageError> for Rejection {
-    fn from(e: ImageError) -> Self {
+impl From<OciError> for Rejection {
+    fn from(e: OciError) -> Self {
         if e.unreachable {
             Rejection::Unreachable(e.to_string())
         } else {
@@ -164,7 +162,7 @@ impl From<ImageError> for Rejection {
 pub const MAX_LAYERS_EXAMINED: usize = 32;
 
 /// The manifest digest a reference names: its digest, else what its tag points at now.
-pub fn resolve_digest(repo: &Repository, reference: &ImageRef) -> Result<String, ImageError> {
+pub fn resolve_digest(repo: &Repository, reference: &ImageRef) -> Result<String, OciError> {
     let wanted = reference
         .digest
         .clone()

@@ -18,7 +18,7 @@ use prometheus_client::metrics::family::Family;
 use tokio::sync::Semaphore;
 
 use palisade_core::image_ref::ImageRef;
-use palisade_image::source::registry::{credentials_in, Credentials, RegistryOptions, Repository};
+use palisade_oci::registry::{credentials_in, Credentials, RegistryOptions, Repository};
 use palisade_policy::config::ImageVerificationConfig;
 use palisade_policy::image_verification::{ImageCheck, ImageVerdict, ScanPolicy};
 use palisade_sign::attest::{verify_scan, ScanRequirement};

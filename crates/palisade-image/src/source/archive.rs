@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::image::{parse_json, BlobSource, ImageError, ManifestSource, MAX_JSON_BLOB};
+use palisade_oci::{parse_json, MAX_JSON_BLOB};
+
+use crate::image::{BlobSource, ImageError, ManifestSource};
 use crate::layers::clean_path;
-use crate::oci::Descriptor;
+use palisade_oci::manifest::Descriptor;
 
 /// The most members an image archive may have (an image has a few dozen).
 const MAX_MEMBERS: usize = 100_000;
@@ -195,7 +197,7 @@ fn resolve(path: &str) -> Option<String> {
 
 impl BlobSource for TarArchive {
     fn open_blob(&self, blob: &Descriptor) -> Result<Box<dyn Read + Send + '_>, ImageError> {
-        let hex = super::sha256_hex(&blob.digest).ok_or_else(|| {
+        let hex = palisade_oci::sha256_hex(&blob.digest).ok_or_else(|| {
             ImageError::new(&self.location, format!("invalid digest {:?}", blob.digest))
         })?;
         Ok(self.open_member(&format!("blobs/sha256/{hex}"))?.0)

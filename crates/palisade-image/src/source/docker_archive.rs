@@ -7,8 +7,11 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use crate::image::{parse_json, verify_digest, BlobSource, ImageError, LayerRef, OpenedImage};
-use crate::oci::{Descriptor, ImageConfig};
+use palisade_oci::manifest::Descriptor;
+use palisade_oci::{parse_json, verify_digest};
+
+use crate::config::ImageConfig;
+use crate::image::{BlobSource, ImageError, LayerRef, OpenedImage};
 
 use super::archive::TarArchive;
 

@@ -3,8 +3,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::image::{parse_json, BlobSource, ImageError, ManifestSource, MAX_JSON_BLOB};
-use crate::oci::{Descriptor, ManifestOrIndex};
+use palisade_oci::manifest::{Descriptor, ManifestOrIndex};
+use palisade_oci::{parse_json, MAX_JSON_BLOB};
+
+use crate::image::{BlobSource, ImageError, ManifestSource};
 
 #[derive(Debug)]
 pub struct OciDir {
@@ -44,7 +46,7 @@ impl OciDir {
 
 impl BlobSource for OciDir {
     fn open_blob(&self, blob: &Descriptor) -> Result<Box<dyn Read + Send + '_>, ImageError> {
-        let hex = super::sha256_hex(&blob.digest).ok_or_else(|| {
+        let hex = palisade_oci::sha256_hex(&blob.digest).ok_or_else(|| {
             ImageError::new(&self.location, format!("invalid digest {:?}", blob.digest))
         })?;
         let path = self.root.join("blobs").join("sha256").join(hex);

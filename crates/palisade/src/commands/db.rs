@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use palisade_core::image_ref::ImageRef;
-use palisade_image::source::registry::Repository;
+use palisade_oci::Repository;
 use palisade_vuln::db::{self, Database};
 
 use crate::cli::{DbCommand, DbImportArgs, DbInfoArgs, DbTransferArgs};
@@ -89,7 +89,7 @@ fn push(args: DbTransferArgs) -> anyhow::Result<ExitCode> {
     let config = repo.push_blob(b"{}")?;
     let manifest = serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": palisade_image::oci::OCI_MANIFEST,
+        "mediaType": palisade_oci::manifest::OCI_MANIFEST,
         "artifactType": ARTIFACT_TYPE,
         "config": {"mediaType": EMPTY_CONFIG, "digest": config, "size": 2, "data": "e30="},
         "layers": [{
@@ -105,7 +105,7 @@ fn push(args: DbTransferArgs) -> anyhow::Result<ExitCode> {
         },
     });
     let manifest = serde_json::to_vec(&manifest)?;
-    let digest = repo.push_manifest(&tag, palisade_image::oci::OCI_MANIFEST, &manifest)?;
+    let digest = repo.push_manifest(&tag, palisade_oci::manifest::OCI_MANIFEST, &manifest)?;
     eprintln!(
         "pushed {} advisories to {} ({digest})",
         meta.advisories, args.reference
@@ -116,8 +116,8 @@ fn push(args: DbTransferArgs) -> anyhow::Result<ExitCode> {
 fn pull(args: DbTransferArgs) -> anyhow::Result<ExitCode> {
     let (repo, wanted) = repository(&args)?;
     let (bytes, _, digest) = repo.manifest(&wanted)?;
-    let manifest: palisade_image::oci::ManifestOrIndex =
-        palisade_image::image::parse_json(repo.location(), &format!("manifest {wanted}"), &bytes)?;
+    let manifest: palisade_oci::ManifestOrIndex =
+        palisade_oci::parse_json(repo.location(), &format!("manifest {wanted}"), &bytes)?;
     if manifest.artifact_type.as_deref() != Some(ARTIFACT_TYPE) {
         anyhow::bail!(
             "{}: {digest} is not a palisade database (artifactType {:?}, expected {ARTIFACT_TYPE})",
@@ -147,7 +147,7 @@ fn pull(args: DbTransferArgs) -> anyhow::Result<ExitCode> {
         .take(MAX_DB_BYTES + 1)
         .read_to_end(&mut data)
         .with_context(|| format!("downloading {}", layer.digest))?;
-    palisade_image::image::verify_digest(repo.location(), &layer.digest, &data)?;
+    palisade_oci::verify_digest(repo.location(), &layer.digest, &data)?;
     let dir = db_dir(&args.db)?;
     let path = dir.join(db::FILE_NAME);
     // Checked before it replaces anything: a database this build cannot read is refused.

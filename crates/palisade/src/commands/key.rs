@@ -54,18 +54,12 @@ pub fn generate(args: KeyGenerateArgs) -> anyhow::Result<ExitCode> {
 
 fn repository(
     args: &RegistryImageArgs,
-) -> anyhow::Result<(
-    palisade_image::source::registry::Repository,
-    palisade_core::image_ref::ImageRef,
-)> {
+) -> anyhow::Result<(palisade_oci::Repository, palisade_core::image_ref::ImageRef)> {
     let name = args.image.strip_prefix("registry:").unwrap_or(&args.image);
     let reference = palisade_core::image_ref::ImageRef::parse(name)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.image))?;
-    let repo = palisade_image::source::registry::Repository::new(
-        &reference,
-        args.plain_http,
-        args.docker_config.as_ref(),
-    )?;
+    let repo =
+        palisade_oci::Repository::new(&reference, args.plain_http, args.docker_config.as_ref())?;
     Ok((repo, reference))
 }
 
