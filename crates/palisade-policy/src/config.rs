@@ -530,13 +530,14 @@ fn validate_image_verification(
                     format!("cannot read {}: {e}", path.display()),
                 )
             })?;
-            use p256::pkcs8::DecodePublicKey as _;
-            p256::ecdsa::VerifyingKey::from_public_key_pem(&pem).map_err(|e| {
+            // The verifier's own parser: a key accepted here is one the webhook can use.
+            palisade_sign_core::keys::public_key(&pem).map_err(|e| {
                 errors.at(
                     at.clone().field("keys").index(k),
                     format!(
-                        "{} is not an ECDSA P-256 public key (cosign.pub): {e}",
-                        path.display()
+                        "{} is not an ECDSA P-256 public key (cosign.pub): {}",
+                        path.display(),
+                        e.0
                     ),
                 )
             })?;

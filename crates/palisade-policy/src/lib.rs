@@ -1,5 +1,9 @@
 //! palisade-policy: configuration, namespace policy resolution and policy evaluation, shared by
 //! every front end (`palisade audit`, the admission webhook).
+//!
+//! Pure but for reading the configuration and the files it names: it must not depend on a
+//! registry client (`palisade-oci`, `palisade-sign`), the webhook or the CLI. Trusted keys are
+//! checked at load with `palisade-sign-core`'s parser, the one the verifier uses.
 #![forbid(unsafe_code)]
 
 pub mod admission;

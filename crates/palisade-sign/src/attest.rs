@@ -2,119 +2,26 @@
 //! predicate (`https://cosign.sigstore.dev/attestation/vuln/v1`) whose `scanner.result` is
 //! palisade's scan report, signed in a DSSE envelope (ECDSA P-256 over the DSSE pre-authentication
 //! encoding), stored as a layer of media type `application/vnd.dsse.envelope.v1+json` with a
-//! `predicateType` annotation in an OCI manifest tagged `sha256-<hex>.att`.
+//! `predicateType` annotation in an OCI manifest tagged `sha256-<hex>.att`. The statement and the
+//! envelope are `palisade_sign_core`'s; this module pushes, pulls and judges them.
 
-use base64::Engine as _;
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{DerSignature, Signature, VerifyingKey};
+use p256::ecdsa::VerifyingKey;
 use serde_json::json;
 
 use palisade_core::image_ref::ImageRef;
-use palisade_vuln::severity::Severity;
 use palisade_oci::manifest::{Descriptor, ManifestOrIndex, OCI_MANIFEST};
 use palisade_oci::referrers::{EMPTY_CONTENT, EMPTY_MEDIA_TYPE};
 use palisade_oci::{parse_json, verify_digest, Repository};
+use palisade_vuln::severity::Severity;
+
+pub use palisade_sign_core::dsse::DSSE_MEDIA_TYPE;
+use palisade_sign_core::dsse::{envelope, open_envelope};
+pub use palisade_sign_core::intoto::{
+    attestation_tag, statement, IN_TOTO_PAYLOAD, STATEMENT_TYPE, VULN_PREDICATE,
+};
+use palisade_sign_core::keys::KeyPair;
 
 use crate::cosign::{Rejection, SignError, MAX_LAYERS_EXAMINED};
-use crate::keys::KeyPair;
-
-pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v0.1";
-pub const VULN_PREDICATE: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
-pub const IN_TOTO_PAYLOAD: &str = "application/vnd.in-toto+json";
-pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
-
-/// The attestation tag: `sha256-<hex>.att`.
-pub fn attestation_tag(digest: &str) -> String {
-    format!("{}.att", digest.replacen(':', "-", 1))
-}
-
-/// DSSE's pre-authentication encoding, what the signature covers.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {} {} ",
-        payload_type.len(),
-        payload_type,
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
-
-/// The in-toto statement for a scan of `name` at `digest`.
-pub fn statement(
-    name: &str,
-    digest: &str,
-    scan: &serde_json::Value,
-    started: &str,
-    finished: &str,
-) -> serde_json::Value {
-    let database = &scan["database"];
-    json!({
-        "_type": STATEMENT_TYPE,
-        "predicateType": VULN_PREDICATE,
-        "subject": [{"name": name, "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
-        "predicate": {
-            "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
-            "scanner": {
-                "uri": "https://example.invalid/palisade",
-                "version": env!("CARGO_PKG_VERSION"),
-                "db": {
-                    "uri": database["sources"].as_array().and_then(|s| s.first()).and_then(|s| s.as_str()).unwrap_or(""),
-                    "version": database["built"].as_str().unwrap_or(""),
-                },
-                "result": scan,
-            },
-            "metadata": {"scanStartedOn": started, "scanFinishedOn": finished},
-        },
-    })
-}
-
-/// Signs `statement` into a DSSE envelope.
-pub fn envelope(statement: &serde_json::Value, key: &KeyPair) -> serde_json::Value {
-    let payload = serde_json::to_vec(statement).unwrap_or_default();
-    let signature: DerSignature = key.signing_key().sign(&pae(IN_TOTO_PAYLOAD, &payload));
-    let engine = base64::engine::general_purpose::STANDARD;
-    json!({
-        "payloadType": IN_TOTO_PAYLOAD,
-        "payload": engine.encode(&payload),
-        "signatures": [{"keyid": "", "sig": engine.encode(signature.as_bytes())}],
-    })
-}
-
-/// Opens an envelope: the statement, when a signature verifies with `key`.
-pub fn open_envelope(
-    envelope: &serde_json::Value,
-    key: &VerifyingKey,
-) -> Result<serde_json::Value, String> {
-    let engine = base64::engine::general_purpose::STANDARD;
-    if envelope["payloadType"] != IN_TOTO_PAYLOAD {
-        return Err(format!(
-            "payload type {}, expected {IN_TOTO_PAYLOAD}",
-            envelope["payloadType"]
-        ));
-    }
-    let payload = engine
-        .decode(envelope["payload"].as_str().unwrap_or_default())
-        .map_err(|e| format!("the payload is not base64: {e}"))?;
-    let message = pae(IN_TOTO_PAYLOAD, &payload);
-    let verified = envelope["signatures"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|s| {
-            let Some(raw) = s["sig"].as_str().and_then(|sig| engine.decode(sig).ok()) else {
-                return false;
-            };
-            Signature::from_der(&raw)
-                .or_else(|_| Signature::from_slice(&raw))
-                .is_ok_and(|sig| key.verify(&message, &sig).is_ok())
-        });
-    if !verified {
-        return Err("no signature on the attestation verifies with this key (wrong key, or a tampered payload)".into());
-    }
-    serde_json::from_slice(&payload).map_err(|e| format!("the statement is not JSON: {e}"))
-}
 
 /// Signs and pushes a vulnerability attestation, keeping other attestations already there.
 pub fn attest(
@@ -423,77 +330,6 @@ fn judge_scan(valid: &Valid, requirement: &ScanRequirement) -> Result<(), String
 mod tests {
     use super::*;
 
-    fn fixture(path: &str) -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/conformance/cosign/cosign")
-            .join(path);
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    #[test]
-    fn cosigns_vuln_envelope_reads_as_ours_writes() {
-        let theirs: serde_json::Value =
-            serde_json::from_str(&fixture("pkg/policy/testdata/valid/vuln")).unwrap();
-        let payload = base64::engine::general_purpose::STANDARD
-            .decode(theirs["payload"].as_str().unwrap())
-            .unwrap();
-        let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-        assert_eq!(statement["predicateType"], VULN_PREDICATE);
-        assert_eq!(statement["_type"], STATEMENT_TYPE);
-        // Ours has the same keys at every level of the predicate.
-        let ours = statement_keys(&super::statement("r/x", "sha256:ab", &json!({}), "t", "t"));
-        assert_eq!(ours, statement_keys(&statement));
-        let predicate: serde_json::Value =
-            serde_json::from_str(&fixture("test/testdata/attestations/vuln-predicate.json"))
-                .unwrap();
-        let mut keys: Vec<&String> = predicate.as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(keys, ["invocation", "metadata", "scanner"]);
-    }
-
-    fn statement_keys(statement: &serde_json::Value) -> Vec<String> {
-        let mut out = Vec::new();
-        fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
-            if let Some(map) = v.as_object() {
-                for (k, v) in map {
-                    let path = format!("{prefix}/{k}");
-                    if path != "/predicate/scanner/result" && !path.starts_with("/subject") {
-                        walk(&path, v, out);
-                    }
-                    out.push(path);
-                }
-            }
-        }
-        walk("", statement, &mut out);
-        out.sort();
-        out
-    }
-
-    #[test]
-    fn envelopes_verify_only_with_their_key_and_payload() {
-        let key = KeyPair::generate();
-        let statement = super::statement(
-            "r/x",
-            "sha256:ab",
-            &json!({"findings": []}),
-            "2026-01-01T00:00:00Z",
-            "2026-01-01T00:00:00Z",
-        );
-        let mut envelope = envelope(&statement, &key);
-        assert_eq!(
-            open_envelope(&envelope, &key.verifying_key()).unwrap(),
-            statement
-        );
-        assert!(open_envelope(&envelope, &KeyPair::generate().verifying_key()).is_err());
-        let engine = base64::engine::general_purpose::STANDARD;
-        let mut tampered = statement.clone();
-        tampered["predicate"]["scanner"]["result"] = json!({"findings": [{"severity": "low"}]});
-        envelope["payload"] = json!(engine.encode(serde_json::to_vec(&tampered).unwrap()));
-        assert!(open_envelope(&envelope, &key.verifying_key())
-            .unwrap_err()
-            .contains("tampered"));
-        assert_eq!(pae("t", b"ab"), b"DSSEv1 1 t 2 ab".to_vec());
-    }
     fn scan_statement(result: serde_json::Value, finished: &str) -> serde_json::Value {
         super::statement("r/x", "sha256:ab", &result, finished, finished)
     }

@@ -2,23 +2,23 @@
 //! naming the image's manifest digest, signed with ECDSA P-256 over SHA-256, stored as a layer of
 //! media type `application/vnd.dev.cosign.simplesigning.v1+json` with the base64 DER signature in
 //! the `dev.cosignproject.cosign/signature` annotation, in an OCI image manifest tagged
-//! `sha256-<hex>.sig` in the image's repository. Several signatures are several layers.
+//! `sha256-<hex>.sig` in the image's repository. Several signatures are several layers. The
+//! payload and its layout are `palisade_sign_core::simple_signing`'s; this module pushes and
+//! pulls them.
 
 use base64::Engine as _;
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{DerSignature, Signature, VerifyingKey};
-use p256::pkcs8::DecodePublicKey;
 use serde_json::json;
 
 use palisade_core::image_ref::ImageRef;
 use palisade_oci::manifest::{ManifestOrIndex, OCI_CONFIG, OCI_MANIFEST};
 use palisade_oci::{parse_json, verify_digest, OciError, Repository};
 
-use crate::keys::KeyPair;
-
-pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-pub const SIGNATURE_TYPE: &str = "cosign container image signature";
+use palisade_sign_core::keys::KeyPair;
+pub use palisade_sign_core::simple_signing::{
+    payload, signature_tag, SIGNATURE_ANNOTATION, SIGNATURE_TYPE, SIMPLE_SIGNING_MEDIA_TYPE,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -26,24 +26,6 @@ pub enum SignError {
     Registry(#[from] OciError),
     #[error("{0}")]
     Invalid(String),
-}
-
-/// The tag cosign stores an image's signatures under: `sha256-<hex>.sig`.
-pub fn signature_tag(digest: &str) -> String {
-    format!("{}.sig", digest.replacen(':', "-", 1))
-}
-
-/// The simple-signing payload for `docker_reference` (`host/repo`) at `digest`, as cosign writes it.
-pub fn payload(docker_reference: &str, digest: &str) -> Vec<u8> {
-    let value = json!({
-        "critical": {
-            "identity": {"docker-reference": docker_reference},
-            "image": {"docker-manifest-digest": digest},
-            "type": SIGNATURE_TYPE,
-        },
-        "optional": null,
-    });
-    serde_json::to_vec(&value).unwrap_or_default()
 }
 
 /// What signing did.
@@ -123,10 +105,10 @@ pub(crate) fn append_layer(
     Ok(())
 }
 
-/// Reads a public key (`cosign.pub`, SPKI PEM).
+/// Reads a public key (`cosign.pub`, SPKI PEM) with the one parser
+/// ([`palisade_sign_core::keys::public_key`]), as a [`SignError`].
 pub fn public_key(pem: &str) -> Result<VerifyingKey, SignError> {
-    VerifyingKey::from_public_key_pem(pem)
-        .map_err(|e| SignError::Invalid(format!("not an ECDSA P-256 public key: {e}")))
+    palisade_sign_core::keys::public_key(pem).map_err(|e| SignError::Invalid(e.to_string()))
 }
 
 /// Why an image fails verification.
@@ -266,27 +248,4 @@ pub fn verify_signature(
         reasons.push("no signature: the signature manifest has no simple-signing layer".into());
     }
     Err(Rejection::Denied(reasons))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payload_and_tag_have_cosigns_layout() {
-        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        assert_eq!(
-            signature_tag(digest),
-            "sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sig"
-        );
-        let value: serde_json::Value =
-            serde_json::from_slice(&payload("127.0.0.1:5000/ml/iris", digest)).unwrap();
-        assert_eq!(
-            value,
-            json!({"critical": {"identity": {"docker-reference": "127.0.0.1:5000/ml/iris"},
-                                "image": {"docker-manifest-digest": digest},
-                                "type": "cosign container image signature"},
-                   "optional": null})
-        );
-    }
 }

@@ -22,7 +22,8 @@ use palisade_oci::registry::{credentials_in, Credentials, RegistryOptions, Repos
 use palisade_policy::config::ImageVerificationConfig;
 use palisade_policy::image_verification::{ImageCheck, ImageVerdict, ScanPolicy};
 use palisade_sign::attest::{verify_scan, ScanRequirement};
-use palisade_sign::cosign::{public_key, resolve_digest, verify_signature, Rejection};
+use palisade_sign::cosign::{resolve_digest, verify_signature, Rejection};
+use palisade_sign::keys::public_key;
 
 /// Failed verdicts are kept at most this long, so an image signed after a denial is admitted
 /// soon, without waiting out the whole TTL.

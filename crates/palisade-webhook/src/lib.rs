@@ -1,5 +1,8 @@
 //! palisade-webhook: the admission server. The policy engine (palisade-policy) decides; this crate
 //! speaks AdmissionReview over HTTPS, keeps the namespace cache, and runs the operational parts.
+//! Image verification reaches registries through `palisade-oci` (client, pull-secret credentials)
+//! and `palisade-sign` (signatures, attestations, the key parser); it must not depend on
+//! `palisade-image`, the scan or the CLI.
 #![forbid(unsafe_code)]
 
 pub mod certs;

@@ -7,7 +7,9 @@ use base64::Engine as _;
 use crypto_secretbox::aead::{Aead, AeadCore, KeyInit, OsRng};
 use crypto_secretbox::XSalsa20Poly1305;
 use p256::ecdsa::{SigningKey, VerifyingKey};
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use p256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use serde::{Deserialize, Serialize};
 
 /// The PEM label cosign writes (it also reads the older `ENCRYPTED COSIGN PRIVATE KEY`).
@@ -33,6 +35,18 @@ pub enum KeyError {
     Decrypt,
     #[error("the decrypted key is not an ECDSA P-256 PKCS#8 key: {0}")]
     Key(String),
+}
+
+/// A public key that does not parse: the parser's own words, which callers place in their message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an ECDSA P-256 public key: {0}")]
+pub struct PublicKeyError(pub String);
+
+/// Reads a public key (`cosign.pub`: an SPKI `PUBLIC KEY` PEM of an ECDSA P-256 key). The one
+/// parser: the configuration's check at load, the webhook's verifier and `palisade verify` all
+/// call it, so a key accepted at load is a key the verifier can use.
+pub fn public_key(pem: &str) -> Result<VerifyingKey, PublicKeyError> {
+    VerifyingKey::from_public_key_pem(pem).map_err(|e| PublicKeyError(e.to_string()))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
