@@ -17,7 +17,7 @@ use crate::analyze::{Applies, Connectivity, Conns, Endpoint, PeerRef, RepTable};
 use crate::connset::{ConnectionSet, Protocol};
 use crate::labels::{LabelSelector, Labels};
 use crate::model::{NamespaceMatch, Peer, PodMatcher, NAMESPACE_NAME_LABEL};
-use crate::report::{Direction, ReportOptions};
+use crate::report::options::{Direction, ReportOptions};
 
 /// A set of connections that may also name ports by name (a rule's named port towards a
 /// representative peer cannot be resolved). The protocol of a named port is the rule's; `None`
@@ -489,9 +489,7 @@ fn own_lines<'c>(
             .collect(),
     };
     let labels: Vec<(String, String)> = reps.iter().map(rep_labels).collect();
-    let focus = opts
-        .focus_conn
-        .map(|(p, port)| ConnectionSet::from_ports(p, crate::connset::PortSet::range(port, port)));
+    let focus = opts.focus_conn_set();
 
     // Per class and direction: whether protected, and the lines (other end, connections) its
     // workloads get, computed once per class. Only the lines are kept: the per-representative
@@ -508,12 +506,7 @@ fn own_lines<'c>(
         if !seen_workloads.insert(name.clone()) {
             continue;
         }
-        let is_focus = opts.focus_workloads.is_empty()
-            || opts
-                .focus_workloads
-                .iter()
-                .any(|f| *f == w.name || *f == format!("{}/{}", w.namespace, w.name));
-        if !is_focus {
+        if !opts.focus_of(&peer).focus {
             continue;
         }
         let class = engine.class_of[wi];

@@ -2,6 +2,16 @@
 //! BaselineAdminNetworkPolicy semantics, analysed over equivalence classes of pods), NetworkPolicies
 //! generated from a declared intent, and service-mesh L7 policies.
 //!
+//! Loading ([`load`], [`model`]) builds one [`Cluster`], the ingress controller included as a
+//! pod when Ingresses or Routes exist; [`analyze()`] analyses it once; [`report`] (with its
+//! [`report::options`]), [`exposure`] and [`verify`] read that one analysis. Port and address
+//! sets share one interval algebra ([`rangeset`]).
+//!
+//! It depends on palisade-core (manifest reading, with file and line) and on no other palisade
+//! crate, and does no I/O beyond reading manifests and intent files: no printing (reports go
+//! to the caller's writer), no network, no CLI (the `palisade netpol` commands live in the
+//! palisade crate and only parse arguments and write what this crate renders).
+//!
 //! ```no_run
 //! let cluster = palisade_netpol::load_dir(std::path::Path::new("manifests"))?;
 //! let connectivity = palisade_netpol::analyze(&cluster)?;

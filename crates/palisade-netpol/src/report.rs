@@ -1,135 +1,17 @@
 //! The connectivity report in upstream's (np-guard netpol-analyzer) formats: txt, json, csv, md
-//! and dot, with its focus options (workloads, their peers, a direction, one connection) and the
-//! exposure section.
+//! and dot, with the exposure section. What to report (format, focus, exposure) is
+//! [`options::ReportOptions`].
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 
+pub mod options;
+
+pub use options::{Direction, Format, ReportOptions};
+
 use crate::analyze::{Connectivity, PeerRef, RowDestination, RowSource};
-use crate::connset::{ConnectionSet, PortSet, Protocol};
 use crate::exposure::{self, ExposureBuilder, ExposureLine};
-
-/// An output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// `SRC => DST : CONN` lines.
-    Txt,
-    /// `[{"src","dst","conn"}]`.
-    Json,
-    /// `src,dst,conn` rows.
-    Csv,
-    /// A Markdown table.
-    Md,
-    /// A Graphviz digraph, namespaces as clusters.
-    Dot,
-}
-
-impl Format {
-    /// Parses `txt`, `json`, `csv`, `md` or `dot`.
-    pub fn parse(text: &str) -> Option<Format> {
-        match text {
-            "txt" => Some(Format::Txt),
-            "json" => Some(Format::Json),
-            "csv" => Some(Format::Csv),
-            "md" => Some(Format::Md),
-            "dot" => Some(Format::Dot),
-            _ => None,
-        }
-    }
-}
-
-/// Which direction of a focus workload's connections to list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Connections into the focus workloads.
-    Ingress,
-    /// Connections out of them.
-    Egress,
-}
-
-/// What to report and how.
-#[derive(Debug, Clone)]
-pub struct ReportOptions {
-    /// The format.
-    pub format: Format,
-    /// Only connections with one of these workloads (`name` or `ns/name`) at one end.
-    pub focus_workloads: Vec<String>,
-    /// With focus workloads: only connections whose other end is one of these.
-    pub focus_workload_peers: Vec<String>,
-    /// With focus workloads: only this direction of their connections.
-    pub focus_direction: Option<Direction>,
-    /// Only pairs that allow this connection (the report then lists pairs, not connections).
-    pub focus_conn: Option<(Protocol, u16)>,
-    /// Add the exposure analysis.
-    pub exposure: bool,
-}
-
-impl Default for ReportOptions {
-    fn default() -> Self {
-        Self {
-            format: Format::Txt,
-            focus_workloads: Vec::new(),
-            focus_workload_peers: Vec::new(),
-            focus_direction: None,
-            focus_conn: None,
-            exposure: false,
-        }
-    }
-}
-
-fn is_focus(peer: &PeerRef<'_>, list: &[String]) -> bool {
-    if list.is_empty() {
-        return true;
-    }
-    match peer {
-        PeerRef::Workload(w) => list
-            .iter()
-            .any(|f| *f == w.name || *f == format!("{}/{}", w.namespace, w.name)),
-        PeerRef::External(_) => false,
-        // Upstream's controller is a pod `ingress-controller` in `ingress-controller-ns`.
-        PeerRef::IngressController => list.iter().any(|f| {
-            f == crate::ingress::INGRESS_CONTROLLER_NAME
-                || *f
-                    == format!(
-                        "ingress-controller-ns/{}",
-                        crate::ingress::INGRESS_CONTROLLER_NAME
-                    )
-        }),
-    }
-}
-
-impl ReportOptions {
-    fn focus_conn_set(&self) -> Option<ConnectionSet> {
-        self.focus_conn
-            .map(|(p, port)| ConnectionSet::from_ports(p, PortSet::range(port, port)))
-    }
-
-    /// Exposure is not reported when both focus workloads and their peers are given.
-    pub(crate) fn exposure_enabled(&self) -> bool {
-        self.exposure && (self.focus_workloads.is_empty() || self.focus_workload_peers.is_empty())
-    }
-
-    /// Whether the report lists connections from `src` to `dst` (the focus options).
-    fn includes<A, B>(&self, src: &Peer<'_, A>, dst: &Peer<'_, B>) -> bool {
-        match self.focus_direction {
-            Some(Direction::Ingress) if !dst.focus => return false,
-            Some(Direction::Egress) if !src.focus => return false,
-            _ => {}
-        }
-        let no_workloads = self.focus_workloads.is_empty();
-        (src.focus && (no_workloads || dst.focus_peer))
-            || (dst.focus && (no_workloads || src.focus_peer))
-    }
-
-    /// Whether any connection from `src` can be listed: a source that is neither a focus
-    /// workload nor one of their peers has none, so its row need not be computed.
-    fn may_include_from<A>(&self, src: &Peer<'_, A>) -> bool {
-        match self.focus_direction {
-            Some(Direction::Egress) => src.focus,
-            _ => src.focus || self.focus_workloads.is_empty() || src.focus_peer,
-        }
-    }
-}
+use options::Focus;
 
 /// One end of the report's connections, with what the focus options say of it.
 struct Peer<'c, At> {
@@ -139,10 +21,8 @@ struct Peer<'c, At> {
     key: String,
     peer: PeerRef<'c>,
     at: At,
-    /// One of the focus workloads (true without any).
-    focus: bool,
-    /// One of their peers (true without any).
-    focus_peer: bool,
+    /// What the focus options say of it.
+    focus: Focus,
 }
 
 fn peer<'c, At>(opts: &ReportOptions, peer: PeerRef<'c>, at: At, quoted: bool) -> Peer<'c, At> {
@@ -156,8 +36,7 @@ fn peer<'c, At>(opts: &ReportOptions, peer: PeerRef<'c>, at: At, quoted: bool) -
         name,
         peer,
         at,
-        focus: is_focus(&peer, &opts.focus_workloads),
-        focus_peer: is_focus(&peer, &opts.focus_workload_peers),
+        focus: opts.focus_of(&peer),
     }
 }
 
@@ -218,7 +97,7 @@ fn for_each_line<'a>(
     // The printed form of each of the current row's sets: a row has few distinct sets.
     let mut texts: Vec<Option<String>> = Vec::new();
     for src in &sources {
-        if !opts.may_include_from(src) {
+        if !opts.may_include_from(src.focus) {
             continue;
         }
         row.load(src.at);
@@ -232,7 +111,7 @@ fn for_each_line<'a>(
         }));
         places.sort_unstable();
         for dst in places.iter().map(|&i| &destinations[i as usize]) {
-            if !opts.includes(src, dst) {
+            if !opts.includes(src.focus, dst.focus) {
                 continue;
             }
             let Some((i, set)) = row.to(dst.at) else {
@@ -261,7 +140,7 @@ fn for_each_line<'a>(
         RowSource::Block(0),
         quoted,
     );
-    if !opts.may_include_from(&controller) {
+    if !opts.may_include_from(controller.focus) {
         return Ok(());
     }
     let ingress = conn.ingress_connections();
@@ -269,7 +148,7 @@ fn for_each_line<'a>(
         let RowDestination::Workload(i) = dst.at else {
             continue;
         };
-        if !opts.includes(&controller, dst) {
+        if !opts.includes(controller.focus, dst.focus) {
             continue;
         }
         let Ok(k) = ingress.binary_search_by_key(&i, |(w, _)| *w) else {
@@ -681,9 +560,8 @@ fn dot(
     let focus_peers = !opts.focus_workload_peers.is_empty() && !opts.focus_workloads.is_empty();
     for w in &conn.cluster().workloads {
         let p = PeerRef::Workload(w);
-        if is_focus(&p, &opts.focus_workloads)
-            || (focus_peers && is_focus(&p, &opts.focus_workload_peers))
-        {
+        let focus = opts.focus_of(&p);
+        if focus.focus || (focus_peers && focus.focus_peer) {
             add_peer(&p.to_string(), &p, &mut ns_groups);
         }
     }
@@ -741,7 +619,7 @@ fn dot(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{analyze, load_str};
+    use crate::{analyze, load_str, Protocol};
 
     const YAML: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: ns, labels: {app: a}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: ns, labels: {app: b}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: ns}\nspec:\n  podSelector: {matchLabels: {app: b}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {app: a}}}]\n    ports: [{port: 80}, {port: 443}]\n";
 
