@@ -46,7 +46,7 @@ pub(crate) fn scan_tar(
             Err(e) => {
                 if !ctx.stopped() {
                     ctx.report(
-                        "model/unparseable",
+                        crate::rules::UNPARSEABLE.code,
                         Severity::Suspicious,
                         trail,
                         0,
@@ -75,7 +75,7 @@ pub(crate) fn scan_tar(
                 }
                 Ok(None) => {
                     ctx.report(
-                        "model/unparseable",
+                        crate::rules::UNPARSEABLE.code,
                         Severity::Suspicious,
                         trail,
                         header_at,
@@ -237,7 +237,7 @@ fn sevenz_failure(ctx: &Ctx<'_>, trail: &Trail, error: sevenz_rust2::Error) -> S
     match &error {
         E::PasswordRequired | E::MaybeBadPassword(_) => {
             ctx.report(
-                "model/encrypted",
+                crate::rules::ENCRYPTED.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -249,7 +249,7 @@ fn sevenz_failure(ctx: &Ctx<'_>, trail: &Trail, error: sevenz_rust2::Error) -> S
             if method.contains("AES") || method.contains("6, 241, 7, 1") =>
         {
             ctx.report(
-                "model/encrypted",
+                crate::rules::ENCRYPTED.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -259,7 +259,7 @@ fn sevenz_failure(ctx: &Ctx<'_>, trail: &Trail, error: sevenz_rust2::Error) -> S
         }
         E::UnsupportedCompressionMethod(method) => {
             ctx.report(
-                "model/unsupported-archive",
+                crate::rules::UNSUPPORTED_ARCHIVE.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -277,7 +277,7 @@ fn sevenz_failure(ctx: &Ctx<'_>, trail: &Trail, error: sevenz_rust2::Error) -> S
         }
         _ => {
             ctx.report(
-                "model/unparseable",
+                crate::rules::UNPARSEABLE.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -359,7 +359,7 @@ mod container_tests {
         tar[..512].copy_from_slice(header.as_bytes());
         let outcome = scan(&tar);
         assert_eq!(
-            with_rule(&outcome, "model/archive-path").len(),
+            with_rule(&outcome, crate::rules::ARCHIVE_PATH.code).len(),
             1,
             "{:?}",
             outcome.findings
@@ -371,7 +371,10 @@ mod container_tests {
     fn duplicate_tar_members_are_all_scanned() {
         let tar = tar_of(&[("model.pkl", BENIGN_P2), ("model.pkl", EVIL_P2)]);
         let outcome = scan(&tar);
-        assert_eq!(with_rule(&outcome, "model/duplicate-member").len(), 1);
+        assert_eq!(
+            with_rule(&outcome, crate::rules::DUPLICATE_MEMBER.code).len(),
+            1
+        );
         assert_routed(&outcome, &["model.pkl"]);
     }
 
@@ -381,7 +384,7 @@ mod container_tests {
         tar[1024 + 148] ^= 0x01;
         let outcome = scan(&tar);
         assert_eq!(format(&outcome), "tar");
-        let damaged = with_rule(&outcome, "model/unparseable");
+        let damaged = with_rule(&outcome, crate::rules::UNPARSEABLE.code);
         assert_eq!(damaged.len(), 1, "{:?}", outcome.findings);
         assert_eq!(damaged[0].severity, Severity::Suspicious);
     }

@@ -152,7 +152,7 @@ mod tests {
             data = gzip(&data);
         }
         let outcome = scan(&data);
-        assert_eq!(rules(&outcome), ["model/limit"]);
+        assert_eq!(rules(&outcome), [crate::rules::LIMIT.code]);
         assert!(format(&outcome).starts_with("gzip: gzip: gzip: gzip: gzip"));
     }
 
@@ -167,7 +167,7 @@ mod tests {
             ..ScanOptions::default()
         };
         let outcome = scan_with(&bomb, options);
-        let limits = with_rule(&outcome, "model/limit");
+        let limits = with_rule(&outcome, crate::rules::LIMIT.code);
         assert_eq!(limits.len(), 1, "{:?}", outcome.findings);
         assert_eq!(limits[0].severity, Severity::Suspicious);
         assert!(dangerous(&outcome).is_empty());
@@ -185,7 +185,7 @@ mod tests {
         let middle = broken.len() / 2;
         broken.truncate(middle);
         let outcome = scan(&broken);
-        assert_eq!(rules(&outcome), ["model/unparseable"]);
+        assert_eq!(rules(&outcome), [crate::rules::UNPARSEABLE.code]);
         assert_eq!(outcome.findings[0].severity, Severity::Suspicious);
         let header_only = scan(b"\x1f\x8b\x08\x00");
         assert_eq!(header_only.findings[0].severity, Severity::Suspicious);
@@ -205,7 +205,7 @@ mod tests {
         crc.update(&file[12..12 + header_len - 4]);
         file[12 + header_len - 4..12 + header_len].copy_from_slice(&crc.sum().to_le_bytes());
         let outcome = scan(&file);
-        assert_eq!(rules(&outcome), ["model/unparseable"]);
+        assert_eq!(rules(&outcome), [crate::rules::UNPARSEABLE.code]);
         assert_eq!(outcome.findings[0].severity, Severity::Suspicious);
         assert!(
             outcome.findings[0].message.contains("memory"),

@@ -15,6 +15,18 @@ pub enum Severity {
     Dangerous,
 }
 
+/// The model scanner's severities on palisade's one scale, as image scans and attestations rank
+/// them: a file that runs code when loaded is critical, one to look at medium.
+impl From<Severity> for palisade_diagnostics::Severity {
+    fn from(severity: Severity) -> Self {
+        match severity {
+            Severity::Dangerous => palisade_diagnostics::Severity::Critical,
+            Severity::Suspicious => palisade_diagnostics::Severity::Medium,
+            Severity::Info => palisade_diagnostics::Severity::Info,
+        }
+    }
+}
+
 impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -291,7 +291,7 @@ fn walk(ctx: &Ctx<'_>, trail: &Trail, w: &mut Walker<'_, '_>) -> Result<String, 
             let lower = text.to_ascii_lowercase();
             if let Some(pattern) = TEMPLATE_PATTERNS.iter().find(|p| lower.contains(*p)) {
                 ctx.report(
-                    "model/suspicious-metadata",
+                    crate::rules::SUSPICIOUS_METADATA.code,
                     Severity::Suspicious,
                     trail,
                     at,
@@ -411,13 +411,13 @@ pub(crate) mod tests {
     #[test]
     fn tensor_past_the_end_and_hostile_counts() {
         let outcome = scan_bytes("m.gguf", &gguf_file("x", 8, 16), &ScanOptions::default());
-        assert_eq!(outcome.findings[0].rule, "model/unparseable");
+        assert_eq!(outcome.findings[0].rule, crate::rules::UNPARSEABLE.code);
         let mut hostile = b"GGUF".to_vec();
         hostile.extend_from_slice(&3u32.to_le_bytes());
         hostile.extend_from_slice(&u64::MAX.to_le_bytes());
         hostile.extend_from_slice(&u64::MAX.to_le_bytes());
         let outcome = scan_bytes("m.gguf", &hostile, &ScanOptions::default());
-        assert_eq!(outcome.findings[0].rule, "model/unparseable");
+        assert_eq!(outcome.findings[0].rule, crate::rules::UNPARSEABLE.code);
         assert_eq!(outcome.findings[0].severity, Severity::Suspicious);
     }
 
@@ -426,6 +426,9 @@ pub(crate) mod tests {
         let file = gguf_file("{{ ''.__class__.__mro__[1].__subclasses__() }}", 4, 16);
         let outcome = scan_bytes("m.gguf", &file, &ScanOptions::default());
         assert_eq!(outcome.findings.len(), 1);
-        assert_eq!(outcome.findings[0].rule, "model/suspicious-metadata");
+        assert_eq!(
+            outcome.findings[0].rule,
+            crate::rules::SUSPICIOUS_METADATA.code
+        );
     }
 }

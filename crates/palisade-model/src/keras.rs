@@ -21,7 +21,7 @@ const KERAS_MARKS: &[&[u8]] = &[b"model_config", b"keras_version"];
 
 pub(crate) fn lambda_finding(ctx: &Ctx<'_>, trail: &Trail, offset: u64, what: &str) {
     ctx.report(
-        "model/keras-lambda",
+        crate::rules::KERAS_LAMBDA.code,
         Severity::Dangerous,
         trail,
         offset,
@@ -82,7 +82,7 @@ pub(crate) fn scan_config(ctx: &Ctx<'_>, trail: &Trail, reader: &mut dyn Read) {
         Err(e) => {
             // Keras refuses to load it, but the bytes may still name a Lambda for another parser.
             ctx.report(
-                "model/unparseable",
+                crate::rules::UNPARSEABLE.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -171,7 +171,7 @@ mod file_tests {
         for at in [100, (1 << 16) - 40] {
             let outcome = scan(&hdf5_with(config, at));
             assert_eq!(format(&outcome), "Keras HDF5");
-            let lambdas = with_rule(&outcome, "model/keras-lambda");
+            let lambdas = with_rule(&outcome, crate::rules::KERAS_LAMBDA.code);
             assert_eq!(lambdas.len(), 1, "{:?}", outcome.findings);
             assert_eq!(lambdas[0].severity, Severity::Dangerous);
             let within = config
@@ -182,7 +182,11 @@ mod file_tests {
         }
         let compact = br#"{"layers":[{"class_name":"Lambda"}]}"#;
         assert_eq!(
-            with_rule(&scan(&hdf5_with(compact, 64)), "model/keras-lambda").len(),
+            with_rule(
+                &scan(&hdf5_with(compact, 64)),
+                crate::rules::KERAS_LAMBDA.code
+            )
+            .len(),
             1
         );
         let fine = br#"{"layers": [{"class_name": "TFOpLambda"}, {"class_name": "Dense"}]}"#;

@@ -8,6 +8,7 @@ pub mod formats;
 pub mod pickle;
 pub mod policy;
 pub mod report;
+pub mod rules;
 pub mod scan;
 
 mod archive;

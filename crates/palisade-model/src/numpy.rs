@@ -430,7 +430,7 @@ pub(crate) fn scan_npy(
         }
         if data_len > expected {
             ctx.report(
-                "model/trailing-data",
+                crate::rules::TRAILING_DATA.code,
                 Severity::Info,
                 trail,
                 data_start + expected,
@@ -505,15 +505,15 @@ mod container_tests {
         assert!(outcome.findings.is_empty(), "{:?}", outcome.findings);
 
         let truncated = scan(&npy("<f4", "(2, 3)", &[0u8; 20]));
-        assert_eq!(rules(&truncated), ["model/unparseable"]);
+        assert_eq!(rules(&truncated), [crate::rules::UNPARSEABLE.code]);
         assert_eq!(truncated.findings[0].severity, Severity::Suspicious);
 
         let trailing = scan(&npy("<f4", "(2, 3)", &[0u8; 30]));
-        assert_eq!(rules(&trailing), ["model/trailing-data"]);
+        assert_eq!(rules(&trailing), [crate::rules::TRAILING_DATA.code]);
         assert_eq!(trailing.findings[0].severity, Severity::Info);
 
         let overflow = scan(&npy("<f8", "(4294967296, 4294967296, 4294967296)", &[]));
-        assert_eq!(rules(&overflow), ["model/unparseable"]);
+        assert_eq!(rules(&overflow), [crate::rules::UNPARSEABLE.code]);
     }
 
     #[test]
@@ -545,7 +545,7 @@ mod container_tests {
 
             let damaged = npy("|O", "(1,)", &EVIL_P2[..EVIL_P2.len() - 1]);
             let outcome = scan(&damaged);
-            let unparseable = with_rule(&outcome, "model/unparseable");
+            let unparseable = with_rule(&outcome, crate::rules::UNPARSEABLE.code);
             assert_eq!(unparseable.len(), 1, "{:?}", outcome.findings);
             assert_eq!(unparseable[0].severity, Severity::Dangerous);
             assert!(unparseable[0].location.offset >= data_start);
@@ -563,7 +563,7 @@ mod container_tests {
         );
         let code = npy_raw("__import__('os').system('id')", "(1,)", &[]);
         let outcome = scan(&code);
-        assert_eq!(rules(&outcome), ["model/unparseable"]);
+        assert_eq!(rules(&outcome), [crate::rules::UNPARSEABLE.code]);
         assert!(dangerous(&outcome).is_empty());
     }
 

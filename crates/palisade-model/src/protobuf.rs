@@ -386,7 +386,7 @@ pub(crate) fn scan(
     if format == "ONNX" {
         if onnx.ir_version.is_none() {
             ctx.report(
-                "model/unparseable",
+                crate::rules::UNPARSEABLE.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -398,7 +398,7 @@ pub(crate) fn scan(
             if !KNOWN_DOMAINS.contains(&domain.as_str()) && !reported.contains(domain) {
                 reported.push(domain.clone());
                 ctx.report(
-                    "model/onnx-custom-op",
+                    crate::rules::ONNX_CUSTOM_OP.code,
                     Severity::Suspicious,
                     trail,
                     0,
@@ -413,7 +413,7 @@ pub(crate) fn scan(
                 || location.split(['/', '\\']).any(|part| part == "..");
             if escapes {
                 ctx.report(
-                    "model/onnx-external-data",
+                    crate::rules::ONNX_EXTERNAL_DATA.code,
                     Severity::Suspicious,
                     trail,
                     0,
@@ -434,7 +434,7 @@ pub(crate) fn scan(
         }
         if TF_CODE_OPS.contains(op) {
             ctx.report(
-                "model/tf-code-op",
+                crate::rules::TF_CODE_OP.code,
                 Severity::Dangerous,
                 trail,
                 *offset,
@@ -442,7 +442,7 @@ pub(crate) fn scan(
             );
         } else {
             ctx.report(
-                "model/tf-file-op",
+                crate::rules::TF_FILE_OP.code,
                 Severity::Suspicious,
                 trail,
                 *offset,
@@ -490,7 +490,10 @@ mod tests {
             .iter()
             .map(|f| (f.rule, f.severity))
             .collect();
-        assert_eq!(rules, [("model/tf-code-op", Severity::Dangerous)]);
+        assert_eq!(
+            rules,
+            [(crate::rules::TF_CODE_OP.code, Severity::Dangerous)]
+        );
     }
 
     #[test]
@@ -508,7 +511,13 @@ mod tests {
         let outcome = scan_bytes("m.onnx", &model, &ScanOptions::default());
         assert_eq!(outcome.files[0].format, "ONNX");
         let rules: Vec<_> = outcome.findings.iter().map(|f| f.rule).collect();
-        assert_eq!(rules, ["model/onnx-custom-op", "model/onnx-external-data"]);
+        assert_eq!(
+            rules,
+            [
+                crate::rules::ONNX_CUSTOM_OP.code,
+                crate::rules::ONNX_EXTERNAL_DATA.code
+            ]
+        );
     }
 
     #[test]

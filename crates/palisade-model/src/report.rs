@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use palisade_diagnostics::sarif;
 use serde_json::json;
 
 use crate::finding::{Finding, Severity};
@@ -14,46 +15,12 @@ pub struct ScannedFile {
     pub format: String,
 }
 
+/// A rule's title, for reports.
 fn describe(rule: &str) -> &'static str {
-    match rule {
-        "model/dangerous-global" => {
-            "The file references a callable that executes code when it is loaded."
-        }
-        "model/unknown-global" => "The file references a global that is not on the allowlist.",
-        "model/unknown-call" => {
-            "The file calls a global that is not on the allowlist, with arguments it chooses."
-        }
-        "model/unparseable" => "The file cannot be parsed, so it cannot be shown to be safe.",
-        "model/keras-lambda" => {
-            "A Keras Lambda layer runs arbitrary Python code when the model is loaded."
-        }
-        "model/encrypted" => "An encrypted archive member cannot be inspected.",
-        "model/limit" => {
-            "A size, depth or count limit stopped the scan; the rest was not inspected."
-        }
-        "model/torchscript" => "TorchScript code runs when the model is loaded.",
-        "model/unresolved-global" => "A STACK_GLOBAL whose module or name cannot be resolved, so what it imports cannot be verified.",
-        "model/global-mutation" => "The pickle modifies a module or class, which changes code that runs later.",
-        "model/indirect-call" => "The pickle calls something that is not a named global.",
-        "model/nested-pickle" => "A pickle is embedded inside a value of the file.",
-        "model/ambiguous-array" => "joblib array bytes that also read as pickle opcodes changing the memo.",
-        "model/extension-code" => "A copyreg extension code names a global that cannot be resolved offline.",
-        "model/unparsed-array" => "A joblib array whose size cannot be determined, so what follows it cannot be read.",
-        "model/archive-path" => "An archive member name that climbs out of its directory or is absolute.",
-        "model/duplicate-member" => "Two archive members share a name; loaders may read either.",
-        "model/zip-inconsistent" => "A zip's local headers disagree with its central directory.",
-        "model/polyglot" => "A file that is two formats at once (an archive appended to another file).",
-        "model/unsupported-archive" => "An archive format or method that cannot be opened here.",
-        "model/suspicious-metadata" => "Metadata holding code, commands or URLs.",
-        "model/onnx-custom-op" => "An ONNX operator from a custom domain, implemented by native code outside the model.",
-        "model/onnx-external-data" => "ONNX tensors stored in external files, outside the scanned model.",
-        "model/tf-code-op" => "A TensorFlow op that runs Python code (PyFunc).",
-        "model/tf-file-op" => "A TensorFlow op that reads or writes files.",
-        "model/trailing-data" => "Bytes after the end of the recognised content.",
-        "model/symlink" => "A symbolic link that points outside the scanned directory.",
-        "model/unrecognised" => "Content that is not a recognised model format.",
-        _ => "A model-artifact finding.",
-    }
+    crate::rules::TABLE
+        .get(rule)
+        .map(|r| r.title)
+        .unwrap_or("A model-artifact finding.")
 }
 
 /// The table: one block per file with findings, then a summary line. Files whose only finding is
@@ -162,22 +129,11 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> serde_json::Value {
     rules.dedup();
     let rule_objects: Vec<serde_json::Value> = rules
         .iter()
-        .map(|r| {
-            json!({
-                "id": r,
-                "shortDescription": {"text": describe(r)},
-                "properties": {"tags": ["security", "model"]},
-            })
-        })
+        .map(|r| sarif::rule(r, describe(r), &["security", "model"]))
         .collect();
     let results: Vec<serde_json::Value> = findings
         .iter()
         .map(|f| {
-            let level = match f.severity {
-                Severity::Dangerous => "error",
-                Severity::Suspicious => "warning",
-                Severity::Info => "note",
-            };
             let inside = if f.location.members.is_empty() {
                 String::new()
             } else {
@@ -186,7 +142,7 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> serde_json::Value {
             let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": rules.iter().position(|r| *r == f.rule),
-                "level": level,
+                "level": sarif::level(f.severity.into()),
                 "message": {"text": format!("{}{inside} at byte {}", f.message, f.location.offset)},
                 "locations": [{
                     "physicalLocation": {
@@ -204,17 +160,9 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> serde_json::Value {
             result
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "palisade",
-                "version": tool_version,
-                "informationUri": "https://example.invalid/palisade",
-                "rules": rule_objects,
-            }},
-            "results": results,
-        }],
-    })
+    sarif::document(
+        sarif::driver(tool_version, false, sarif::TOOL_URI, rule_objects),
+        None,
+        results,
+    )
 }

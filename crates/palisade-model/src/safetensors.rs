@@ -146,7 +146,7 @@ pub(crate) fn scan(
                 };
                 if let Some(pattern) = suspicious(text).or_else(|| suspicious(key)) {
                     ctx.report(
-                        "model/suspicious-metadata",
+                        crate::rules::SUSPICIOUS_METADATA.code,
                         Severity::Suspicious,
                         trail,
                         8,
@@ -295,13 +295,16 @@ mod tests {
         ] {
             assert_eq!(
                 rules(&safetensors_file(header, data)),
-                [("model/unparseable", Severity::Suspicious)],
+                [(crate::rules::UNPARSEABLE.code, Severity::Suspicious)],
                 "{header}"
             );
         }
         let mut huge = (u64::from(u32::MAX)).to_le_bytes().to_vec();
         huge.extend_from_slice(b"{}");
-        assert_eq!(rules(&huge), [("model/unparseable", Severity::Suspicious)]);
+        assert_eq!(
+            rules(&huge),
+            [(crate::rules::UNPARSEABLE.code, Severity::Suspicious)]
+        );
     }
 
     #[test]
@@ -312,7 +315,7 @@ mod tests {
         );
         assert_eq!(
             rules(&file),
-            [("model/suspicious-metadata", Severity::Suspicious)]
+            [(crate::rules::SUSPICIOUS_METADATA.code, Severity::Suspicious)]
         );
         let fine = safetensors_file(
             r#"{"__metadata__":{"license":"see https://example.org/license"}}"#,

@@ -152,7 +152,7 @@ pub fn scan_path(path: &Path, options: &ScanOptions) -> ScanOutcome {
                     members: 0,
                 }),
                 Ok(target) => outcome.findings.push(Finding {
-                    rule: "model/symlink",
+                    rule: crate::rules::SYMLINK.code,
                     severity: Severity::Suspicious,
                     location: Location { file: entry_display, members: Vec::new(), offset: 0 },
                     global: None,
@@ -473,7 +473,7 @@ impl<'o> Ctx<'o> {
         message: impl Into<String>,
     ) -> Scanned {
         self.report(
-            "model/unparseable",
+            crate::rules::UNPARSEABLE.code,
             Severity::Suspicious,
             trail,
             offset,
@@ -516,7 +516,7 @@ impl<'o> Ctx<'o> {
     pub(crate) fn limit(&self, trail: &Trail, offset: u64, message: impl Into<String>) {
         if !self.stopped.replace(true) {
             self.report(
-                "model/limit",
+                crate::rules::LIMIT.code,
                 Severity::Suspicious,
                 trail,
                 offset,
@@ -633,7 +633,7 @@ pub(crate) fn scan_seekable(
     if kind != Kind::Zip && !ctx.stopped() && len >= 22 {
         if let Ok(Some(_)) = crate::zipfile::find_end(source, len, true) {
             ctx.report(
-                "model/polyglot",
+                crate::rules::POLYGLOT.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -808,7 +808,7 @@ fn pickle_outcome(ctx: &Ctx<'_>, trail: &Trail, pickle: State, scanned: Scanned)
     match pickle {
         State::Parsed => {
             ctx.report(
-                "model/polyglot",
+                crate::rules::POLYGLOT.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -840,7 +840,7 @@ fn spool_and_scan(
         Ok(file) => file,
         Err(e) => {
             ctx.report(
-                "model/limit",
+                crate::rules::LIMIT.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -874,7 +874,7 @@ fn spool_and_scan(
     let scanned = scan_seekable(ctx, trail, &mut spool, len, depth, hints);
     if let Some(error) = spool.error() {
         ctx.report(
-            "model/limit",
+            crate::rules::LIMIT.code,
             Severity::Suspicious,
             trail,
             0,
@@ -914,7 +914,13 @@ fn scan_kind(
     match kind {
         Kind::Empty => {
             if trail.is_root() {
-                ctx.report("model/unrecognised", Severity::Info, trail, 0, "empty file");
+                ctx.report(
+                    crate::rules::UNRECOGNISED.code,
+                    Severity::Info,
+                    trail,
+                    0,
+                    "empty file",
+                );
             }
             Scanned::new("empty", State::Unrecognised)
         }
@@ -976,7 +982,7 @@ pub(crate) fn unrecognised(ctx: &Ctx<'_>, trail: &Trail, hints: Hints, why: &str
     };
     if hints.ciphertext {
         ctx.report(
-            "model/encrypted",
+            crate::rules::ENCRYPTED.code,
             Severity::Suspicious,
             trail,
             0,
@@ -984,7 +990,7 @@ pub(crate) fn unrecognised(ctx: &Ctx<'_>, trail: &Trail, hints: Hints, why: &str
         );
     } else if !hints.quiet {
         ctx.report(
-            "model/unrecognised",
+            crate::rules::UNRECOGNISED.code,
             Severity::Info,
             trail,
             0,
@@ -1076,7 +1082,7 @@ pub(crate) fn scan_pickle(
                 _ if hints.ciphertext => {
                     ctx.extend(found);
                     ctx.report(
-                        "model/encrypted",
+                        crate::rules::ENCRYPTED.code,
                         Severity::Suspicious,
                         trail,
                         offset,
@@ -1087,7 +1093,7 @@ pub(crate) fn scan_pickle(
                 _ => {
                     ctx.extend(found);
                     ctx.report(
-                        "model/unparseable",
+                        crate::rules::UNPARSEABLE.code,
                         Severity::Dangerous,
                         trail,
                         // The scanner's offsets already include `offset` (the location's).
@@ -1121,7 +1127,7 @@ pub(crate) fn stream_failure(
         return Scanned::new("not inspected", State::Stopped);
     }
     ctx.report(
-        "model/unparseable",
+        crate::rules::UNPARSEABLE.code,
         Severity::Suspicious,
         trail,
         offset,
@@ -1157,7 +1163,7 @@ pub(crate) fn check_member_name(ctx: &Ctx<'_>, trail: &Trail, raw: &[u8]) {
     }
     if !problems.is_empty() {
         ctx.report(
-            "model/archive-path",
+            crate::rules::ARCHIVE_PATH.code,
             Severity::Suspicious,
             trail,
             0,
@@ -1176,7 +1182,7 @@ pub(crate) fn check_duplicate(
 ) {
     if !seen.insert(raw.to_vec()) {
         ctx.report(
-            "model/duplicate-member",
+            crate::rules::DUPLICATE_MEMBER.code,
             Severity::Suspicious,
             trail,
             0,
@@ -1257,7 +1263,7 @@ mod tests {
         assert!(ctx.stopped());
         let findings = ctx.findings.into_inner();
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].rule, "model/limit");
+        assert_eq!(findings[0].rule, crate::rules::LIMIT.code);
         assert_eq!(findings[0].location.members, vec!["m".to_string()]);
     }
 }
@@ -1298,7 +1304,11 @@ mod file_tests {
                 "{bytes:?}: {:?}",
                 outcome.findings
             );
-            assert_eq!(rules(&outcome), ["model/unrecognised"], "{bytes:?}");
+            assert_eq!(
+                rules(&outcome),
+                [crate::rules::UNRECOGNISED.code],
+                "{bytes:?}"
+            );
         }
         let empty = scan(b"");
         assert_eq!(format(&empty), "empty");
@@ -1311,7 +1321,7 @@ mod file_tests {
         truncated.extend_from_slice(b"\xff\xff");
         let outcome = scan(&truncated);
         if pickle_scanner_is_live() {
-            let damaged = with_rule(&outcome, "model/unparseable");
+            let damaged = with_rule(&outcome, crate::rules::UNPARSEABLE.code);
             assert_eq!(damaged.len(), 1, "{:?}", outcome.findings);
             assert_eq!(damaged[0].severity, Severity::Dangerous);
         }
@@ -1353,7 +1363,7 @@ mod file_tests {
         assert_eq!(names, ["a.safetensors", "link-in.pkl", "sub/b.pkl"]);
         assert_eq!(outcome.files[0].format, "safetensors");
         assert!(outcome.files[1].format.starts_with("symbolic link to"));
-        let links = with_rule(&outcome, "model/symlink");
+        let links = with_rule(&outcome, crate::rules::SYMLINK.code);
         assert_eq!(links.len(), 1);
         assert!(links[0].location.file.ends_with("link-out.pkl"));
         if pickle_scanner_is_live() {

@@ -369,7 +369,7 @@ pub(crate) fn scan(
         Ok(Some(end)) => end,
         Ok(None) => {
             ctx.report(
-                "model/unparseable",
+                crate::rules::UNPARSEABLE.code,
                 Severity::Suspicious,
                 trail,
                 0,
@@ -389,7 +389,7 @@ pub(crate) fn scan(
                 return Scanned::new("zip", State::Stopped);
             }
             ctx.report(
-                "model/unparseable",
+                crate::rules::UNPARSEABLE.code,
                 Severity::Suspicious,
                 trail,
                 end.cd_start,
@@ -418,7 +418,7 @@ pub(crate) fn scan(
     } = &layout
     {
         ctx.report(
-            "model/torchscript",
+            crate::rules::TORCHSCRIPT.code,
             Severity::Suspicious,
             &trail.child(member),
             0,
@@ -449,7 +449,7 @@ pub(crate) fn scan(
             Ok(Some(local)) => local,
             Ok(None) => {
                 ctx.report(
-                    "model/unparseable",
+                    crate::rules::UNPARSEABLE.code,
                     Severity::Suspicious,
                     &child,
                     0,
@@ -466,7 +466,7 @@ pub(crate) fn scan(
         };
         for disagreement in &local.disagreements {
             ctx.report(
-                "model/zip-inconsistent",
+                crate::rules::ZIP_INCONSISTENT.code,
                 Severity::Suspicious,
                 &child,
                 0,
@@ -477,7 +477,7 @@ pub(crate) fn scan(
             // Several directory entries sharing one member's bytes: scanned once. Sharing is how
             // overlapping-entry zip bombs multiply their output.
             ctx.report(
-                "model/zip-inconsistent",
+                crate::rules::ZIP_INCONSISTENT.code,
                 Severity::Suspicious,
                 &child,
                 0,
@@ -489,7 +489,7 @@ pub(crate) fn scan(
         let available = len.saturating_sub(local.data_start);
         if entry.compressed > available {
             ctx.report(
-                "model/unparseable",
+                crate::rules::UNPARSEABLE.code,
                 Severity::Suspicious,
                 &child,
                 0,
@@ -538,7 +538,7 @@ pub(crate) fn scan(
         }
         if entry.flags & 0x0041 != 0 && entry.method != 99 && member.state == State::Parsed {
             ctx.report(
-                "model/zip-inconsistent",
+                crate::rules::ZIP_INCONSISTENT.code,
                 Severity::Suspicious,
                 &child,
                 0,
@@ -547,7 +547,7 @@ pub(crate) fn scan(
         }
         if entry.flags & 0x0020 != 0 {
             ctx.report(
-                "model/zip-inconsistent",
+                crate::rules::ZIP_INCONSISTENT.code,
                 Severity::Suspicious,
                 &child,
                 0,
@@ -636,7 +636,7 @@ fn zip_lzma<R: Read>(mut raw: R) -> io::Result<lzma_rust2::LzmaReader<R>> {
 
 fn unsupported_method(ctx: &Ctx<'_>, trail: &Trail, entry: &Entry) {
     ctx.report(
-        "model/unsupported-archive",
+        crate::rules::UNSUPPORTED_ARCHIVE.code,
         Severity::Suspicious,
         trail,
         0,
@@ -695,7 +695,7 @@ fn report_overlaps(ctx: &Ctx<'_>, trail: &Trail, ranges: &mut [(u64, u64, String
         let (second_start, _, second) = &pair[1];
         if second_start < first_end {
             ctx.report(
-                "model/zip-inconsistent",
+                crate::rules::ZIP_INCONSISTENT.code,
                 Severity::Suspicious,
                 &trail.child(second),
                 0,
@@ -870,7 +870,7 @@ mod container_tests {
         assert_eq!(format(&outcome), "PyTorch zip");
         assert_eq!(outcome.files[0].members, 3);
         assert!(
-            with_rule(&outcome, "model/unrecognised").is_empty(),
+            with_rule(&outcome, crate::rules::UNRECOGNISED.code).is_empty(),
             "{:?}",
             outcome.findings
         );
@@ -893,12 +893,12 @@ mod container_tests {
         let zip = raw_zip(&[Member::new("archive/data.pkl", b"hello, not a pickle")]);
         let outcome = scan(&zip);
         if pickle_scanner_is_live() {
-            let found = with_rule(&outcome, "model/unparseable");
+            let found = with_rule(&outcome, crate::rules::UNPARSEABLE.code);
             assert_eq!(found.len(), 1, "{:?}", outcome.findings);
             assert_eq!(found[0].severity, Severity::Dangerous);
             assert_eq!(found[0].location.members, ["archive/data.pkl"]);
         }
-        assert!(with_rule(&outcome, "model/unrecognised").is_empty());
+        assert!(with_rule(&outcome, crate::rules::UNRECOGNISED.code).is_empty());
     }
 
     #[test]
@@ -910,7 +910,7 @@ mod container_tests {
         ]);
         let outcome = scan(&zip);
         assert_eq!(format(&outcome), "TorchScript zip");
-        let script = with_rule(&outcome, "model/torchscript");
+        let script = with_rule(&outcome, crate::rules::TORCHSCRIPT.code);
         assert_eq!(script.len(), 1);
         assert_eq!(script[0].severity, Severity::Suspicious);
         assert_routed(&outcome, &["m/constants.pkl"]);
@@ -923,7 +923,10 @@ mod container_tests {
             Member::new("a\\b.txt", b"hi"),
         ]);
         let outcome = scan(&zip);
-        assert_eq!(with_rule(&outcome, "model/archive-path").len(), 2);
+        assert_eq!(
+            with_rule(&outcome, crate::rules::ARCHIVE_PATH.code).len(),
+            2
+        );
         assert_routed(&outcome, &["../x.pkl"]);
     }
 
@@ -936,7 +939,10 @@ mod container_tests {
         ]);
         let outcome = scan(&zip);
         assert_eq!(format(&outcome), "PyTorch zip");
-        assert_eq!(with_rule(&outcome, "model/duplicate-member").len(), 1);
+        assert_eq!(
+            with_rule(&outcome, crate::rules::DUPLICATE_MEMBER.code).len(),
+            1
+        );
         assert_routed(&outcome, &["data.pkl"]);
         let reversed = raw_zip(&[
             Member::new("data.pkl", BENIGN_P2),
@@ -952,7 +958,10 @@ mod container_tests {
             ..Member::new("data.pkl", EVIL_P2)
         };
         let outcome = scan(&raw_zip(&[member]));
-        assert_eq!(with_rule(&outcome, "model/zip-inconsistent").len(), 1);
+        assert_eq!(
+            with_rule(&outcome, crate::rules::ZIP_INCONSISTENT.code).len(),
+            1
+        );
         assert_routed(&outcome, &["data.pkl"]);
     }
 
@@ -965,9 +974,12 @@ mod container_tests {
         let outcome = scan(&raw_zip(&[member]));
         assert_routed(&outcome, &["model/config.pkl"]);
         if pickle_scanner_is_live() {
-            assert_eq!(with_rule(&outcome, "model/zip-inconsistent").len(), 1);
+            assert_eq!(
+                with_rule(&outcome, crate::rules::ZIP_INCONSISTENT.code).len(),
+                1
+            );
         }
-        assert!(with_rule(&outcome, "model/encrypted").is_empty());
+        assert!(with_rule(&outcome, crate::rules::ENCRYPTED.code).is_empty());
     }
 
     #[test]
@@ -987,7 +999,7 @@ mod container_tests {
                 // The stub scanner accepts anything that starts like a pickle.
                 continue;
             }
-            let encrypted = with_rule(&outcome, "model/encrypted");
+            let encrypted = with_rule(&outcome, crate::rules::ENCRYPTED.code);
             assert_eq!(encrypted.len(), 1, "{:?}", outcome.findings);
             assert_eq!(encrypted[0].severity, Severity::Suspicious);
         }
@@ -1003,7 +1015,7 @@ mod container_tests {
             names.insert(0, name);
         }
         let outcome = scan(&archive);
-        assert!(with_rule(&outcome, "model/limit").is_empty());
+        assert!(with_rule(&outcome, crate::rules::LIMIT.code).is_empty());
         let expected: Vec<&str> = names.iter().map(String::as_str).collect();
         assert_routed(&outcome, &expected);
 
@@ -1012,7 +1024,7 @@ mod container_tests {
             archive = lib_zip(&[(name.as_str(), &archive)], true);
         }
         let outcome = scan(&archive);
-        let limits = with_rule(&outcome, "model/limit");
+        let limits = with_rule(&outcome, crate::rules::LIMIT.code);
         assert_eq!(limits.len(), 1, "{:?}", outcome.findings);
         assert_eq!(limits[0].location.members.len(), 4);
         assert!(dangerous(&outcome).is_empty());
@@ -1030,7 +1042,7 @@ mod container_tests {
             ..ScanOptions::default()
         };
         let outcome = scan_with(&zip, options);
-        let limits = with_rule(&outcome, "model/limit");
+        let limits = with_rule(&outcome, crate::rules::LIMIT.code);
         assert_eq!(limits.len(), 1, "{:?}", outcome.findings);
         assert_eq!(limits[0].location.members, ["big.npy"]);
         assert!(dangerous(&outcome).is_empty());
@@ -1055,7 +1067,7 @@ mod container_tests {
         out.extend_from_slice(&end);
         let outcome = scan(&out);
         // b.pkl's record also disagrees with the local header's name, which is a.pkl's.
-        let shared: Vec<_> = with_rule(&outcome, "model/zip-inconsistent")
+        let shared: Vec<_> = with_rule(&outcome, crate::rules::ZIP_INCONSISTENT.code)
             .into_iter()
             .filter(|f| f.message.contains("shares its data"))
             .collect();
@@ -1079,7 +1091,7 @@ mod container_tests {
             ..ScanOptions::default()
         };
         let outcome = scan_with(&lib_zip(&refs, false), options);
-        assert_eq!(with_rule(&outcome, "model/limit").len(), 1);
+        assert_eq!(with_rule(&outcome, crate::rules::LIMIT.code).len(), 1);
     }
 
     #[test]
@@ -1087,7 +1099,7 @@ mod container_tests {
         let zip = lib_zip(&[("data.pkl", EVIL_P2)], false);
         let outcome = scan(&zip[..zip.len() - 30]);
         assert_eq!(format(&outcome), "zip");
-        let damaged = with_rule(&outcome, "model/unparseable");
+        let damaged = with_rule(&outcome, crate::rules::UNPARSEABLE.code);
         assert_eq!(damaged.len(), 1);
         assert_eq!(damaged[0].severity, Severity::Suspicious);
     }
@@ -1102,7 +1114,7 @@ mod container_tests {
             outcome
                 .findings
                 .iter()
-                .all(|f| f.rule != "model/unparseable"),
+                .all(|f| f.rule != crate::rules::UNPARSEABLE.code),
             "{:?}",
             outcome.findings
         );
@@ -1124,7 +1136,7 @@ mod container_tests {
         );
         let outcome = scan(&zip);
         assert_eq!(format(&outcome), "Keras .keras");
-        let lambdas = with_rule(&outcome, "model/keras-lambda");
+        let lambdas = with_rule(&outcome, crate::rules::KERAS_LAMBDA.code);
         assert_eq!(lambdas.len(), 1, "{:?}", outcome.findings);
         assert_eq!(lambdas[0].severity, Severity::Dangerous);
         assert_eq!(lambdas[0].location.members, ["config.json"]);
@@ -1144,7 +1156,7 @@ mod container_tests {
         file.extend_from_slice(&raw_zip(&[Member::new("data.pkl", EVIL_P2)]));
         let outcome = scan(&file);
         assert_eq!(
-            with_rule(&outcome, "model/polyglot").len(),
+            with_rule(&outcome, crate::rules::POLYGLOT.code).len(),
             1,
             "{:?}",
             outcome.findings

@@ -546,3 +546,31 @@ fn palisades_own_deployment_passes_restricted_and_its_config_is_valid() {
         .to_owned();
     palisade_policy::Config::parse(std::sync::Arc::from("deploy/config.yaml"), &config).unwrap();
 }
+
+#[test]
+fn an_unreadable_input_is_reported_on_standard_error_in_every_format() {
+    let dir = tree(&[
+        ("bad.yaml", "kind: [\n"),
+        (
+            "ok.yaml",
+            "kind: Service\napiVersion: v1\nmetadata: {name: s}\n",
+        ),
+    ]);
+    for format in ["table", "json", "sarif"] {
+        let output = palisade()
+            .args(["audit", "--format", format, dir.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{format}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("bad.yaml:2"),
+            "{format}: nothing on standard error: {stderr}"
+        );
+        // The report on standard output still carries it.
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("bad.yaml"),
+            "{format}"
+        );
+    }
+}

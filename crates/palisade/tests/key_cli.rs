@@ -71,19 +71,33 @@ fn hardening_08_hostile_scrypt_parameters_are_refused_at_once_naming_the_file() 
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("hostile.key");
     std::fs::write(&key, pem).unwrap();
-    // `attest` reads keys through the same KeyPair::from_encrypted_pem (its arguments are being
-    // reworked, so only `sign` is run here).
-    for command in ["sign"] {
+    // Both commands that open a private key refuse it before deriving anything.
+    for (command, extra) in [("sign", None), ("attest", Some("--scan"))] {
         let started = std::time::Instant::now();
         let output = palisade()
-            .args([command, "--key", key.to_str().unwrap(), "registry.invalid/ml/iris:1"])
+            .args([
+                command,
+                "--key",
+                key.to_str().unwrap(),
+                "registry.invalid/ml/iris:1",
+            ])
+            .args(extra)
             .env("PALISADE_PASSWORD", "x")
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{command}");
-        assert!(stderr.contains(key.to_str().unwrap()), "{command}: {stderr}");
-        assert!(stderr.contains("N = 1048576, r = 32, p = 16"), "{command}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{command}"
+        );
+        assert!(
+            stderr.contains(key.to_str().unwrap()),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("N = 1048576, r = 32, p = 16"),
+            "{command}: {stderr}"
+        );
     }
 }

@@ -17,16 +17,16 @@ use super::{Limits, Summary};
 use crate::finding::{Finding, Location, Severity};
 use crate::policy::{normalize, Policy, Verdict};
 
-pub const RULE_DANGEROUS: &str = "model/dangerous-global";
-pub const RULE_UNKNOWN: &str = "model/unknown-global";
-pub const RULE_UNRESOLVED: &str = "model/unresolved-global";
-pub const RULE_MUTATION: &str = "model/global-mutation";
-pub const RULE_INDIRECT: &str = "model/indirect-call";
-pub const RULE_EXTENSION: &str = "model/extension-code";
-pub const RULE_ARRAY: &str = "model/unparsed-array";
-pub const RULE_AMBIGUOUS_ARRAY: &str = "model/ambiguous-array";
-pub const RULE_NESTED: &str = "model/nested-pickle";
-pub const RULE_UNKNOWN_CALL: &str = "model/unknown-call";
+pub const RULE_DANGEROUS: &str = crate::rules::DANGEROUS_GLOBAL.code;
+pub const RULE_UNKNOWN: &str = crate::rules::UNKNOWN_GLOBAL.code;
+pub const RULE_UNRESOLVED: &str = crate::rules::UNRESOLVED_GLOBAL.code;
+pub const RULE_MUTATION: &str = crate::rules::GLOBAL_MUTATION.code;
+pub const RULE_INDIRECT: &str = crate::rules::INDIRECT_CALL.code;
+pub const RULE_EXTENSION: &str = crate::rules::EXTENSION_CODE.code;
+pub const RULE_ARRAY: &str = crate::rules::UNPARSED_ARRAY.code;
+pub const RULE_AMBIGUOUS_ARRAY: &str = crate::rules::AMBIGUOUS_ARRAY.code;
+pub const RULE_NESTED: &str = crate::rules::NESTED_PICKLE.code;
+pub const RULE_UNKNOWN_CALL: &str = crate::rules::UNKNOWN_CALL.code;
 
 /// Findings kept per stream; a hostile stream could otherwise make millions.
 const MAX_FINDINGS: usize = 1000;

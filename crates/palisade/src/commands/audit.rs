@@ -7,7 +7,7 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 use palisade_core::report::{JsonReporter, Reporter, SarifReporter, Summary, TableReporter};
-use palisade_core::Severity;
+use palisade_core::{InputError, Severity};
 use palisade_policy::{Auditor, Config, StreamAudit};
 use palisade_pss::LevelVersion;
 
@@ -71,10 +71,21 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         )),
     };
 
+    // An error inside a report bound for a file, a pipe or a parser is easily missed: standard
+    // error says it too, unless the report is the table on this very terminal.
+    let echo = !(args.format == OutputFormat::Table
+        && args.output.is_none()
+        && std::io::stdout().is_terminal());
+    let report_error = |reporter: &mut Box<dyn Reporter>, error: &InputError| {
+        if echo {
+            eprintln!("error: {error}");
+        }
+        reporter.error(error)
+    };
     let mut summary = Summary::default();
     for error in &input_errors {
         summary.errors += 1;
-        reporter.error(error)?;
+        report_error(&mut reporter, error)?;
     }
     for batch in inputs.chunks(BATCH) {
         let audits: Vec<StreamAudit> = batch
@@ -94,7 +105,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             }
             for error in &audit.errors {
                 summary.errors += 1;
-                reporter.error(error)?;
+                report_error(&mut reporter, error)?;
             }
         }
     }

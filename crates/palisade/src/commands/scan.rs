@@ -1,6 +1,5 @@
-//! `palisade scan image` and `palisade sbom`: open the image, read its layers, take the inventory,
-//! match it against the database, write the report. The work lives in palisade-image,
-//! palisade-vuln and palisade-scan; this is only I/O.
+//! `palisade scan image` and `palisade sbom`: typed arguments into a [`Pipeline`], its report to
+//! the output. The work lives in palisade-scan's pipeline; this is argument handling and I/O.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,76 +8,69 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use palisade_image::inventory::{self, Inventory};
-use palisade_image::{LayerCache, OpenOptions, Progress, Target};
+use palisade_image::{OpenOptions, Progress, Target};
 use palisade_scan::ignore::IgnoreFile;
-use palisade_scan::models::ModelInspector;
-use palisade_scan::{report, ScanOptions};
+use palisade_scan::{report, ModelScan, Pipeline, ScanOptions, Scanned};
 use palisade_vuln::db::Database;
 use palisade_vuln::severity::Severity;
 
 use crate::cli::{DbLocation, ImageArgs, SbomArgs, SbomFormat, ScanFormat, ScanImageArgs};
 use crate::EXIT_FINDINGS;
 
-/// Bumped when what is kept from a layer changes (`inventory::wanted`), so cached layers read with
-/// an older selection are never used.
-const LAYER_CACHE_KEY: &str = "inv2";
-
-/// An image's inventory, and the names a report needs.
-pub struct Inspected {
-    pub name: String,
-    pub digest: Option<String>,
-    pub inventory: Inventory,
-    /// Model-scanner findings for model files in the image.
-    pub models: Vec<palisade_scan::models::ModelFinding>,
-}
-
-pub fn inspect(args: &ImageArgs) -> anyhow::Result<Inspected> {
-    inspect_with(args, &inventory::wanted, LAYER_CACHE_KEY)
-}
-
-/// Reads the image, keeping and inspecting files as `select` says; `cache_key` must change
-/// whenever what `select` does changes.
-pub fn inspect_with(
+/// The pipeline for an image named on the command line, with the given model scan and filter.
+fn pipeline(
     args: &ImageArgs,
-    select: &(dyn palisade_image::layers::Select + Sync),
-    cache_key: &str,
-) -> anyhow::Result<Inspected> {
-    let target = Target::parse(&args.target)?;
-    let options = OpenOptions {
-        platform: args
-            .platform
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--platform: {e}"))?,
-        plain_http: args.plain_http,
-        docker_config: args.docker_config.clone(),
-    };
-    let image = palisade_image::open(&target, &options)?;
-    let cache = if args.no_cache {
-        None
-    } else {
-        args.cache_dir
-            .clone()
-            .or_else(LayerCache::default_dir)
-            .map(|dir| LayerCache::new(dir, cache_key))
-    };
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
-    let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} reading layers {bar:30} {bytes}/{total_bytes} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let progress = |event: Progress| {
-        if let Some(bar) = &bar {
+    models: Option<ModelScan>,
+    filter: ScanOptions,
+) -> anyhow::Result<Pipeline> {
+    Ok(Pipeline {
+        target: Target::parse(&args.target)?,
+        open: OpenOptions {
+            platform: args
+                .platform
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--platform: {e}"))?,
+            plain_http: args.plain_http,
+            docker_config: args.docker_config.clone(),
+        },
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir
+                .clone()
+                .or_else(palisade_image::LayerCache::default_dir)
+        },
+        threads: args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+        models,
+        filter,
+    })
+}
+
+/// A progress bar on a terminal (none otherwise, or with --no-progress), fed by the pipeline.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    fn new(args: &ImageArgs) -> Self {
+        Bar(
+            (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} reading layers {bar:30} {bytes}/{total_bytes} {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            }),
+        )
+    }
+
+    fn update(&self, event: Progress) {
+        if let Some(bar) = &self.0 {
             match event {
                 Progress::Start { bytes, .. } => bar.set_length(bytes),
                 Progress::LayerDone { bytes, cached } => {
@@ -89,26 +81,15 @@ pub fn inspect_with(
                 }
             }
         }
-    };
-    let read = image.read(select, cache.as_ref(), threads, &progress)?;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
     }
-    tracing::info!(
-        layers = image.layers.len(),
-        cached = read.cached_layers,
-        "layers read"
-    );
-    Ok(Inspected {
-        name: image.name.clone(),
-        digest: image.manifest_digest.clone(),
-        inventory: inventory::scan(&read.fs),
-        models: read
-            .fs
-            .inspections()
-            .flat_map(|(_, bytes)| ModelInspector::decode(bytes))
-            .collect(),
-    })
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 pub fn db_dir(location: &DbLocation) -> anyhow::Result<PathBuf> {
@@ -171,13 +152,6 @@ pub struct ScanSettings<'a> {
     pub model_scan: bool,
 }
 
-/// A finished scan: the report, the inventory it was made from, and when it was made.
-pub struct Scanned {
-    pub report: palisade_scan::ScanReport,
-    pub inspected: Inspected,
-    pub stamp: String,
-}
-
 /// Scans an image: its packages against the database and, unless left out, its model files.
 pub fn run_scan(
     image: &ImageArgs,
@@ -185,7 +159,6 @@ pub fn run_scan(
     settings: &ScanSettings<'_>,
 ) -> anyhow::Result<Scanned> {
     // Everything that can be wrong with the configuration is found before the image is read.
-    let (today, stamp) = now();
     let ignore_rules = match settings.ignore_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -203,59 +176,32 @@ pub fn run_scan(
         None => palisade_policy::Config::default(),
     };
     let database = load_db(db)?;
-    let models = &config.models;
-    let inspected = if settings.model_scan {
-        let inspector = ModelInspector::new(
-            &models.image_paths,
-            palisade_model::scan::ScanOptions {
-                policy: palisade_model::policy::Policy {
-                    extra_allowed: models.allowed_globals.clone(),
-                },
-                ..Default::default()
-            },
-        );
-        // The cached inspections depend on where models are looked for and what is allowed.
-        let key = format!(
-            "{LAYER_CACHE_KEY}-m{}-{:016x}",
-            env!("CARGO_PKG_VERSION"),
-            fingerprint(&[&models.image_paths, &models.allowed_globals])
-        );
-        inspect_with(image, &inspector, &key)?
-    } else {
-        inspect(image)?
-    };
-    let options = ScanOptions {
+    let models = settings.model_scan.then(|| ModelScan {
+        image_paths: config.models.image_paths.clone(),
+        allowed_globals: config.models.allowed_globals.clone(),
+    });
+    let filter = ScanOptions {
         ignore_unfixed: settings.ignore_unfixed,
         ignore_rules,
-        today,
+        today: now().0,
     };
-    let mut report = palisade_scan::scan(
-        &inspected.name,
-        inspected.digest.as_deref(),
-        &inspected.inventory,
-        &database,
-        &options,
+    let pipeline = pipeline(image, models, filter)?;
+    let bar = Bar::new(image);
+    let scanned = pipeline.run(&database, &|event| bar.update(event))?;
+    tracing::info!(
+        layers = scanned.inspected.layers,
+        cached = scanned.inspected.cached_layers,
+        "layers read"
     );
-    if settings.model_scan {
-        report.models = inspected.models.clone();
-        report.model_scan = Some(palisade_scan::ModelScanCoverage {
-            image_paths: models.image_paths.clone(),
-            allowed_globals: models.allowed_globals.clone(),
-        });
-    }
-    Ok(Scanned {
-        report,
-        inspected,
-        stamp,
-    })
+    Ok(scanned)
 }
 
 pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
     let fail_on: Option<Severity> = args.fail_on.0;
+    let stamp = now().1;
     let Scanned {
         report: result,
         inspected,
-        stamp,
     } = run_scan(
         &args.image,
         &args.db,
@@ -297,7 +243,7 @@ fn pretty(value: &serde_json::Value) -> anyhow::Result<String> {
     Ok(text)
 }
 
-fn subject(inspected: &Inspected, created: String) -> palisade_scan::sbom::Subject {
+fn subject(inspected: &palisade_scan::Inspected, created: String) -> palisade_scan::sbom::Subject {
     palisade_scan::sbom::Subject {
         name: inspected.name.clone(),
         digest: inspected.digest.clone(),
@@ -307,7 +253,10 @@ fn subject(inspected: &Inspected, created: String) -> palisade_scan::sbom::Subje
 }
 
 pub fn sbom(args: SbomArgs) -> anyhow::Result<ExitCode> {
-    let inspected = inspect(&args.image)?;
+    let pipeline = pipeline(&args.image, None, ScanOptions::default())?;
+    let bar = Bar::new(&args.image);
+    let inspected = pipeline.inspect(&|event| bar.update(event))?;
+    drop(bar);
     let (_, stamp) = now();
     let subject = subject(&inspected, stamp);
     let document = match args.format {
@@ -321,20 +270,4 @@ pub fn sbom(args: SbomArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("unreadable package record: {error}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A stable hash of configuration lists (FNV-1a), for cache keys.
-fn fingerprint(lists: &[&Vec<String>]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for list in lists {
-        for item in list.iter() {
-            for byte in item.bytes().chain([0u8]) {
-                hash ^= u64::from(byte);
-                hash = hash.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        hash ^= 0xff;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
 }
