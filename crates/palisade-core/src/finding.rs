@@ -1,57 +1,13 @@
 //! Findings: diagnostics with a stable rule ID, a severity, the object, the field and a fix hint.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-/// How bad a finding is. Ordered, so `--fail-on high` can compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 4] = [
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("unknown severity {s:?}: expected one of low, medium, high, critical")
-            })
-    }
-}
+/// How bad a finding is: palisade's one scale (`palisade-diagnostics`), ordered so that
+/// `--fail-on high` can compare. Pod Security checks and the ML-serving rules use `low` to
+/// `critical`.
+pub use palisade_diagnostics::Severity;
 
 /// The object a finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

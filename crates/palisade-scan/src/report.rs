@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use palisade_diagnostics::sarif;
 use serde_json::json;
 
 use palisade_core::report::count;
@@ -251,14 +252,6 @@ pub fn json(report: &ScanReport) -> serde_json::Value {
     value
 }
 
-fn sarif_level(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical | Severity::High => "error",
-        Severity::Medium => "warning",
-        _ => "note",
-    }
-}
-
 /// SARIF 2.1.0: one rule per advisory, one result per affected package.
 pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
     let mut rules: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
@@ -269,9 +262,9 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
                 "shortDescription": {"text": f.summary.clone().unwrap_or_else(|| f.id.clone())},
                 "properties": {
                     "tags": ["security", "vulnerability", f.severity.to_string()],
-                    "security-severity": format!("{:.1}", f.score.unwrap_or(match f.severity {
-                        Severity::Critical => 9.5, Severity::High => 8.0, Severity::Medium => 5.5, Severity::Low => 2.0, _ => 0.0,
-                    })),
+                    "security-severity": sarif::security_severity_text(
+                        f.score.unwrap_or_else(|| sarif::security_severity(f.severity.into())),
+                    ),
                 },
             });
             if let Some(url) = &f.url {
@@ -289,7 +282,7 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
             json!({
                 "ruleId": f.id,
                 "ruleIndex": rule_ids.iter().position(|r| *r == f.id),
-                "level": sarif_level(f.severity),
+                "level": sarif::level(f.severity.into()),
                 "message": {"text": format!("{} {} is affected by {} ({}){fix}", f.package, f.version, f.id, f.severity)},
                 "locations": [{
                     "physicalLocation": {"artifactLocation": {"uri": f.location}},
@@ -303,29 +296,35 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
     let mut rules: Vec<serde_json::Value> = rules.into_values().collect();
     for m in &report.models {
         if !rules.iter().any(|r| r["id"] == m.rule.as_str()) {
-            rules.push(json!({"id": m.rule, "shortDescription": {"text": "Model file finding"}, "properties": {"tags": ["security", "model"]}}));
+            rules.push(sarif::rule(
+                &m.rule,
+                "Model file finding",
+                &["security", "model"],
+            ));
         }
         results.push(json!({
             "ruleId": m.rule,
-            "level": if m.severity == "dangerous" { "error" } else { "warning" },
+            "level": sarif::level(model_severity(&m.severity)),
             "message": {"text": format!("{}{}: {}", m.path, m.members.iter().map(|x| format!(" > {x}")).collect::<String>(), m.message)},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": m.path.trim_start_matches('/')}}}],
         }));
     }
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "palisade",
-                "version": tool_version,
-                "informationUri": "https://example.invalid/palisade",
-                "rules": rules,
-            }},
-            "automationDetails": {"id": format!("palisade/scan-image/{}", report.target)},
-            "results": results,
-        }],
-    })
+    let automation = format!("palisade/scan-image/{}", report.target);
+    sarif::document(
+        sarif::driver(tool_version, false, sarif::TOOL_URI, rules),
+        Some(&automation),
+        results,
+    )
+}
+
+/// A model finding's severity as the report carries it (`dangerous`, `suspicious`) on the one
+/// scale, as the model scanner maps it.
+fn model_severity(word: &str) -> palisade_diagnostics::Severity {
+    match word {
+        "dangerous" => palisade_model::Severity::Dangerous.into(),
+        "info" => palisade_model::Severity::Info.into(),
+        _ => palisade_model::Severity::Suspicious.into(),
+    }
 }
 
 /// The findings as CycloneDX vulnerabilities (ignored ones carry their reason as an analysis).

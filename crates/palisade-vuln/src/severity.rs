@@ -23,6 +23,20 @@ pub enum Severity {
     Critical,
 }
 
+/// Vulnerability ratings on palisade's one scale: `unknown` (no rating published) is `info`,
+/// the rest keep their names.
+impl From<Severity> for palisade_diagnostics::Severity {
+    fn from(severity: Severity) -> Self {
+        match severity {
+            Severity::Unknown => palisade_diagnostics::Severity::Info,
+            Severity::Low => palisade_diagnostics::Severity::Low,
+            Severity::Medium => palisade_diagnostics::Severity::Medium,
+            Severity::High => palisade_diagnostics::Severity::High,
+            Severity::Critical => palisade_diagnostics::Severity::Critical,
+        }
+    }
+}
+
 impl Severity {
     pub const ALL: [Severity; 5] = [
         Severity::Unknown,

@@ -1,11 +1,12 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use palisade_diagnostics::sarif;
 use serde_json::json;
 
 use super::{ObjectReport, Reporter, RuleMeta, Summary};
 use crate::error::InputError;
-use crate::finding::{Finding, Severity};
+use crate::finding::Finding;
 
 /// SARIF 2.1.0, as GitHub code scanning accepts it: rule metadata with `security-severity`,
 /// results with file and line, fingerprints stable across runs, input errors as notifications.
@@ -53,10 +54,10 @@ impl<W: Write> SarifReporter<W> {
                     "shortDescription": {"text": r.short_description},
                     "fullDescription": {"text": r.full_description},
                     "help": {"text": r.help},
-                    "defaultConfiguration": {"level": sarif_level(r.severity)},
+                    "defaultConfiguration": {"level": sarif::level(r.severity)},
                     "properties": {
                         "tags": ["security", "kubernetes", "pod-security"],
-                        "security-severity": security_severity(r.severity),
+                        "security-severity": sarif::security_severity_text(sarif::security_severity(r.severity)),
                         "precision": "very-high",
                     }
                 });
@@ -66,13 +67,12 @@ impl<W: Write> SarifReporter<W> {
                 rule
             })
             .collect();
-        let driver = json!({
-            "name": "palisade",
-            "version": self.tool_version,
-            "semanticVersion": self.tool_version,
-            "informationUri": "https://kubernetes.io/docs/concepts/security/pod-security-standards/",
-            "rules": rules,
-        });
+        let driver = sarif::driver(
+            &self.tool_version,
+            true,
+            "https://kubernetes.io/docs/concepts/security/pod-security-standards/",
+            rules,
+        );
         write!(
             self.out,
             "{{\n\"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n\"version\": \"2.1.0\",\n\"runs\": [{{\n\"tool\": {{\"driver\": {}}},\n\"columnKind\": \"unicodeCodePoints\",\n\"results\": [",
@@ -94,17 +94,17 @@ impl<W: Write> SarifReporter<W> {
         );
         let mut result = json!({
             "ruleId": finding.rule_id,
-            "level": sarif_level(finding.severity),
+            "level": sarif::level(finding.severity),
             "message": {"text": format!("{}: {} ({}). Fix: {}", object.display_name(), finding.reason, finding.detail, finding.hint)},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": artifact_uri(&object.file)},
+                    "artifactLocation": {"uri": sarif::artifact_uri(&object.file)},
                     "region": {"startLine": finding.line.max(1)}
                 },
                 "logicalLocations": [{"fullyQualifiedName": format!("{logical}/{}", finding.field), "kind": "object"}]
             }],
             "partialFingerprints": {
-                "palisadeFinding/v1": fingerprint(&[&finding.rule_id, &object.kind, &object.namespace, &object.name, &finding.field]),
+                "palisadeFinding/v1": sarif::fingerprint(&[&finding.rule_id, &object.kind, &object.namespace, &object.name, &finding.field]),
             },
             "properties": {"policy": format!("{}:{}", finding.level, finding.version), "podSecurityMessage": finding.message},
         });
@@ -139,7 +139,7 @@ impl<W: Write> Reporter for SarifReporter<W> {
             .errors
             .iter()
             .map(|e| {
-                let mut location = json!({"physicalLocation": {"artifactLocation": {"uri": artifact_uri(&e.file)}}});
+                let mut location = json!({"physicalLocation": {"artifactLocation": {"uri": sarif::artifact_uri(&e.file)}}});
                 if let Some(line) = e.line {
                     location["physicalLocation"]["region"] = json!({"startLine": line.max(1)});
                 }
@@ -154,52 +154,4 @@ impl<W: Write> Reporter for SarifReporter<W> {
         )?;
         self.out.flush()
     }
-}
-
-fn sarif_level(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical | Severity::High => "error",
-        Severity::Medium => "warning",
-        Severity::Low => "note",
-    }
-}
-
-/// GitHub's numeric severity scale (CVSS-like) for security rules.
-fn security_severity(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "9.5",
-        Severity::High => "8.0",
-        Severity::Medium => "5.5",
-        Severity::Low => "3.0",
-    }
-}
-
-/// SARIF wants URIs: relative paths stay relative (GitHub resolves them against the repository).
-fn artifact_uri(file: &str) -> String {
-    let file = file.strip_prefix("./").unwrap_or(file);
-    if file == "-" {
-        return "stdin".to_owned();
-    }
-    file.chars()
-        .map(|c| match c {
-            ' ' => "%20".to_owned(),
-            '%' => "%25".to_owned(),
-            '#' => "%23".to_owned(),
-            '?' => "%3F".to_owned(),
-            '\\' => "/".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// FNV-1a over the parts: stable across runs and platforms, unlike `DefaultHasher`.
-fn fingerprint(parts: &[&str]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain(std::iter::once(0)) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
 }

@@ -44,7 +44,7 @@ impl<W: Write> TableReporter<W> {
             Severity::Critical => MAGENTA,
             Severity::High => RED,
             Severity::Medium => YELLOW,
-            Severity::Low => CYAN,
+            Severity::Low | Severity::Info => CYAN,
         }
     }
 }
