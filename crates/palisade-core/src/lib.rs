@@ -1,5 +1,9 @@
-//! palisade-core: Kubernetes objects as read from YAML and JSON (with file and line), pod-spec
-//! extraction from every workload kind, findings and report formats.
+//! palisade-core: Kubernetes objects as read from YAML and JSON (with file and line, as kubectl
+//! reads them), pod-spec extraction from every workload kind, findings and the audit's report
+//! formats (on `palisade-diagnostics`' severity scale and SARIF pieces).
+//!
+//! The base of the Kubernetes wing: it must depend on no other palisade crate but
+//! `palisade-diagnostics`, and do no I/O but what its callers hand it.
 #![forbid(unsafe_code)]
 
 pub mod de;

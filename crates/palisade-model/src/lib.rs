@@ -1,6 +1,12 @@
 //! palisade-model: finds code-executing payloads in model files (pickle, joblib, PyTorch, NumPy,
 //! Keras) without ever loading them, and validates the headers of the formats that cannot carry
-//! code (safetensors, ONNX, GGUF). Formats are recognised by content, not by file name.
+//! code (safetensors, ONNX, GGUF). Formats are recognised by content, not by file name; any stream
+//! CPython's unpickler would execute is scanned as a pickle whatever else it looks like. Its
+//! findings name rules of [`rules::TABLE`].
+//!
+//! It reads the files and archives it is given and nothing else: no network, no printing. It
+//! depends on no palisade crate but `palisade-diagnostics`, so that image scanning and the CLI
+//! can use it without pulling in the Kubernetes wing.
 #![forbid(unsafe_code)]
 
 pub mod finding;

@@ -2,7 +2,8 @@
 //! checks them, for every policy version from v1.0 to the newest, with upstream's messages.
 //!
 //! Pure: no I/O. Give it a pod's metadata and spec; get back upstream's verdict and message, plus
-//! where in the pod each violation is.
+//! where in the pod each violation is. It depends on `palisade-core` alone: never on the policy
+//! engine, the webhook or anything that reads files or the network.
 #![forbid(unsafe_code)]
 
 mod checks;
