@@ -1,6 +1,12 @@
 //! `palisade webhook` under load (Debian's wrk, keep-alive connections over TLS), beside nginx
 //! answering the same requests with a fixed AdmissionReview response: the floor for TLS and HTTP
 //! on this machine. Both run with the same certificate, on loopback, in the same run.
+//!
+//! Each is measured with the machine otherwise idle and again with a busy process spinning
+//! beside it (`--load`): on a small machine the tail latency is decided by how the server copes
+//! with a core it does not have to itself.
+//!
+//!     target/release/palisade-bench webhook --load idle,spin,pinned --seconds 10 --rounds 3
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,6 +35,45 @@ pub struct Args {
     /// The palisade binary [default: target/release/palisade beside this one].
     #[arg(long, env = "PALISADE_BIN")]
     palisade: Option<PathBuf>,
+    /// Load beside the servers, each measured in turn: `idle` (nothing else), `spin` (one busy
+    /// process, placed by the scheduler), `pinned` (one busy process pinned to CPU 0).
+    #[arg(long, value_delimiter = ',', default_value = "idle,spin")]
+    load: Vec<Load>,
+    /// Also measure palisade with one single-threaded runtime per serving thread (the layout
+    /// before the work-stealing runtime), to compare.
+    #[arg(long)]
+    per_thread: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Load {
+    Idle,
+    Spin,
+    Pinned,
+}
+
+impl Load {
+    fn describe(self) -> &'static str {
+        match self {
+            Load::Idle => "idle: nothing else running",
+            Load::Spin => "spin: one busy process beside, placed by the scheduler",
+            Load::Pinned => "pinned: one busy process beside, pinned to CPU 0",
+        }
+    }
+
+    /// The busy process: a shell loop, which never sleeps or makes a system call.
+    fn start(self) -> anyhow::Result<Option<Killed>> {
+        let spin = ["sh", "-c", "while :; do :; done"];
+        let command = match self {
+            Load::Idle => return Ok(None),
+            Load::Spin => Command::new(spin[0]).args(&spin[1..]).spawn(),
+            Load::Pinned => Command::new("taskset").args(["-c", "0"]).args(spin).spawn(),
+        };
+        let child = command.context("cannot start the busy process (taskset: util-linux)")?;
+        // Let the scheduler settle it before measuring.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(Some(Killed(child)))
+    }
 }
 
 struct Killed(Child);
@@ -49,7 +94,7 @@ impl Drop for Killed {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct WrkResult {
     requests_per_second: f64,
     p50_ms: f64,
@@ -238,9 +283,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("cannot start nginx (apt-get install nginx-light)")?,
     );
     wait_for_port(nginx_port)?;
-    let port = free_port()?;
-    let webhook = Killed(
-        Command::new(&palisade)
+    let mut servers: Vec<(String, String, Killed)> = Vec::new();
+    let mut variants = vec![("palisade webhook".to_owned(), None)];
+    if args.per_thread {
+        variants.push((
+            "palisade, per-thread".to_owned(),
+            Some("per-thread".to_owned()),
+        ));
+    }
+    for (name, runtime) in variants {
+        let port = free_port()?;
+        let mut command = Command::new(&palisade);
+        command
             .args([
                 "webhook",
                 "--namespaces",
@@ -252,10 +306,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .arg(d.join("tls.crt"))
             .arg("--tls-key")
             .arg(d.join("tls.key"))
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    wait_for_port(port)?;
+            .stdout(Stdio::null());
+        if let Some(runtime) = runtime {
+            command.args(["--runtime", &runtime]);
+        }
+        let child = Killed(command.spawn()?);
+        wait_for_port(port)?;
+        servers.push((name, format!("https://127.0.0.1:{port}/validate"), child));
+    }
     // Check the answer once before measuring it.
     let check = Command::new("curl")
         .args(["-s", "--cacert"])
@@ -265,41 +323,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "Content-Type: application/json",
             "--data-binary",
             "@body.json",
-            &format!("https://localhost:{port}/validate"),
+            &servers[0].1.replace("127.0.0.1", "localhost"),
         ])
         .current_dir(d)
         .output();
     if let Ok(out) = check {
         println!("palisade answers: {}", String::from_utf8_lossy(&out.stdout));
     }
-    let (mut floors, mut ours) = (Vec::new(), Vec::new());
-    for round in 0..args.rounds.max(1) {
-        let floor = wrk(
-            &args,
-            d,
-            &format!("https://127.0.0.1:{nginx_port}/validate"),
-        )?;
-        let mine = wrk(&args, d, &format!("https://127.0.0.1:{port}/validate"))?;
-        println!(
-            "round {}: nginx {:.0}/s p99 {:.2} ms; palisade {:.0}/s p99 {:.2} ms {}{}",
-            round + 1,
-            floor.requests_per_second,
-            floor.p99_ms,
-            mine.requests_per_second,
-            mine.p99_ms,
-            floor.errors,
-            mine.errors
-        );
-        floors.push(floor);
-        ours.push(mine);
+    let floor_name = format!("nginx ({} workers)", args.nginx_workers);
+    let floor_url = format!("https://127.0.0.1:{nginx_port}/validate");
+    let mut tables = Vec::new();
+    for &load in &args.load {
+        let busy = load.start()?;
+        // Alternating floor and palisade in each round, so drift in the machine's load (other
+        // processes) hits both alike; medians are reported.
+        let mut results: Vec<Vec<WrkResult>> = vec![Vec::new(); servers.len() + 1];
+        for round in 0..args.rounds.max(1) {
+            let mut line = format!("{load:?} round {}:", round + 1);
+            for (i, (name, url)) in std::iter::once((&floor_name, &floor_url))
+                .chain(servers.iter().map(|(n, u, _)| (n, u)))
+                .enumerate()
+            {
+                let result = wrk(&args, d, url)?;
+                line.push_str(&format!(
+                    " {name} {:.0}/s p99 {:.2} ms {};",
+                    result.requests_per_second, result.p99_ms, result.errors
+                ));
+                results[i].push(result);
+            }
+            println!("{line}");
+        }
+        drop(busy);
+        tables.push((
+            load,
+            results.into_iter().map(median_result).collect::<Vec<_>>(),
+        ));
     }
-    drop(webhook);
+    let names: Vec<String> = std::iter::once(floor_name)
+        .chain(servers.iter().map(|(name, _, _)| name.clone()))
+        .collect();
+    drop(servers);
     drop(nginx);
-    let floor = median_result(floors);
-    let palisade_result = median_result(ours);
-    println!("medians of {} rounds:", args.rounds.max(1));
+    println!();
     println!(
-        "{} connections, {} wrk threads, {} s each, request {} bytes, on {} cores",
+        "medians of {} rounds; {} connections, {} wrk threads, {} s each, request {} bytes, on {} cores",
+        args.rounds.max(1),
         args.connections,
         args.threads,
         args.seconds,
@@ -308,30 +376,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map(|n| n.get())
             .unwrap_or(0)
     );
-    println!(
-        "{:<28} {:>12} {:>10} {:>10}",
-        "", "requests/s", "p50 ms", "p99 ms"
-    );
-    println!(
-        "{:<28} {:>12.0} {:>10.2} {:>10.2} {}",
-        format!("nginx (floor, {} workers)", args.nginx_workers),
-        floor.requests_per_second,
-        floor.p50_ms,
-        floor.p99_ms,
-        floor.errors
-    );
-    println!(
-        "{:<28} {:>12.0} {:>10.2} {:>10.2} {}",
-        "palisade webhook",
-        palisade_result.requests_per_second,
-        palisade_result.p50_ms,
-        palisade_result.p99_ms,
-        palisade_result.errors
-    );
-    println!(
-        "palisade: {:.2}x the floor's throughput (goal >= 0.5), p99 {:.2}x the floor's (goal <= 2)",
-        palisade_result.requests_per_second / floor.requests_per_second,
-        palisade_result.p99_ms / floor.p99_ms
-    );
+
+    for (load, results) in &tables {
+        println!();
+        println!("load {}", load.describe());
+        println!(
+            "{:<28} {:>12} {:>10} {:>10} {:>12}",
+            "", "requests/s", "p50 ms", "p99 ms", "p99 / nginx"
+        );
+        let floor_p99 = results[0].p99_ms;
+        for (name, result) in names.iter().zip(results) {
+            println!(
+                "{:<28} {:>12.0} {:>10.2} {:>10.2} {:>12.2} {}",
+                name,
+                result.requests_per_second,
+                result.p50_ms,
+                result.p99_ms,
+                result.p99_ms / floor_p99,
+                result.errors
+            );
+        }
+    }
+    println!();
+    for (load, results) in &tables {
+        println!(
+            "{load:?}: palisade {:.2}x the floor's throughput (goal >= 0.5), p99 {:.2}x the floor's (goal <= 2)",
+            results[1].requests_per_second / results[0].requests_per_second,
+            results[1].p99_ms / results[0].p99_ms
+        );
+    }
     Ok(())
 }

@@ -478,9 +478,11 @@ pub struct WebhookArgs {
     /// Connections open at once; further ones wait in the listen backlog until one closes.
     #[arg(long, default_value_t = 1024, env = "PALISADE_MAX_CONNECTIONS")]
     pub max_connections: usize,
-    /// (benchmarking) How serving threads share connections: work-stealing or per-thread.
-    #[arg(long, hide = true, env = "PALISADE_RUNTIME", value_parser = ["work-stealing", "per-thread"])]
-    pub runtime: Option<String>,
+    /// How the serving threads share connections: `work-stealing` (a connection's requests run
+    /// on whichever thread is free: the lowest tail latency when the node's cores are busy) or
+    /// `per-thread` (a single-threaded runtime per thread: more throughput on an idle machine).
+    #[arg(long, default_value = "work-stealing", env = "PALISADE_RUNTIME", value_parser = ["work-stealing", "per-thread"])]
+    pub runtime: String,
     /// How often to check the certificate files for rotation, in milliseconds.
     #[arg(long, default_value_t = 2000, env = "PALISADE_CERT_RELOAD_MS")]
     pub cert_reload_ms: u64,

@@ -47,7 +47,7 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         tls_handshake_timeout: Duration::from_millis(args.tls_handshake_timeout_ms.max(1)),
         max_connections: args.max_connections.max(1),
     };
-    if args.runtime.as_deref() == Some("per-thread") {
+    if args.runtime == "per-thread" {
         options.runtime = Runtime::PerThread;
     }
 
