@@ -290,3 +290,83 @@ fn resolve(template: &PodTemplate, location: &Location) -> (FieldPath, Option<St
         ),
     }
 }
+
+/// Something to audit: a named stream of manifests that may fail to be read.
+pub trait AuditInput: Sync {
+    fn name(&self) -> &std::sync::Arc<str>;
+    fn read(&self) -> Result<String, InputError>;
+}
+
+/// Files audited in parallel before their reports are written, in input order. Bounds memory:
+/// only one batch of results is held at a time.
+const BATCH: usize = 16;
+
+/// Audits every input (Namespaces first learned from all of them, so a Namespace may come after,
+/// or in another file than, the workloads it governs) and hands each object's report and each
+/// error to `reporter` in input order, as they are made: memory stays flat however large the
+/// input. `errors` are the inputs that could not even be found; `on_error` sees every error as it
+/// is reported. The summary decides the exit code.
+pub fn audit_inputs<I: AuditInput>(
+    config: &Config,
+    defaults: LevelVersion,
+    inputs: &[I],
+    errors: &[InputError],
+    reporter: &mut dyn palisade_core::report::Reporter,
+    on_error: &dyn Fn(&InputError),
+) -> std::io::Result<palisade_core::report::Summary> {
+    use rayon::prelude::*;
+
+    let mut auditor = Auditor::new(config, defaults);
+    for input in inputs {
+        // Unreadable inputs are reported by the audit pass below.
+        if let Ok(text) = input.read() {
+            auditor.learn_namespaces_from(input.name(), &text);
+        }
+    }
+    for (namespace, problem) in auditor.namespace_label_errors() {
+        tracing::warn!(
+            namespace,
+            "invalid Pod Security label, using upstream's fallback: {problem}"
+        );
+    }
+    let mut summary = palisade_core::report::Summary::default();
+    let report_error = |reporter: &mut dyn palisade_core::report::Reporter,
+                        summary: &mut palisade_core::report::Summary,
+                        error: &InputError| {
+        summary.errors += 1;
+        on_error(error);
+        reporter.error(error)
+    };
+    for error in errors {
+        report_error(reporter, &mut summary, error)?;
+    }
+    for batch in inputs.chunks(BATCH) {
+        let audits: Vec<StreamAudit> = batch
+            .par_iter()
+            .map(|input| match input.read() {
+                Ok(text) => auditor.audit_stream(input.name(), &text),
+                Err(e) => StreamAudit {
+                    errors: vec![e],
+                    ..Default::default()
+                },
+            })
+            .collect();
+        for audit in audits {
+            summary.files += 1;
+            summary.documents += audit.documents;
+            summary.objects += audit.objects;
+            for kind in audit.skipped {
+                *summary.skipped.entry(kind).or_default() += 1;
+            }
+            for report in &audit.reports {
+                summary.record(report);
+                reporter.object(report)?;
+            }
+            for error in &audit.errors {
+                report_error(reporter, &mut summary, error)?;
+            }
+        }
+    }
+    reporter.finish(&summary)?;
+    Ok(summary)
+}

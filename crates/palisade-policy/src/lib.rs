@@ -15,7 +15,7 @@ pub mod image_verification;
 pub mod namespace;
 pub mod rules;
 
-pub use audit::{is_namespace, AuditOutcome, Auditor, StreamAudit};
+pub use audit::{audit_inputs, is_namespace, AuditInput, AuditOutcome, Auditor, StreamAudit};
 pub use config::{Config, Exemptions, PodSecurityConfig};
 pub use namespace::NamespacePolicy;
 

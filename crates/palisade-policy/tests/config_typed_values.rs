@@ -1,6 +1,7 @@
 //! The configuration's levels, versions, severities and durations are parsed once, when the file
 //! is loaded: an invalid value stops the load with the file, the key and its line, and a valid one
 //! reaches the engines already typed (nothing downstream parses it again or falls back).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::path::Path;
 use std::time::Duration;
