@@ -473,7 +473,11 @@ pub struct WebhookArgs {
     #[arg(long, default_value_t = 10_000, env = "PALISADE_HEADER_TIMEOUT_MS")]
     pub header_timeout_ms: u64,
     /// Time for a connection's TLS handshake, in milliseconds.
-    #[arg(long, default_value_t = 5_000, env = "PALISADE_TLS_HANDSHAKE_TIMEOUT_MS")]
+    #[arg(
+        long,
+        default_value_t = 5_000,
+        env = "PALISADE_TLS_HANDSHAKE_TIMEOUT_MS"
+    )]
     pub tls_handshake_timeout_ms: u64,
     /// Connections open at once; further ones wait in the listen backlog until one closes.
     #[arg(long, default_value_t = 1024, env = "PALISADE_MAX_CONNECTIONS")]
@@ -540,9 +544,23 @@ pub struct NetpolListArgs {
     /// The directory of manifests (read recursively: .yaml, .yml, .json).
     #[arg(long, env = "PALISADE_NETPOL_DIRPATH", value_name = "DIR")]
     pub dirpath: PathBuf,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value = "txt")]
-    pub output: NetpolListFormat,
+    /// Report format.
+    #[arg(
+        long,
+        short = 'f',
+        value_enum,
+        env = "PALISADE_NETPOL_FORMAT",
+        conflicts_with = "file"
+    )]
+    pub format: Option<NetpolListFormat>,
+    /// Write the report to this file instead of standard output. As np-guard's netpol-analyzer
+    /// reads `-o`, a value that is a format name (`txt`, `json`, `csv`, `md`, `dot`) sets the
+    /// format instead (write `./json` for a file of that name).
+    #[arg(long, short = 'o', value_name = "FILE|FORMAT")]
+    pub output: Option<String>,
+    /// Write the report to this file (np-guard's `--file`).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
     /// Also report what the policies expose to peers that are not in the manifests.
     #[arg(long)]
     pub exposure: bool,

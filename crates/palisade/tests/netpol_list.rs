@@ -330,7 +330,11 @@ fn hardening_08_except_equal_to_the_cidr_is_refused_naming_file_line_and_object(
         write(dir.path(), "policy.yaml", &policy);
         let out = list_dir(dir.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{cidr} except {except}: {stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{cidr} except {except}: {stderr}"
+        );
         assert!(out.stdout.is_empty());
         let file = dir.path().join("policy.yaml").display().to_string();
         // The second except entry is on line 14.
@@ -393,4 +397,50 @@ fn hardening_09_named_port_in_egress_matches_pods_never_addresses() {
         "{stderr}"
     );
     assert!(stderr.contains("NetworkPolicy web/out"), "{stderr}");
+}
+
+#[test]
+fn minus_o_is_an_output_file_and_a_format_name_there_is_np_guards_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = "examples/netpol/cluster";
+    let stdout = |args: &[&str]| {
+        let output = common::palisade()
+            .args(["netpol", "list", "--dirpath", cluster])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // np-guard's -o FORMAT and palisade's -f FORMAT give the same report.
+    let alias = stdout(&["-o", "csv"]);
+    assert!(alias.starts_with("src,dst,conn\n"), "{alias}");
+    assert_eq!(stdout(&["-f", "csv"]), alias);
+    // -o FILE writes the report there (upstream's bytes: no newline added at the end), as
+    // --file does.
+    let file = dir.path().join("report.csv");
+    assert_eq!(stdout(&["-f", "csv", "-o", file.to_str().unwrap()]), "");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(written.trim_end(), alias.trim_end());
+    let other = dir.path().join("other.csv");
+    assert_eq!(
+        stdout(&["-o", "csv", "--file", other.to_str().unwrap()]),
+        ""
+    );
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), written);
+    // Contradictions are usage errors.
+    let clash = common::palisade()
+        .args([
+            "netpol",
+            "list",
+            "--dirpath",
+            cluster,
+            "-f",
+            "json",
+            "-o",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(clash.status.code(), Some(2));
 }

@@ -43,9 +43,34 @@ impl<W: Write> Write for LastByte<W> {
     }
 }
 
+/// The format and the output file: `-o` is an output file as in every command, except that a
+/// format name there is np-guard's `-o FORMAT` (documented); `-f`/`--format` and `--file` say
+/// the same without ambiguity.
+fn format_and_file(
+    args: &NetpolListArgs,
+) -> anyhow::Result<(NetpolListFormat, Option<std::path::PathBuf>)> {
+    use clap::ValueEnum;
+    let alias = args
+        .output
+        .as_deref()
+        .and_then(|o| NetpolListFormat::from_str(o, false).ok());
+    let file = match (&args.output, alias, &args.file) {
+        (Some(_), None, Some(_)) => bail!("-o FILE and --file both name an output file"),
+        (Some(path), None, None) => Some(std::path::PathBuf::from(path)),
+        (_, _, file) => file.clone(),
+    };
+    let format = match (args.format, alias) {
+        (Some(f), Some(a)) if f != a => bail!("--format and -o name different formats"),
+        (Some(f), _) | (None, Some(f)) => f,
+        (None, None) => NetpolListFormat::Txt,
+    };
+    Ok((format, file))
+}
+
 pub fn run(args: NetpolListArgs) -> anyhow::Result<ExitCode> {
+    let (format, file) = format_and_file(&args)?;
     let options = ReportOptions {
-        format: match args.output {
+        format: match format {
             NetpolListFormat::Txt => Format::Txt,
             NetpolListFormat::Json => Format::Json,
             NetpolListFormat::Csv => Format::Csv,
@@ -70,16 +95,24 @@ pub fn run(args: NetpolListArgs) -> anyhow::Result<ExitCode> {
     let connectivity = palisade_netpol::analyze(&cluster)?;
     tracing::debug!(elapsed = ?started.elapsed(), classes = connectivity.class_count(), "analysed");
     // Streamed: the report can be far larger than the analysis (every pair of workloads).
+    let sink: Box<dyn Write> = match &file {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
     let mut out = LastByte {
-        inner: std::io::BufWriter::new(std::io::stdout().lock()),
+        inner: std::io::BufWriter::new(sink),
         last: None,
     };
     palisade_netpol::report::render_to(&connectivity, &options, &mut out)
         .and_then(|()| {
             // Upstream's files end without a newline; a terminal wants one (comparisons ignore
             // it).
+            // A file gets upstream's bytes exactly.
             match out.last {
-                Some(b) if b != b'\n' => out.write_all(b"\n"),
+                Some(b) if b != b'\n' && file.is_none() => out.write_all(b"\n"),
                 _ => Ok(()),
             }
         })
