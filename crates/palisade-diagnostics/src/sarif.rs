@@ -133,13 +133,21 @@ mod tests {
         assert_eq!(level(Severity::Critical), "error");
         assert_eq!(level(Severity::Medium), "warning");
         assert_eq!(level(Severity::Info), "note");
-        assert_eq!(security_severity_text(security_severity(Severity::High)), "8.0");
+        assert_eq!(
+            security_severity_text(security_severity(Severity::High)),
+            "8.0"
+        );
     }
 
     #[test]
     fn a_document_keeps_sarifs_key_order() {
         let doc = document(
-            driver("1.0", false, TOOL_URI, vec![rule("x/a", "A.", &["security"])]),
+            driver(
+                "1.0",
+                false,
+                TOOL_URI,
+                vec![rule("x/a", "A.", &["security"])],
+            ),
             Some("palisade/test"),
             Vec::new(),
         );
@@ -149,6 +157,9 @@ mod tests {
             text.contains("\"runs\":[{\"tool\":{\"driver\":{\"name\":\"palisade\",\"version\":\"1.0\",\"informationUri\""),
             "{text}"
         );
-        assert!(text.contains("\"automationDetails\":{\"id\":\"palisade/test\"},\"results\":[]"), "{text}");
+        assert!(
+            text.contains("\"automationDetails\":{\"id\":\"palisade/test\"},\"results\":[]"),
+            "{text}"
+        );
     }
 }

@@ -165,14 +165,8 @@ mod tests {
         let paths = vec!["/models".to_string()];
         let other = vec!["/srv".to_string()];
         let none: Vec<String> = Vec::new();
-        assert_ne!(
-            fingerprint(&[&paths, &none]),
-            fingerprint(&[&other, &none])
-        );
+        assert_ne!(fingerprint(&[&paths, &none]), fingerprint(&[&other, &none]));
         // An item moved from one list to the other is another configuration.
-        assert_ne!(
-            fingerprint(&[&paths, &none]),
-            fingerprint(&[&none, &paths])
-        );
+        assert_ne!(fingerprint(&[&paths, &none]), fingerprint(&[&none, &paths]));
     }
 }
