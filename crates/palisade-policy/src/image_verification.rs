@@ -14,8 +14,8 @@ use crate::config::{RegistryErrorMode, RuleMode};
 use crate::harden::PatchOp;
 
 pub const IMAGE_AUDIT_ANNOTATION: &str = "palisade.dev/image-verification";
-pub const REQUIRE_SIGNATURE_ID: &str = "palisade/require-signature";
-pub const REQUIRE_SCAN_ID: &str = "palisade/require-scan";
+pub const REQUIRE_SIGNATURE_ID: &str = crate::rules::REQUIRE_SIGNATURE.id;
+pub const REQUIRE_SCAN_ID: &str = crate::rules::REQUIRE_SCAN.id;
 
 /// One image of a request and what it must show.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -58,6 +58,26 @@ pub static RULES: [&RuleInfo; 4] = [
     &NO_LATEST_TAG,
 ];
 
+pub static REQUIRE_SIGNATURE: RuleInfo = RuleInfo {
+    id: "palisade/require-signature",
+    name: "requireSignature",
+    title: "Images are signed by a trusted key",
+    hint: "sign the image with `palisade sign` (or cosign) using a key trusted for this namespace and image in imageVerification.trust",
+    severity: Severity::High,
+};
+pub static REQUIRE_SCAN: RuleInfo = RuleInfo {
+    id: "palisade/require-scan",
+    name: "requireScan",
+    title: "Images carry a recent, passing scan attestation by a trusted key",
+    hint: "attest a fresh scan with `palisade attest --scan`, after fixing what it finds above rules.requireScan.maxSeverity",
+    severity: Severity::High,
+};
+
+/// The rules that need a registry: the webhook checks them at admission, `palisade verify` from
+/// the command line; `palisade audit` reads no registry and so never reports them (which is why
+/// they are not in [`RULES`], whose metadata its reports list).
+pub static IMAGE_RULES: [&RuleInfo; 2] = [&REQUIRE_SIGNATURE, &REQUIRE_SCAN];
+
 /// A broken rule, with the mode it is configured in.
 #[derive(Debug, Clone)]
 pub struct RuleViolation {
@@ -261,5 +281,30 @@ mod tests {
         meta.labels.insert("model".into(), "iris".into());
         assert!(check_rules(&all_rules(), &meta, &spec(&[digest])).is_empty());
         assert!(check_rules(&RulesConfig::default(), &meta, &spec(&["flask"])).is_empty());
+    }
+
+    #[test]
+    fn every_rule_is_in_one_table_once_with_a_title_and_a_fix() {
+        let all: Vec<&RuleInfo> = RULES.iter().chain(IMAGE_RULES.iter()).copied().collect();
+        for (i, rule) in all.iter().enumerate() {
+            assert!(rule.id.starts_with("palisade/"), "{}", rule.id);
+            assert!(
+                !rule.title.is_empty() && !rule.hint.is_empty(),
+                "{}",
+                rule.id
+            );
+            assert!(
+                all[..i]
+                    .iter()
+                    .all(|other| other.id != rule.id && other.name != rule.name),
+                "{} twice",
+                rule.id
+            );
+        }
+        assert_eq!(
+            crate::image_verification::REQUIRE_SIGNATURE_ID,
+            REQUIRE_SIGNATURE.id
+        );
+        assert_eq!(crate::image_verification::REQUIRE_SCAN_ID, REQUIRE_SCAN.id);
     }
 }

@@ -288,3 +288,57 @@ fn hardening_02_a_call_of_an_unknown_global_fails_the_default_gate() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+#[test]
+fn hardening_11_files_in_no_model_format_are_folded_into_the_summary_in_the_right_number() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("README.md"), "# iris\n").unwrap();
+    std::fs::write(dir.path().join("config.yaml"), "threshold: 0.5\n").unwrap();
+    std::fs::write(
+        dir.path().join("model.pkl"),
+        b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.",
+    )
+    .unwrap();
+    let output = common::palisade()
+        .args(["scan", "model", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let table = String::from_utf8(output.stdout).unwrap();
+    // No block per non-model file: one line in the summary says how many there were.
+    assert!(!table.contains("README.md"), "{table}");
+    assert!(!table.contains("INFO"), "{table}");
+    assert!(table.contains("model.pkl"), "{table}");
+    assert!(
+        table.contains(
+            "3 files scanned, 1 with findings: 1 dangerous, 0 suspicious, 0 info; 2 files in no model format"
+        ),
+        "{table}"
+    );
+    // One file is one file.
+    let single = common::palisade()
+        .args([
+            "scan",
+            "model",
+            dir.path().join("model.pkl").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(single.stdout).unwrap();
+    assert!(text.contains("1 file scanned, 1 with findings"), "{text}");
+}
+
+#[test]
+fn hardening_11_log_lines_carry_no_colour_codes_off_a_terminal() {
+    // A manifest kind netpol skips makes a warning on standard error, which is a pipe here.
+    let output = common::palisade()
+        .args(["netpol", "list", "--dirpath", "examples/netpol/cluster"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("WARN"), "no log line to check: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "escape codes in a log off a terminal: {stderr:?}"
+    );
+}
