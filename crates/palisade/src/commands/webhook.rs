@@ -28,6 +28,40 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         defaults.version = version;
     }
     let admission = Admission::new(config, defaults);
+    let options = serve_options(&args);
+    // With the work-stealing runtime this runtime serves the requests: one worker per serving
+    // thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.threads)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let client = kube_client(&args).await?;
+        let namespaces = match &client {
+            Some(client) => NamespaceSource::watch(client.clone()),
+            None => NamespaceSource::Config,
+        };
+        let rules = &admission.config().rules;
+        let images = (rules.require_signature.is_some() || rules.require_scan.is_some()).then(|| {
+            std::sync::Arc::new(ImageVerifier::new(
+                &admission.config().image_verification,
+                client.clone(),
+            ))
+        });
+        tracing::info!(policy = %defaults, namespaces = ?namespaces, "starting the admission webhook");
+        palisade_webhook::serve(options, admission, namespaces, images, shutdown_signal(), |addr| {
+            // One line on standard output, so scripts (and tests) can find the port.
+            println!("palisade webhook listening on {addr}");
+        })
+        .await
+        .map_err(anyhow::Error::from)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The server's options from the flags.
+fn serve_options(args: &WebhookArgs) -> ServeOptions {
     let mut options = ServeOptions::new(
         args.listen,
         CertFiles {
@@ -50,52 +84,33 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
     if args.runtime == "per-thread" {
         options.runtime = Runtime::PerThread;
     }
+    options
+}
 
-    // With the work-stealing runtime this runtime serves the requests: one worker per serving
-    // thread.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.threads)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
-        let use_cluster = match args.namespaces {
-            NamespaceSourceChoice::Cluster => true,
-            NamespaceSourceChoice::Config => false,
-            NamespaceSourceChoice::Auto => in_cluster || args.kube_api_url.is_some(),
-        };
-        let client = if use_cluster {
-            Some(match &args.kube_api_url {
-                Some(url) => {
-                    let url = url.parse().with_context(|| format!("--kube-api-url {url:?}"))?;
-                    kube::Client::try_from(kube::Config::new(url)).context("cannot build the Kubernetes client")?
-                }
-                None => kube::Client::try_default().await.context("cannot reach the Kubernetes API (in-cluster config or kubeconfig)")?,
-            })
-        } else {
-            None
-        };
-        let namespaces = match &client {
-            Some(client) => NamespaceSource::watch(client.clone()),
-            None => NamespaceSource::Config,
-        };
-        let rules = &admission.config().rules;
-        let images = (rules.require_signature.is_some() || rules.require_scan.is_some()).then(|| {
-            std::sync::Arc::new(ImageVerifier::new(
-                &admission.config().image_verification,
-                client.clone(),
-            ))
-        });
-        tracing::info!(policy = %defaults, namespaces = ?namespaces, "starting the admission webhook");
-        palisade_webhook::serve(options, admission, namespaces, images, shutdown_signal(), |addr| {
-            // One line on standard output, so scripts (and tests) can find the port.
-            println!("palisade webhook listening on {addr}");
-        })
-        .await
-        .map_err(anyhow::Error::from)
-    })?;
-    Ok(ExitCode::SUCCESS)
+/// The Kubernetes API client, when Namespaces are read from a cluster (`--namespaces cluster`,
+/// or `auto` in a pod or with `--kube-api-url`).
+async fn kube_client(args: &WebhookArgs) -> anyhow::Result<Option<kube::Client>> {
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let use_cluster = match args.namespaces {
+        NamespaceSourceChoice::Cluster => true,
+        NamespaceSourceChoice::Config => false,
+        NamespaceSourceChoice::Auto => in_cluster || args.kube_api_url.is_some(),
+    };
+    if !use_cluster {
+        return Ok(None);
+    }
+    Ok(Some(match &args.kube_api_url {
+        Some(url) => {
+            let url = url
+                .parse()
+                .with_context(|| format!("--kube-api-url {url:?}"))?;
+            kube::Client::try_from(kube::Config::new(url))
+                .context("cannot build the Kubernetes client")?
+        }
+        None => kube::Client::try_default()
+            .await
+            .context("cannot reach the Kubernetes API (in-cluster config or kubeconfig)")?,
+    }))
 }
 
 /// SIGTERM (the kubelet) or SIGINT (a terminal).
