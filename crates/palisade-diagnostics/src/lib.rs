@@ -15,4 +15,10 @@ pub mod sarif;
 pub mod severity;
 
 pub use rules::{Rule, RuleTable};
+
+/// `n` and the noun in the number it takes: `1 error`, `2 errors`, `1 vulnerability`. Every
+/// report's summary line counts with it.
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
 pub use severity::Severity;

@@ -58,7 +58,9 @@ pub fn artifact_uri(file: &str) -> String {
         .collect()
 }
 
-/// FNV-1a over the parts: stable across runs and platforms, unlike `DefaultHasher`.
+/// FNV-1a over the parts (each ended by a NUL, so `["ab", ""]` is not `["a", "b"]`), as 16 hex
+/// digits: stable across runs and platforms, unlike `DefaultHasher`. SARIF's partial fingerprints
+/// and the layer cache's keys both use it.
 pub fn fingerprint(parts: &[&str]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {

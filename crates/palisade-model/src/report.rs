@@ -81,28 +81,19 @@ pub fn table(files: &[ScannedFile], findings: &[Finding]) -> String {
     } else {
         format!(
             "; {} in no model format (nothing in {} runs on load)",
-            plural(not_models, "file"),
+            palisade_diagnostics::count(not_models, "file", "files"),
             if not_models == 1 { "it" } else { "them" }
         )
     };
     let _ = writeln!(
         out,
         "{} scanned, {flagged} with findings: {} dangerous, {} suspicious, {} info{not_models}.",
-        plural(files.len(), "file"),
+        palisade_diagnostics::count(files.len(), "file", "files"),
         count(Severity::Dangerous),
         count(Severity::Suspicious),
         count(Severity::Info)
     );
     out
-}
-
-/// `1 file`, `2 files`.
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 /// JSON: the files, the findings, a summary.

@@ -36,6 +36,16 @@ pub struct ModelFinding {
     pub message: String,
 }
 
+impl ModelFinding {
+    /// The finding's severity as the model scanner rates it. A word it does not know counts as
+    /// dangerous: a report this reader cannot read must not pass for a clean one.
+    pub fn rating(&self) -> palisade_model::Severity {
+        self.severity
+            .parse()
+            .unwrap_or(palisade_model::Severity::Dangerous)
+    }
+}
+
 /// Keeps the package databases and inspects model files under `paths`.
 #[derive(Debug)]
 pub struct ModelInspector {

@@ -87,7 +87,7 @@ impl Pipeline {
                 // The cached inspections depend on where models are looked for and what is
                 // allowed, and on the scanner's version.
                 let key = format!(
-                    "{LAYER_CACHE_KEY}-m{}-{:016x}",
+                    "{LAYER_CACHE_KEY}-m{}-{}",
                     env!("CARGO_PKG_VERSION"),
                     fingerprint(&[&models.image_paths, &models.allowed_globals])
                 );
@@ -140,20 +140,15 @@ impl Pipeline {
     }
 }
 
-/// A stable hash of configuration lists (FNV-1a), for cache keys.
-fn fingerprint(lists: &[&Vec<String>]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+/// A stable hash of configuration lists, for cache keys: the items of each list, then a marker
+/// that ends the list (no item holds a NUL, so the marker cannot be one).
+fn fingerprint(lists: &[&Vec<String>]) -> String {
+    let mut parts: Vec<&str> = Vec::new();
     for list in lists {
-        for item in list.iter() {
-            for byte in item.bytes().chain([0u8]) {
-                hash ^= u64::from(byte);
-                hash = hash.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        hash ^= 0xff;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        parts.extend(list.iter().map(String::as_str));
+        parts.push("\0end of list");
     }
-    hash
+    palisade_diagnostics::sarif::fingerprint(&parts)
 }
 
 #[cfg(test)]

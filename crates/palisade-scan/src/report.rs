@@ -190,18 +190,21 @@ pub fn table(report: &ScanReport) -> String {
         );
     }
     if report.model_scan.is_some() || !report.models.is_empty() {
-        let files_with = |severity: &str| {
+        let files_with = |severity: palisade_model::Severity| {
             let mut paths: Vec<&str> = report
                 .models
                 .iter()
-                .filter(|m| m.severity == severity)
+                .filter(|m| m.rating() == severity)
                 .map(|m| m.path.as_str())
                 .collect();
             paths.sort_unstable();
             paths.dedup();
             paths.len()
         };
-        let (dangerous, suspicious) = (files_with("dangerous"), files_with("suspicious"));
+        let (dangerous, suspicious) = (
+            files_with(palisade_model::Severity::Dangerous),
+            files_with(palisade_model::Severity::Suspicious),
+        );
         if dangerous + suspicious == 0 {
             let _ = writeln!(out, "No dangerous or suspicious model files found.");
         } else {
@@ -304,7 +307,7 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
         }
         results.push(json!({
             "ruleId": m.rule,
-            "level": sarif::level(model_severity(&m.severity)),
+            "level": sarif::level(m.rating().into()),
             "message": {"text": format!("{}{}: {}", m.path, m.members.iter().map(|x| format!(" > {x}")).collect::<String>(), m.message)},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": m.path.trim_start_matches('/')}}}],
         }));
@@ -315,16 +318,6 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
         Some(&automation),
         results,
     )
-}
-
-/// A model finding's severity as the report carries it (`dangerous`, `suspicious`) on the one
-/// scale, as the model scanner maps it.
-fn model_severity(word: &str) -> palisade_diagnostics::Severity {
-    match word {
-        "dangerous" => palisade_model::Severity::Dangerous.into(),
-        "info" => palisade_model::Severity::Info.into(),
-        _ => palisade_model::Severity::Suspicious.into(),
-    }
 }
 
 /// The findings as CycloneDX vulnerabilities (ignored ones carry their reason as an analysis).

@@ -299,8 +299,8 @@ impl ScanReport {
     /// The most severe finding reported, if any. A model file that runs code when loaded counts as
     /// critical, a suspicious one as medium: one threshold gates the whole image.
     pub fn worst(&self) -> Option<Severity> {
-        let models = self.models.iter().map(|m| match m.severity.as_str() {
-            "dangerous" => Severity::Critical,
+        let models = self.models.iter().map(|m| match m.rating() {
+            palisade_model::Severity::Dangerous => Severity::Critical,
             _ => Severity::Medium,
         });
         self.findings.iter().map(|f| f.severity).chain(models).max()

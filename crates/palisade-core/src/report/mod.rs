@@ -17,10 +17,7 @@ pub use table::TableReporter;
 use crate::error::InputError;
 use crate::finding::{Finding, ObjectRef, Severity};
 
-/// `n` and the noun in the number it takes: `1 error`, `2 errors`, `1 vulnerability`.
-pub fn count(n: usize, singular: &str, plural: &str) -> String {
-    format!("{n} {}", if n == 1 { singular } else { plural })
-}
+pub use palisade_diagnostics::count;
 
 /// Static description of a rule, for SARIF rule metadata and documentation.
 #[derive(Debug, Clone)]
