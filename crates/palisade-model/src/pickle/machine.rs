@@ -775,8 +775,23 @@ impl<'m> Machine<'m> {
     /// scanned as a pickle if they start like one, so a loader they are handed to is followed.
     fn decode_call(&mut self, sh: &mut Shared, decoding: Decoding, args: &Value) -> Value {
         let items = args.items().unwrap_or(&[]);
+        // `b64decode(s, altchars)`: the second argument names the characters for 62 and 63.
+        let altchars = || -> Option<[u8; 2]> {
+            match items.get(1)? {
+                Value::Bytes(blob) => blob.data.as_deref()?.try_into().ok(),
+                v => v.as_str()?.as_bytes().try_into().ok(),
+            }
+        };
+        let mut alt = None;
         let encoding = match decoding {
-            Decoding::Base64 => TextEncoding::Base64,
+            Decoding::Base64 => {
+                alt = altchars();
+                TextEncoding::Base64
+            }
+            Decoding::Base64UrlSafe => {
+                alt = text::URL_SAFE;
+                TextEncoding::Base64
+            }
             Decoding::Hex => TextEncoding::Hex,
             Decoding::Codec => {
                 let name = items
@@ -803,7 +818,7 @@ impl<'m> Machine<'m> {
         };
         let max = sh.limits.max_kept_bytes;
         let decoded = match encoding {
-            TextEncoding::Base64 => text::decode_base64(&source, max),
+            TextEncoding::Base64 => text::decode_base64(&source, alt, max),
             TextEncoding::Hex => text::decode_hex(&source, max),
         };
         let Some(decoded) = decoded else {

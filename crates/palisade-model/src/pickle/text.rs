@@ -401,32 +401,51 @@ impl TextEncoding {
     }
 }
 
-fn base64_value(b: u8) -> Option<u8> {
+/// The two characters that stand for 62 and 63 beside `+` and `/`: Python's `b64decode` with
+/// `altchars` (and `urlsafe_b64decode`, which passes `-_`) translates them to `+/` first, so both
+/// pairs decode; without them, `-` and `_` are not base64 and are skipped.
+pub(super) const URL_SAFE: Option<[u8; 2]> = Some(*b"-_");
+
+fn base64_value(b: u8, alt: Option<[u8; 2]>) -> Option<u8> {
     match b {
         b'A'..=b'Z' => Some(b - b'A'),
         b'a'..=b'z' => Some(b - b'a' + 26),
         b'0'..=b'9' => Some(b - b'0' + 52),
-        // Both alphabets: `+/` (standard) and `-_` (URL-safe).
-        b'+' | b'-' => Some(62),
-        b'/' | b'_' => Some(63),
-        _ => None,
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => match alt {
+            Some([c62, _]) if b == c62 => Some(62),
+            Some([_, c63]) if b == c63 => Some(63),
+            _ => None,
+        },
     }
 }
 
-/// Decodes base64 (standard or URL-safe alphabet) as leniently as `base64.b64decode` without
-/// `validate`: characters outside the alphabet are skipped, decoding stops at padding. `None` if
+/// Decodes base64 as CPython's `binascii.a2b_base64` does without `strict_mode` (what
+/// `base64.b64decode` calls): characters outside the alphabet are skipped, and `=` ends the data
+/// only once it completes a group of four that holds at least two characters; an earlier `=` is
+/// skipped like any other stray character. `alt` adds the characters `altchars` names. `None` if
 /// the output would exceed `max_out` bytes or nothing decodes.
-pub(super) fn decode_base64(text: &[u8], max_out: usize) -> Option<Vec<u8>> {
+pub(super) fn decode_base64(text: &[u8], alt: Option<[u8; 2]>, max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity((text.len() / 4 * 3).min(max_out));
     let mut acc = 0u32;
     let mut bits = 0u32;
+    // Characters of the current group of four, and `=` seen since the last character.
+    let mut quad_pos = 0u32;
+    let mut pads = 0u32;
     for &b in text {
         if b == b'=' {
-            break;
+            pads += 1;
+            if quad_pos >= 2 && quad_pos + pads >= 4 {
+                break;
+            }
+            continue;
         }
-        let Some(v) = base64_value(b) else {
+        let Some(v) = base64_value(b, alt) else {
             continue;
         };
+        pads = 0;
+        quad_pos = (quad_pos + 1) % 4;
         acc = (acc << 6) | u32::from(v);
         bits += 6;
         if bits >= 8 {
@@ -478,9 +497,10 @@ pub(super) fn hidden_pickle(text: &[u8], max_out: usize) -> Option<(TextEncoding
         }
     }
     if head.len() >= 8 && head.starts_with(b"gA") {
-        let first = decode_base64(&head[..4], 3)?;
+        // Text that no decoder is known to read: either alphabet may be the one it is meant for.
+        let first = decode_base64(&head[..4], URL_SAFE, 3)?;
         if pickle_head(&first) {
-            if let Some(data) = decode_base64(head, max_out) {
+            if let Some(data) = decode_base64(head, URL_SAFE, max_out) {
                 return Some((TextEncoding::Base64, data));
             }
         }
@@ -494,10 +514,42 @@ mod hidden_tests {
 
     #[test]
     fn base64_both_alphabets_and_hex() {
-        assert_eq!(decode_base64(b"gASVAA==", 16), Some(vec![0x80, 4, 0x95, 0]));
-        assert_eq!(decode_base64(b"-_-_", 16), Some(vec![0xfb, 0xff, 0xbf]));
-        assert_eq!(decode_base64(b"+/+/", 16), Some(vec![0xfb, 0xff, 0xbf]));
-        assert_eq!(decode_base64(b"gASVAA==", 2), None);
+        assert_eq!(
+            decode_base64(b"gASVAA==", None, 16),
+            Some(vec![0x80, 4, 0x95, 0])
+        );
+        assert_eq!(
+            decode_base64(b"-_-_", URL_SAFE, 16),
+            Some(vec![0xfb, 0xff, 0xbf])
+        );
+        assert_eq!(
+            decode_base64(b"+/+/", URL_SAFE, 16),
+            Some(vec![0xfb, 0xff, 0xbf])
+        );
+        assert_eq!(
+            decode_base64(b"+/+/", None, 16),
+            Some(vec![0xfb, 0xff, 0xbf])
+        );
+        assert_eq!(decode_base64(b"gASVAA==", None, 2), None);
+    }
+
+    #[test]
+    fn hardening_02_base64_is_decoded_as_cpython_decodes_it() {
+        // Each pair checked with Python's base64.b64decode / urlsafe_b64decode: an `=` before a
+        // group holds two characters is skipped, not the end; `-` and `_` are skipped by the
+        // standard alphabet, so sprinkling them cannot make this decoder read other bytes.
+        let pickle_head = Some(vec![0x80, 4, 0x95, 0]);
+        assert_eq!(decode_base64(b"=gASVAA==", None, 16), pickle_head);
+        assert_eq!(decode_base64(b"gA=SVAA==", None, 16), pickle_head);
+        assert_eq!(decode_base64(b"gA-SV_AA==", None, 16), pickle_head);
+        assert_eq!(
+            decode_base64(b"-_+/", URL_SAFE, 16),
+            Some(vec![0xfb, 0xff, 0xbf])
+        );
+        assert_eq!(
+            decode_base64(b"gA.S", Some(*b".!"), 16),
+            Some(vec![0x80, 0x0f, 0x92])
+        );
         assert_eq!(decode_hex(b"80 04 95", 16), Some(vec![0x80, 4, 0x95]));
         assert_eq!(decode_hex(b"800", 16), None);
         assert_eq!(decode_hex(b"80zz", 16), None);

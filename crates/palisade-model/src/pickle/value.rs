@@ -231,8 +231,10 @@ pub(super) enum Special {
 /// What a decoder global decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Decoding {
-    /// Standard or URL-safe base64 (either alphabet is taken, as the payload decides).
+    /// Base64 in the standard alphabet, with `altchars` when the call passes them.
     Base64,
+    /// `base64.urlsafe_b64decode`: `-_` as well as `+/`.
+    Base64UrlSafe,
     Hex,
     /// `codecs.decode(data, encoding)`: the encoding argument decides.
     Codec,
@@ -258,10 +260,10 @@ impl Special {
             "builtins.getattr" | "__builtin__.getattr" => Special::Getattr,
             "base64.b64decode"
             | "base64.standard_b64decode"
-            | "base64.urlsafe_b64decode"
             | "base64.decodebytes"
             | "base64.decodestring"
             | "binascii.a2b_base64" => Special::Decoder(Decoding::Base64),
+            "base64.urlsafe_b64decode" => Special::Decoder(Decoding::Base64UrlSafe),
             "base64.b16decode"
             | "binascii.unhexlify"
             | "binascii.a2b_hex"
