@@ -616,7 +616,8 @@ impl MergedFs {
 
     /// Every regular file a process in the image reaches at or under each of `roots`, following
     /// symlinks inside the image root: (the path it is reached at, where its bytes came from).
-    /// Each real directory is walked once, so links that loop or fan out cannot multiply it.
+    /// Each real directory is walked once, also when a walk of a directory above it already
+    /// covered it, so links that loop, fan out or point into subdirectories cannot multiply it.
     pub fn reachable(&self, roots: &[String]) -> Vec<(String, Option<Origin>)> {
         let mut found = Vec::new();
         let mut walked = HashSet::new();
@@ -653,6 +654,18 @@ impl MergedFs {
                 .range(prefix.clone()..)
                 .take_while(|(p, _)| p.starts_with(&prefix))
             {
+                // Every directory under this one is walked by this walk: a link into it later
+                // must not walk it again (links to subdirectories, nested, would multiply it).
+                let mut dir = match entry {
+                    Entry::Directory => Some(path.as_str()),
+                    _ => path.rsplit_once('/').map(|(parent, _)| parent),
+                };
+                while let Some(d) = dir.filter(|d| d.len() > real.len()) {
+                    if !walked.insert(d.to_owned()) {
+                        break;
+                    }
+                    dir = d.rsplit_once('/').map(|(parent, _)| parent);
+                }
                 let rest = &path[prefix.len()..];
                 let at = if view.is_empty() {
                     rest.to_owned()
@@ -1106,6 +1119,29 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn hardening_06_links_into_subdirectories_cannot_multiply_the_walk() {
+        // A chain of nested directories, and beside them a link to each: a walk that walked
+        // each link's target again would list every file once per level above it.
+        let depth = 40;
+        let mut dir = String::from("models");
+        let mut files = Vec::new();
+        let mut links = Vec::new();
+        for i in 0..depth {
+            files.push((format!("{dir}/f{i}.pkl"), "x"));
+            dir = format!("{dir}/d{i}");
+            links.push((format!("models/l{i}"), format!("/{dir}")));
+        }
+        let items: Vec<Item<'_>> = files
+            .iter()
+            .map(|(p, c)| Item::File(p, c))
+            .chain(links.iter().map(|(p, t)| Item::Link(p, t)))
+            .collect();
+        let fs = merged_with_second_look(&[tar_of(&items)]);
+        let got = reported(&fs);
+        assert_eq!(got.len(), depth, "{got:?}");
     }
 
     #[test]
