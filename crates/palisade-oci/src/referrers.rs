@@ -37,7 +37,7 @@ impl Repository {
             return Ok(None);
         }
         if !response.status().is_success() {
-            return Err(self.failure(&format!("referrers of {digest}"), response));
+            return Err(self.fail(&format!("referrers of {digest}"), response));
         }
         let bytes = self.read_json_body(&format!("referrers of {digest}"), response)?;
         let Ok(index) = serde_json::from_slice::<ManifestOrIndex>(&bytes) else {

@@ -497,13 +497,7 @@ impl Repository {
             access_token: Option<String>,
             expires_in: Option<u64>,
         }
-        let mut body = Vec::new();
-        response
-            .take(MAX_JSON_BLOB + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| {
-                OciError::unreachable(&self.location, format!("token service {realm}: {e}"))
-            })?;
+        let body = self.read_json_body(&format!("token service {realm}"), response)?;
         let token: Token = serde_json::from_slice(&body).map_err(|e| {
             OciError::new(
                 &self.location,
@@ -527,7 +521,7 @@ impl Repository {
         ))
     }
 
-    fn fail(&self, what: &str, response: reqwest::blocking::Response) -> OciError {
+    pub(crate) fn fail(&self, what: &str, response: reqwest::blocking::Response) -> OciError {
         let status = response.status();
         let body: String = response
             .text()
@@ -567,17 +561,7 @@ impl Repository {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let mut bytes = Vec::new();
-        response
-            .take(MAX_JSON_BLOB + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| OciError::new(&self.location, format!("manifest {reference}: {e}")))?;
-        if bytes.len() as u64 > MAX_JSON_BLOB {
-            return Err(OciError::new(
-                &self.location,
-                format!("manifest {reference} is over the size limit"),
-            ));
-        }
+        let bytes = self.read_json_body(&format!("manifest {reference}"), response)?;
         let digest = sha256_digest(&bytes);
         if reference.starts_with("sha256:") {
             verify_digest(&self.location, reference, &bytes)?;
@@ -715,10 +699,6 @@ impl Repository {
             ));
         }
         Ok(bytes)
-    }
-
-    pub(crate) fn failure(&self, what: &str, response: reqwest::blocking::Response) -> OciError {
-        self.fail(what, response)
     }
 
     pub fn location(&self) -> &str {

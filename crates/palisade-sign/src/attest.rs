@@ -59,7 +59,7 @@ pub fn attest(
         "artifactType": DSSE_MEDIA_TYPE,
         "config": {
             "mediaType": EMPTY_MEDIA_TYPE,
-            "digest": format!("sha256:{}", hex_digest(EMPTY_CONTENT)),
+            "digest": palisade_oci::sha256_digest(EMPTY_CONTENT),
             "size": EMPTY_CONTENT.len(),
         },
         "layers": [layer],
@@ -74,11 +74,6 @@ pub fn attest(
     .into();
     repo.push_referrer(&digest, &referrer, DSSE_MEDIA_TYPE, &annotations)?;
     Ok(digest)
-}
-
-fn hex_digest(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// What a scan attestation must show.
