@@ -15,8 +15,8 @@ use std::time::Duration;
 use palisade_core::object::typed_at;
 use palisade_core::path::FieldPath;
 use palisade_core::{yaml, InputError};
+use palisade_diagnostics::Severity;
 use palisade_pss::{Level, LevelVersion, Version};
-use palisade_vuln::severity::Severity;
 
 pub use file::{
     AllowedRegistries, Exemptions, HardeningConfig, ModeOnly, ModelsConfig, RegistryErrorMode,
@@ -131,7 +131,8 @@ pub struct RulesConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequireScan {
     pub mode: RuleMode,
-    /// The most severe finding allowed (`maxSeverity`, default `high`).
+    /// The most severe finding allowed (`maxSeverity`, default `high`), on palisade's one scale:
+    /// the vulnerability word `unknown` is `info`.
     pub max_severity: Severity,
     /// How old the scan may be (`maxAge`, default `7d`).
     pub max_age: Duration,
@@ -432,10 +433,15 @@ mod file {
     }
 }
 
-/// A severity as the file must write it: palisade's own five words, exactly (not the advisory
-/// databases' synonyms that `Severity::from_str` also takes).
+/// A vulnerability severity as the file must write it: the five words of `palisade scan image`,
+/// exactly (not the advisory databases' synonyms), on palisade's one scale (`unknown`, a
+/// vulnerability without a rating, is `info`).
 fn severity_word(text: &str) -> Option<Severity> {
-    Severity::ALL.into_iter().find(|s| s.as_str() == text)
+    match text {
+        "unknown" => Some(Severity::Info),
+        "low" | "medium" | "high" | "critical" => text.parse().ok(),
+        _ => None,
+    }
 }
 
 /// A configuration file that is invalid: the file, the key and its line.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use palisade_core::image_ref::ImageRef;
 use palisade_core::{pod_templates, Workload};
-use palisade_vuln::severity::Severity;
+use palisade_diagnostics::Severity;
 
 use crate::admission::{is_significant_pod_update, Admission, Decision, Fired, Request, Target};
 use crate::config::{RegistryErrorMode, RuleMode};

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use palisade_core::node::Node;
+use palisade_diagnostics::Severity;
 use palisade_policy::admission::{parse_object, Admission, Request};
 use palisade_policy::config::{NamespaceLabels, RequireScan, RuleMode};
 use palisade_policy::image_verification::ScanPolicy;
 use palisade_policy::{Config, NamespacePolicy};
 use palisade_pss::{Level, LevelVersion, Version};
-use palisade_vuln::severity::Severity;
 use serde_json::json;
 
 /// A P-256 public key (SPKI PEM), as `cosign.pub`.

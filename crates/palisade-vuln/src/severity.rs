@@ -23,6 +23,20 @@ pub enum Severity {
     Critical,
 }
 
+/// A threshold on palisade's one scale as a vulnerability rating (`info` is `unknown`), for
+/// requirements written on the one scale and compared with ratings.
+impl From<palisade_diagnostics::Severity> for Severity {
+    fn from(severity: palisade_diagnostics::Severity) -> Self {
+        match severity {
+            palisade_diagnostics::Severity::Info => Severity::Unknown,
+            palisade_diagnostics::Severity::Low => Severity::Low,
+            palisade_diagnostics::Severity::Medium => Severity::Medium,
+            palisade_diagnostics::Severity::High => Severity::High,
+            palisade_diagnostics::Severity::Critical => Severity::Critical,
+        }
+    }
+}
+
 /// Vulnerability ratings on palisade's one scale: `unknown` (no rating published) is `info`,
 /// the rest keep their names.
 impl From<Severity> for palisade_diagnostics::Severity {

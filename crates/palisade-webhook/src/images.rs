@@ -417,7 +417,7 @@ impl Job {
         }
         if let Some(scan) = self.scan {
             let requirement = ScanRequirement {
-                max_severity: scan.max_severity,
+                max_severity: scan.max_severity.into(),
                 max_age: scan.max_age,
                 now: time::OffsetDateTime::now_utc().unix_timestamp(),
             };
