@@ -281,18 +281,31 @@ impl Admission {
                 .map(|f| f.text.as_str())
                 .collect()
         };
+        // How to fix each rule that fired, once, from the rule table.
+        let fixes = |mode: RuleMode| -> String {
+            crate::rules::IMAGE_RULES
+                .iter()
+                .filter(|rule| failures.iter().any(|f| f.mode == mode && f.rule == rule.id))
+                .map(|rule| format!(" (to fix {}: {})", rule.id, rule.hint))
+                .collect()
+        };
         let enforced = texts(RuleMode::Enforce);
         if !enforced.is_empty() {
             decision.denial = Some(self.forbidden(
                 request,
-                format!("images not verified: {}", enforced.join("; ")),
+                format!(
+                    "images not verified: {}{}",
+                    enforced.join("; "),
+                    fixes(RuleMode::Enforce)
+                ),
             ));
             decision.warnings.clear();
         } else {
+            let fix = fixes(RuleMode::Warn);
             for text in texts(RuleMode::Warn) {
                 decision
                     .warnings
-                    .push(format!("image not verified: {text}"));
+                    .push(format!("image not verified: {text}{fix}"));
             }
         }
         let audited = texts(RuleMode::Audit);
@@ -487,7 +500,7 @@ mod tests {
         assert_eq!(denial.code, 403);
         assert_eq!(
             denial.message,
-            "pods \"p\" is forbidden: images not verified: image \"docker.io/redis:7\" of container \"c1\": no key in imageVerification.trust is trusted for this image in namespace \"ml-iris\""
+            "pods \"p\" is forbidden: images not verified: image \"docker.io/redis:7\" of container \"c1\": no key in imageVerification.trust is trusted for this image in namespace \"ml-iris\" (to fix palisade/require-signature: sign the image with `palisade sign` (or cosign) using a key trusted for this namespace and image in imageVerification.trust)"
         );
         // No verdicts at all: not verified, so denied (fail closed).
         let decision = admission.judge_images(&req, &checks[..1], &[]);
@@ -509,7 +522,7 @@ mod tests {
         assert!(decision.allowed());
         assert_eq!(
             decision.warnings,
-            [format!("image not verified: image \"registry.example.com/ml/iris:1\" ({digest}) of container \"init\", \"c0\": stale")]
+            [format!("image not verified: image \"registry.example.com/ml/iris:1\" ({digest}) of container \"init\", \"c0\": stale (to fix palisade/require-scan: attest a fresh scan with `palisade attest --scan`, after fixing what it finds above rules.requireScan.maxSeverity)")]
         );
         // Registry down: fail closed.
         let down = ImageVerdict {

@@ -301,10 +301,5 @@ mod tests {
                 rule.id
             );
         }
-        assert_eq!(
-            crate::image_verification::REQUIRE_SIGNATURE_ID,
-            REQUIRE_SIGNATURE.id
-        );
-        assert_eq!(crate::image_verification::REQUIRE_SCAN_ID, REQUIRE_SCAN.id);
     }
 }
