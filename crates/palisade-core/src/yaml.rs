@@ -483,6 +483,19 @@ impl MappingFrame {
         entries: Vec<(String, Node)>,
         keys: Vec<KeyKind>,
     ) -> Result<(), LoadError> {
+        // Every merged entry must be written: one dropped here would be a key (say
+        // `privileged: true`) kubectl sees and palisade does not. Refuse rather than guess.
+        if keys.len() != entries.len() {
+            let (line, col) = entries
+                .first()
+                .map(|(_, node)| (node.line, node.col))
+                .unwrap_or((0, 0));
+            return Err(LoadError {
+                line,
+                col,
+                message: "a merged mapping could not be read key by key; refusing to guess how kubectl reads it".into(),
+            });
+        }
         for ((key, node), kind) in entries.into_iter().zip(keys) {
             let at = (node.line, node.col);
             self.set(key, kind, node, false, at)?;
