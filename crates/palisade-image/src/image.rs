@@ -691,11 +691,7 @@ impl OpenedImage {
             }
         }
         let raw = source.open_blob(&layer.blob)?;
-        let expected = if layer.verify {
-            layer.blob.digest.as_str()
-        } else {
-            ""
-        };
+        let expected = layer.verify.then_some(layer.blob.digest.as_str());
         let mut verifying = VerifyingReader::new(raw, expected);
         let read = crate::layers::read_layer_digest(&layer.blob.digest, &mut verifying, keep);
         // Whatever the tar reader stopped at, the rest is read: a blob that does not match its

@@ -55,6 +55,9 @@ pub struct VerifyingReader<R> {
     hasher: Option<Sha256>,
     expected: String,
     verified: bool,
+    /// Verification was asked for a digest algorithm this reader cannot compute: every read
+    /// fails (a blob that cannot be checked is not read as if it had been).
+    unsupported: Option<String>,
 }
 
 impl<R> std::fmt::Debug for VerifyingReader<R> {
@@ -66,17 +69,27 @@ impl<R> std::fmt::Debug for VerifyingReader<R> {
 }
 
 impl<R: Read> VerifyingReader<R> {
-    /// `expected` is `sha256:<hex>`; any other algorithm is read unverified.
-    pub fn new(inner: R, expected: &str) -> Self {
-        let (hasher, expected) = match expected.strip_prefix("sha256:") {
-            Some(hex) => (Some(Sha256::new()), hex.to_owned()),
+    /// Checks the stream against `expected` (`sha256:<hex>`) as it is read; `None` reads it
+    /// unverified (a source whose bytes are verified otherwise). Any other algorithm fails the
+    /// first read: sha256 is the one palisade computes.
+    pub fn new(inner: R, expected: Option<&str>) -> Self {
+        let mut unsupported = None;
+        let (hasher, expected) = match expected {
             None => (None, String::new()),
+            Some(digest) => match digest.strip_prefix("sha256:") {
+                Some(hex) => (Some(Sha256::new()), hex.to_owned()),
+                None => {
+                    unsupported = Some(digest.to_owned());
+                    (None, String::new())
+                }
+            },
         };
         Self {
             inner,
             hasher,
             expected,
             verified: false,
+            unsupported,
         }
     }
 
@@ -88,6 +101,12 @@ impl<R: Read> VerifyingReader<R> {
 
 impl<R: Read> Read for VerifyingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(digest) = &self.unsupported {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("cannot verify digest {digest}: only sha256 digests are checked"),
+            ));
+        }
         let n = self.inner.read(buf)?;
         if let Some(hasher) = &mut self.hasher {
             if n > 0 {
@@ -129,11 +148,16 @@ mod tests {
         assert!(err.message.contains("does not match"), "{err}");
         assert!(!err.unreachable && !err.not_found);
         assert!(verify_digest("here", "md5:00", b"abc").is_err());
+        // A stream asked to be checked against a digest palisade cannot compute is not read.
+        let mut other = VerifyingReader::new(&b"abc"[..], Some("sha512:00"));
+        let err = std::io::Read::read_to_end(&mut other, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("only sha256"), "{err}");
+        assert!(!other.verified());
 
-        let mut good = VerifyingReader::new(&b"abc"[..], &digest);
+        let mut good = VerifyingReader::new(&b"abc"[..], Some(&digest));
         std::io::copy(&mut good, &mut std::io::sink()).unwrap();
         assert!(good.verified());
-        let mut bad = VerifyingReader::new(&b"abd"[..], &digest);
+        let mut bad = VerifyingReader::new(&b"abd"[..], Some(&digest));
         assert!(std::io::copy(&mut bad, &mut std::io::sink()).is_err());
     }
 }
