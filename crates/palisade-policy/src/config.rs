@@ -466,6 +466,17 @@ impl Errors<'_> {
         self.at(FieldPath::parse_dotted(key), message)
     }
 
+    /// An optional value read with its type's own parser, its error at `path`.
+    fn parsed<T>(&self, path: FieldPath, text: &Option<String>) -> Result<Option<T>, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        text.as_deref()
+            .map(|t| t.parse::<T>().map_err(|e| self.at(path, e.to_string())))
+            .transpose()
+    }
+
     fn duration(&self, path: FieldPath, text: &str) -> Result<Duration, ConfigError> {
         palisade_core::duration::parse_duration(text).map_err(|e| self.at(path, e))
     }
@@ -588,22 +599,8 @@ fn validate_namespace(
             .key(namespace)
             .field(key)
     };
-    let level = |key: &str, text: &Option<String>| -> Result<Option<Level>, ConfigError> {
-        text.as_deref()
-            .map(|t| {
-                t.parse::<Level>()
-                    .map_err(|e| errors.at(at(key), e.to_string()))
-            })
-            .transpose()
-    };
-    let version = |key: &str, text: &Option<String>| -> Result<Option<Version>, ConfigError> {
-        text.as_deref()
-            .map(|t| {
-                t.parse::<Version>()
-                    .map_err(|e| errors.at(at(key), e.to_string()))
-            })
-            .transpose()
-    };
+    let level = |key: &str, text: &Option<String>| errors.parsed::<Level>(at(key), text);
+    let version = |key: &str, text: &Option<String>| errors.parsed::<Version>(at(key), text);
     // Levels before versions, as they were always checked (the first error is the one reported).
     let enforce = level("enforce", &labels.enforce)?;
     let warn = level("warn", &labels.warn)?;
@@ -661,22 +658,10 @@ impl Config {
             }
         }
         let ps = raw.pod_security;
-        let level = ps
-            .level
-            .as_deref()
-            .map(|l| {
-                l.parse::<Level>()
-                    .map_err(|e| errors.key("podSecurity.level", e.to_string()))
-            })
-            .transpose()?;
-        let version = ps
-            .version
-            .as_deref()
-            .map(|v| {
-                v.parse::<Version>()
-                    .map_err(|e| errors.key("podSecurity.version", e.to_string()))
-            })
-            .transpose()?;
+        let level =
+            errors.parsed::<Level>(FieldPath::parse_dotted("podSecurity.level"), &ps.level)?;
+        let version = errors
+            .parsed::<Version>(FieldPath::parse_dotted("podSecurity.version"), &ps.version)?;
         let mut namespaces = BTreeMap::new();
         for (namespace, labels) in &ps.namespaces {
             namespaces.insert(
