@@ -170,10 +170,10 @@ mod file {
     pub(super) struct ImageVerificationConfig {
         #[serde(default)]
         pub trust: Vec<TrustEntry>,
-        #[serde(default = "default_cache_ttl")]
-        pub cache_ttl: String,
-        #[serde(default = "default_verify_timeout")]
-        pub timeout: String,
+        #[serde(default)]
+        pub cache_ttl: Option<String>,
+        #[serde(default)]
+        pub timeout: Option<String>,
         #[serde(default = "default_max_concurrent")]
         pub max_concurrent: usize,
         #[serde(default)]
@@ -192,8 +192,8 @@ mod file {
         fn default() -> Self {
             Self {
                 trust: Vec::new(),
-                cache_ttl: default_cache_ttl(),
-                timeout: default_verify_timeout(),
+                cache_ttl: None,
+                timeout: None,
                 max_concurrent: default_max_concurrent(),
                 on_registry_error: RegistryErrorMode::default(),
                 pin_digests: true,
@@ -204,18 +204,10 @@ mod file {
         }
     }
 
-    fn default_cache_ttl() -> String {
-        "5m".into()
-    }
-
-    /// `default_cache_ttl`, read.
+    /// `cacheTtl` when the file leaves it out.
     pub(super) const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
 
-    fn default_verify_timeout() -> String {
-        "4s".into()
-    }
-
-    /// `default_verify_timeout`, read.
+    /// `timeout` when the file leaves it out.
     pub(super) const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(4);
 
     pub(super) fn default_max_concurrent() -> usize {
@@ -491,8 +483,14 @@ fn validate_image_verification(
     require_signature: bool,
 ) -> Result<(ImageVerificationConfig, Option<RequireScan>), ConfigError> {
     let at = FieldPath::parse_dotted("imageVerification");
-    let cache_ttl = errors.duration(at.clone().field("cacheTtl"), &iv.cache_ttl)?;
-    let timeout = errors.duration(at.clone().field("timeout"), &iv.timeout)?;
+    let cache_ttl = match &iv.cache_ttl {
+        Some(text) => errors.duration(at.clone().field("cacheTtl"), text)?,
+        None => file::DEFAULT_CACHE_TTL,
+    };
+    let timeout = match &iv.timeout {
+        Some(text) => errors.duration(at.clone().field("timeout"), text)?,
+        None => file::DEFAULT_VERIFY_TIMEOUT,
+    };
     if timeout.is_zero() {
         return Err(errors.at(at.clone().field("timeout"), "must be more than 0s".into()));
     }
