@@ -1560,8 +1560,11 @@ fn is_go_yaml_date(s: &str) -> bool {
 }
 
 /// Resolves an unquoted, untagged scalar as kubectl ends up seeing it: go-yaml v2's resolution,
-/// then the JSON `encoding/json` writes (`0.0` is the integer 0; `.inf` cannot be written).
-pub fn resolve_plain(text: &str) -> Result<Value, String> {
+/// then the JSON `encoding/json` writes (`0.0` is the integer 0; `.inf` cannot be written). The
+/// reader resolves scalars through `resolve_implicit` and `json_value` itself; this is the pair
+/// as the scalar tests state it.
+#[cfg(test)]
+fn resolve_plain(text: &str) -> Result<Value, String> {
     json_value(resolve_implicit(text.to_owned()))
 }
 
