@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use palisade_core::names::{is_dns_label, is_dns_subdomain, is_label_key, is_label_value};
 use palisade_core::object::typed_at;
 use palisade_core::path::FieldPath;
 use palisade_core::{yaml, InputError, Node};
@@ -1124,41 +1125,6 @@ const HTTP_METHODS: &[&str] = &[
 
 fn text_has_protocol(p: &RawPort) -> bool {
     matches!(p, RawPort::Text(t) if t.contains('/'))
-}
-
-/// RFC 1123 label: what namespace and service names must be.
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-/// `[prefix/]name`, as Kubernetes validates label keys.
-fn is_label_key(k: &str) -> bool {
-    let (prefix, name) = match k.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, k),
-    };
-    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
-}
-
-fn is_label_value(v: &str) -> bool {
-    if v.is_empty() {
-        return true;
-    }
-    let b = v.as_bytes();
-    v.len() <= 63
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// An address and prefix length, with no host bits set (as the API server requires of ipBlock).
