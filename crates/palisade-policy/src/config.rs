@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use palisade_core::names::{is_dns_label, is_label_key, is_label_value};
 use palisade_core::object::typed_at;
 use palisade_core::path::FieldPath;
 use palisade_core::{yaml, InputError};
@@ -36,6 +37,50 @@ pub struct Config {
     pub hardening: HardeningConfig,
     pub models: ModelsConfig,
     pub image_verification: ImageVerificationConfig,
+    pub platform: PlatformConfig,
+}
+
+/// `platform`: what the platform runs for every team (`palisade team render` and `team verify`,
+/// docs/teams.md): the Pod Security floor no Team may go below, and where the gateway, the cluster
+/// DNS and monitoring run, so that teams' NetworkPolicies can let them in (gateway, monitoring) or
+/// out (DNS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformConfig {
+    /// The loosest level a Team may ask for (`floor`, default `restricted`).
+    pub floor: Level,
+    /// The ingress gateway, which Teams may accept connections from (`{platform: gateway}`).
+    pub gateway: Option<PlatformComponent>,
+    /// The cluster DNS, which every team pod may query (UDP and TCP on its ports; default
+    /// `kube-system`, `k8s-app: kube-dns`, port 53).
+    pub dns: PlatformComponent,
+    /// Monitoring, which may scrape every team pod on its `ports`.
+    pub monitoring: Option<PlatformComponent>,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        Self {
+            floor: Level::Restricted,
+            gateway: None,
+            dns: PlatformComponent {
+                namespace: "kube-system".into(),
+                pod_labels: BTreeMap::from([("k8s-app".into(), "kube-dns".into())]),
+                ports: vec![53],
+            },
+            monitoring: None,
+        }
+    }
+}
+
+/// Where one platform component runs: its namespace and the labels of its pods
+/// (`podSelector.matchLabels`; none selects every pod of the namespace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformComponent {
+    pub namespace: String,
+    pub pod_labels: BTreeMap<String, String>,
+    /// DNS: the ports it serves (UDP and TCP). Monitoring: the ports it scrapes team pods on
+    /// (TCP). Unused for the gateway.
+    pub ports: Vec<u16>,
 }
 
 /// `imageVerification`: who may sign which images, and how the webhook reaches registries to check
@@ -163,6 +208,39 @@ mod file {
         pub models: ModelsConfig,
         #[serde(default)]
         pub image_verification: ImageVerificationConfig,
+        #[serde(default)]
+        pub platform: PlatformConfig,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct PlatformConfig {
+        #[serde(default)]
+        pub floor: Option<String>,
+        #[serde(default)]
+        pub gateway: Option<PlatformComponent>,
+        #[serde(default)]
+        pub dns: Option<PlatformComponent>,
+        #[serde(default)]
+        pub monitoring: Option<PlatformComponent>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct PlatformComponent {
+        pub namespace: String,
+        #[serde(default)]
+        pub pod_selector: PodSelector,
+        #[serde(default)]
+        pub ports: Vec<i64>,
+    }
+
+    /// A label selector of labels only: what a NetworkPolicy peer and the analysis both read.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct PodSelector {
+        #[serde(default)]
+        pub match_labels: BTreeMap<String, String>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -428,7 +506,7 @@ mod file {
 /// A vulnerability severity as the file must write it: the five words of `palisade scan image`,
 /// exactly (not the advisory databases' synonyms), on palisade's one scale (`unknown`, a
 /// vulnerability without a rating, is `info`).
-fn severity_word(text: &str) -> Option<Severity> {
+pub fn severity_word(text: &str) -> Option<Severity> {
     match text {
         "unknown" => Some(Severity::Info),
         "low" | "medium" | "high" | "critical" => text.parse().ok(),
@@ -586,6 +664,80 @@ fn validate_image_verification(
     ))
 }
 
+/// Checks `platform` and returns it typed.
+fn validate_platform(
+    errors: &Errors<'_>,
+    raw: file::PlatformConfig,
+) -> Result<PlatformConfig, ConfigError> {
+    let at = FieldPath::root().field("platform");
+    let defaults = PlatformConfig::default();
+    let floor = errors
+        .parsed::<Level>(at.clone().field("floor"), &raw.floor)?
+        .unwrap_or(defaults.floor);
+    let component = |name: &str,
+                     raw: Option<file::PlatformComponent>|
+     -> Result<Option<PlatformComponent>, ConfigError> {
+        let Some(raw) = raw else { return Ok(None) };
+        let at = at.clone().field(name);
+        if !is_dns_label(&raw.namespace) {
+            return Err(errors.at(
+                at.field("namespace"),
+                format!("{:?} is not a valid namespace name", raw.namespace),
+            ));
+        }
+        for (key, value) in &raw.pod_selector.match_labels {
+            if !is_label_key(key) || !is_label_value(value) {
+                return Err(errors.at(
+                    at.clone()
+                        .field("podSelector")
+                        .field("matchLabels")
+                        .key(key),
+                    format!("{key}={value:?} is not a valid label"),
+                ));
+            }
+        }
+        let mut ports = Vec::new();
+        for (i, &port) in raw.ports.iter().enumerate() {
+            match u16::try_from(port) {
+                Ok(p) if p > 0 => ports.push(p),
+                _ => {
+                    return Err(errors.at(
+                        at.clone().field("ports").index(i),
+                        format!("{port} is not a port (1-65535)"),
+                    ))
+                }
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        Ok(Some(PlatformComponent {
+            namespace: raw.namespace,
+            pod_labels: raw.pod_selector.match_labels,
+            ports,
+        }))
+    };
+    let gateway = component("gateway", raw.gateway)?;
+    let mut dns = component("dns", raw.dns)?.unwrap_or(defaults.dns);
+    if dns.ports.is_empty() {
+        dns.ports.push(53);
+    }
+    let monitoring = component("monitoring", raw.monitoring)?;
+    if let Some(m) = &monitoring {
+        if m.ports.is_empty() {
+            return Err(errors.at(
+                at.clone().field("monitoring"),
+                "must list the ports it scrapes team pods on (ports: [9090])".into(),
+            ));
+        }
+    }
+    Ok(PlatformConfig {
+        floor,
+        gateway,
+        dns,
+        monitoring,
+    })
+}
+
 /// Checks one `podSecurity.namespaces` entry.
 fn validate_namespace(
     errors: &Errors<'_>,
@@ -699,6 +851,7 @@ impl Config {
                 ));
             }
         }
+        let platform = validate_platform(&errors, raw.platform)?;
         let rules = raw.rules;
         let (image_verification, require_scan) = validate_image_verification(
             &errors,
@@ -735,6 +888,7 @@ impl Config {
             hardening: raw.hardening,
             models: raw.models,
             image_verification,
+            platform,
         })
     }
 
@@ -810,6 +964,52 @@ mod tests {
         let err = parse("rules:\n  imageDigest: {mode: block}\n").unwrap_err();
         assert_eq!(err.line, Some(2), "{err}");
         assert!(err.message.contains("unknown variant `block`"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_platform_section() {
+        let config = parse(
+            "platform:\n  floor: baseline\n  gateway: {namespace: ingress, podSelector: {matchLabels: {app: gateway}}}\n  monitoring:\n    namespace: monitoring\n    podSelector: {matchLabels: {app.kubernetes.io/name: prometheus}}\n    ports: [9090, 8080, 9090]\n",
+        )
+        .unwrap();
+        let platform = &config.platform;
+        assert_eq!(platform.floor, Level::Baseline);
+        assert_eq!(platform.gateway.as_ref().unwrap().namespace, "ingress");
+        assert_eq!(
+            platform.monitoring.as_ref().unwrap().ports,
+            vec![8080, 9090]
+        );
+        assert_eq!(platform.dns, PlatformConfig::default().dns);
+        assert_eq!(Config::default().platform.floor, Level::Restricted);
+
+        let err = parse("platform:\n  floor: open\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(
+            err.message.starts_with("platform.floor: invalid level"),
+            "{err}"
+        );
+        let err = parse("platform:\n  dns:\n    namespace: kube-system\n    ports: [70000]\n")
+            .unwrap_err();
+        assert_eq!(err.line, Some(4), "{err}");
+        assert!(
+            err.message
+                .starts_with("platform.dns.ports[0]: 70000 is not a port"),
+            "{err}"
+        );
+        let err = parse("platform:\n  monitoring:\n    namespace: monitoring\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.message.contains("must list the ports"), "{err}");
+        let err = parse("platform:\n  gateway:\n    namespace: Ingress\n").unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+        let err = parse(
+            "platform:\n  gateway:\n    namespace: ingress\n    podSelector: {matchExpressions: []}\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(4), "{err}");
+        assert!(
+            err.message.contains("unknown field `matchExpressions`"),
+            "{err}"
+        );
     }
 
     #[test]
