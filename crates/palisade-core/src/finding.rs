@@ -79,3 +79,45 @@ pub struct Finding {
     /// How to fix it.
     pub hint: String,
 }
+
+impl Finding {
+    /// The finding in the shape every report shares. The fingerprint leaves the line out so that
+    /// an alert survives edits above it; the message names the object, as a SARIF viewer shows
+    /// no object of its own.
+    pub fn diagnostic(&self) -> palisade_diagnostics::Diagnostic {
+        let object = &self.object;
+        let namespace = if object.namespace.is_empty() {
+            "-"
+        } else {
+            &object.namespace
+        };
+        let place = format!("{}/{namespace}/{}/{}", object.kind, object.name, self.field);
+        palisade_diagnostics::Diagnostic::new(
+            self.rule_id.clone(),
+            self.severity,
+            format!(
+                "{}: {} ({}). Fix: {}",
+                object.display_name(),
+                self.reason,
+                self.detail,
+                self.hint
+            ),
+        )
+        .with_fix(self.hint.clone())
+        .at(palisade_diagnostics::Location::file(object.file.as_ref())
+            .line(self.line)
+            .fully_qualified(place, "object"))
+        .with_fingerprint(
+            "palisadeFinding/v1",
+            palisade_diagnostics::sarif::fingerprint(&[
+                &self.rule_id,
+                &object.kind,
+                &object.namespace,
+                &object.name,
+                &self.field,
+            ]),
+        )
+        .with_property("policy", format!("{}:{}", self.level, self.version))
+        .with_property("podSecurityMessage", self.message.clone())
+    }
+}

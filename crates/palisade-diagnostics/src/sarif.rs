@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::{Rule, Severity};
+use crate::{Diagnostic, Rule, Severity};
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const VERSION: &str = "2.1.0";
@@ -70,6 +70,47 @@ pub fn fingerprint(parts: &[&str]) -> String {
         }
     }
     format!("{hash:016x}")
+}
+
+/// A finding as a SARIF result: its rule (with the rule's index in `tool.driver.rules`, where
+/// the caller knows it), level, message, where it is and its fingerprint. Every report writes its
+/// results with this one function.
+pub fn result(diagnostic: &Diagnostic, rule_index: Option<usize>) -> Value {
+    let mut result = json!({"ruleId": diagnostic.code});
+    if let Some(index) = rule_index {
+        result["ruleIndex"] = json!(index);
+    }
+    result["level"] = json!(level(diagnostic.severity));
+    result["message"] = json!({"text": diagnostic.message});
+    let place = &diagnostic.location;
+    let mut physical = json!({"artifactLocation": {"uri": artifact_uri(&place.file)}});
+    if let Some(line) = place.line {
+        physical["region"] = json!({"startLine": line.max(1)});
+    } else if let Some(offset) = place.offset {
+        physical["region"] = json!({"byteOffset": offset});
+    }
+    let mut location = json!({"physicalLocation": physical});
+    if let Some(logical) = &place.logical {
+        let key = if logical.fully_qualified {
+            "fullyQualifiedName"
+        } else {
+            "name"
+        };
+        location["logicalLocations"] = json!([{key: logical.name, "kind": logical.kind}]);
+    }
+    result["locations"] = json!([location]);
+    if let Some((name, value)) = &diagnostic.fingerprint {
+        result["partialFingerprints"] = json!({*name: value});
+    }
+    if !diagnostic.properties.is_empty() {
+        let properties: serde_json::Map<String, Value> = diagnostic
+            .properties
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), json!(value)))
+            .collect();
+        result["properties"] = Value::Object(properties);
+    }
+    result
 }
 
 /// A rule as `tool.driver.rules` lists it, in the short form: its id, title and tags.
@@ -138,6 +179,37 @@ mod tests {
         assert_eq!(
             security_severity_text(security_severity(Severity::High)),
             "8.0"
+        );
+    }
+
+    #[test]
+    fn a_result_says_what_the_diagnostic_knows_and_nothing_else() {
+        use crate::Location;
+        let bare = Diagnostic::new("x/a", Severity::Low, "found").at(Location::file("a b.pkl"));
+        assert_eq!(
+            serde_json::to_string(&result(&bare, None)).unwrap_or_default(),
+            r#"{"ruleId":"x/a","level":"note","message":{"text":"found"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a%20b.pkl"}}}]}"#
+        );
+        let full = Diagnostic::new("x/b", Severity::High, "found")
+            .with_fix("fix it")
+            .at(Location::file("./m.yaml")
+                .line(0)
+                .fully_qualified("Pod/ns/p/spec", "object"))
+            .with_fingerprint("x/v1", "abc")
+            .with_property("policy", "restricted:latest");
+        assert_eq!(
+            serde_json::to_string(&result(&full, Some(3))).unwrap_or_default(),
+            r#"{"ruleId":"x/b","ruleIndex":3,"level":"error","message":{"text":"found"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"m.yaml"},"region":{"startLine":1}},"logicalLocations":[{"fullyQualifiedName":"Pod/ns/p/spec","kind":"object"}]}],"partialFingerprints":{"x/v1":"abc"},"properties":{"policy":"restricted:latest"}}"#
+        );
+        let inside =
+            Diagnostic::new("x/c", Severity::Critical, "found")
+                .at(Location::file("m.zip").offset(7).logical("a!b", "member"));
+        let text = serde_json::to_string(&result(&inside, None)).unwrap_or_default();
+        assert!(
+            text.contains(
+                r#""region":{"byteOffset":7}},"logicalLocations":[{"name":"a!b","kind":"member"}]"#
+            ),
+            "{text}"
         );
     }
 

@@ -84,3 +84,47 @@ pub struct Finding {
     /// Why: what was found and why it matters.
     pub message: String,
 }
+
+impl Finding {
+    /// The finding in the shape every report shares. Inside an archive the offset is in a member's
+    /// decompressed stream, not in the file, so the file's region is its start and the members
+    /// are named as the logical location.
+    pub fn diagnostic(&self) -> palisade_diagnostics::Diagnostic {
+        let place = &self.location;
+        let inside = if place.members.is_empty() {
+            String::new()
+        } else {
+            format!(" (in {})", place.members.join(" > "))
+        };
+        let mut location = palisade_diagnostics::Location::file(place.file.clone()).offset(
+            if place.members.is_empty() {
+                place.offset
+            } else {
+                0
+            },
+        );
+        if !place.members.is_empty() {
+            location = location.logical(place.members.join("!"), "member");
+        }
+        let mut diagnostic = palisade_diagnostics::Diagnostic::new(
+            self.rule,
+            self.severity.into(),
+            format!("{}{inside} at byte {}", self.message, place.offset),
+        )
+        .at(location)
+        .with_fingerprint(
+            "palisadeModel/v1",
+            format!(
+                "{}|{}|{}|{}",
+                self.rule,
+                place.file,
+                place.members.join("!"),
+                self.global.as_deref().unwrap_or("")
+            ),
+        );
+        if let Some(rule) = crate::rules::TABLE.get(self.rule) {
+            diagnostic = diagnostic.with_fix(rule.help);
+        }
+        diagnostic
+    }
+}

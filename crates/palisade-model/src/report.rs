@@ -120,32 +120,7 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> serde_json::Value {
         .collect();
     let results: Vec<serde_json::Value> = findings
         .iter()
-        .map(|f| {
-            let inside = if f.location.members.is_empty() {
-                String::new()
-            } else {
-                format!(" (in {})", f.location.members.join(" > "))
-            };
-            let mut result = json!({
-                "ruleId": f.rule,
-                "ruleIndex": rules.iter().position(|r| *r == f.rule),
-                "level": sarif::level(f.severity.into()),
-                "message": {"text": format!("{}{inside} at byte {}", f.message, f.location.offset)},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": f.location.file},
-                        "region": {"byteOffset": if f.location.members.is_empty() { f.location.offset } else { 0 }},
-                    },
-                }],
-                "partialFingerprints": {
-                    "palisadeModel/v1": format!("{}|{}|{}|{}", f.rule, f.location.file, f.location.members.join("!"), f.global.as_deref().unwrap_or("")),
-                },
-            });
-            if !f.location.members.is_empty() {
-                result["locations"][0]["logicalLocations"] = json!([{"name": f.location.members.join("!"), "kind": "member"}]);
-            }
-            result
-        })
+        .map(|f| sarif::result(&f.diagnostic(), rules.iter().position(|r| *r == f.rule)))
         .collect();
     sarif::document(
         sarif::driver(tool_version, false, sarif::TOOL_URI, rule_objects),

@@ -37,6 +37,24 @@ pub struct ModelFinding {
 }
 
 impl ModelFinding {
+    /// The finding in the shape every report shares; the file is named relative to the image's
+    /// root, as the package records are.
+    pub fn diagnostic(&self) -> palisade_diagnostics::Diagnostic {
+        let members: String = self.members.iter().map(|m| format!(" > {m}")).collect();
+        let mut diagnostic = palisade_diagnostics::Diagnostic::new(
+            self.rule.clone(),
+            self.rating().into(),
+            format!("{}{members}: {}", self.path, self.message),
+        )
+        .at(palisade_diagnostics::Location::file(
+            self.path.trim_start_matches('/'),
+        ));
+        if let Some(rule) = palisade_model::rules::TABLE.get(&self.rule) {
+            diagnostic = diagnostic.with_fix(rule.help);
+        }
+        diagnostic
+    }
+
     /// The finding's severity as the model scanner rates it. A word it does not know counts as
     /// dangerous: a report this reader cannot read must not pass for a clean one.
     pub fn rating(&self) -> palisade_model::Severity {

@@ -277,25 +277,11 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
         });
     }
     let rule_ids: Vec<&str> = rules.keys().copied().collect();
-    let results: Vec<serde_json::Value> = report
+    let mut results: Vec<serde_json::Value> = report
         .findings
         .iter()
-        .map(|f| {
-            let fix = f.fixed.as_deref().map(|v| format!("; upgrade to {v}")).unwrap_or_else(|| "; no fix published yet".into());
-            json!({
-                "ruleId": f.id,
-                "ruleIndex": rule_ids.iter().position(|r| *r == f.id),
-                "level": sarif::level(f.severity.into()),
-                "message": {"text": format!("{} {} is affected by {} ({}){fix}", f.package, f.version, f.id, f.severity)},
-                "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": f.location}},
-                    "logicalLocations": [{"name": f.purl, "kind": "package"}],
-                }],
-                "partialFingerprints": {"palisadeVulnerability/v1": format!("{}|{}|{}", f.id, f.purl, f.location)},
-            })
-        })
+        .map(|f| sarif::result(&f.diagnostic(), rule_ids.iter().position(|r| *r == f.id)))
         .collect();
-    let mut results = results;
     let mut rules: Vec<serde_json::Value> = rules.into_values().collect();
     for m in &report.models {
         if !rules.iter().any(|r| r["id"] == m.rule.as_str()) {
@@ -305,12 +291,7 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
                 &["security", "model"],
             ));
         }
-        results.push(json!({
-            "ruleId": m.rule,
-            "level": sarif::level(m.rating().into()),
-            "message": {"text": format!("{}{}: {}", m.path, m.members.iter().map(|x| format!(" > {x}")).collect::<String>(), m.message)},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": m.path.trim_start_matches('/')}}}],
-        }));
+        results.push(sarif::result(&m.diagnostic(), None));
     }
     let automation = format!("palisade/scan-image/{}", report.target);
     sarif::document(

@@ -38,6 +38,32 @@ pub struct VulnFinding {
     pub fixed: Option<String>,
 }
 
+impl VulnFinding {
+    /// The finding in the shape every report shares: the advisory is the rule, the package
+    /// record's file the place, the package URL the thing in it.
+    pub fn diagnostic(&self) -> palisade_diagnostics::Diagnostic {
+        let fix = match self.fixed.as_deref() {
+            Some(version) => format!("upgrade to {version}"),
+            None => "no fix published yet".to_owned(),
+        };
+        palisade_diagnostics::Diagnostic::new(
+            self.id.clone(),
+            self.severity.into(),
+            format!(
+                "{} {} is affected by {} ({}); {fix}",
+                self.package, self.version, self.id, self.severity
+            ),
+        )
+        .with_fix(fix)
+        .at(palisade_diagnostics::Location::file(self.location.clone())
+            .logical(self.purl.clone(), "package"))
+        .with_fingerprint(
+            "palisadeVulnerability/v1",
+            format!("{}|{}|{}", self.id, self.purl, self.location),
+        )
+    }
+}
+
 /// A finding an ignore rule hides, with the rule's reason.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

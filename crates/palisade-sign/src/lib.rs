@@ -9,6 +9,7 @@
 
 pub mod attest;
 pub mod cosign;
+pub mod verify;
 
 pub use palisade_sign_core::{dsse, intoto, keys, simple_signing};
 pub use palisade_sign_core::{KeyError, KeyPair};

@@ -138,6 +138,9 @@ pub struct VerifyArgs {
     /// With --require-scan: how old the scan may be (`90m`, `24h`, `7d`).
     #[arg(long, default_value = "7d", value_parser = DurationArg::parse)]
     pub max_age: DurationArg,
+    /// Write the verdict to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -627,6 +630,9 @@ pub struct NetpolVerifyArgs {
     /// file).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+    /// Write the differences to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 // Typed value parsers: each flag is parsed once, here, into the type the library takes. Each one

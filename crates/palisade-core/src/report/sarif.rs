@@ -81,33 +81,9 @@ impl<W: Write> SarifReporter<W> {
     }
 
     fn result(&self, finding: &Finding) -> serde_json::Value {
-        let object = &finding.object;
-        let logical = format!(
-            "{}/{}/{}",
-            object.kind,
-            if object.namespace.is_empty() {
-                "-"
-            } else {
-                &object.namespace
-            },
-            object.name
-        );
-        let mut result = json!({
-            "ruleId": finding.rule_id,
-            "level": sarif::level(finding.severity),
-            "message": {"text": format!("{}: {} ({}). Fix: {}", object.display_name(), finding.reason, finding.detail, finding.hint)},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": sarif::artifact_uri(&object.file)},
-                    "region": {"startLine": finding.line.max(1)}
-                },
-                "logicalLocations": [{"fullyQualifiedName": format!("{logical}/{}", finding.field), "kind": "object"}]
-            }],
-            "partialFingerprints": {
-                "palisadeFinding/v1": sarif::fingerprint(&[&finding.rule_id, &object.kind, &object.namespace, &object.name, &finding.field]),
-            },
-            "properties": {"policy": format!("{}:{}", finding.level, finding.version), "podSecurityMessage": finding.message},
-        });
+        let mut result = sarif::result(&finding.diagnostic(), None);
+        // The audit report has always put the rule's index last; it stays there so that the
+        // bytes users parse do not move.
         if let Some(index) = self.rule_index.get(&finding.rule_id) {
             result["ruleIndex"] = json!(index);
         }

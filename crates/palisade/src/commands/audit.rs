@@ -1,24 +1,17 @@
 //! `palisade audit`: read manifests, evaluate them with the policy engine, write a report.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use palisade_core::report::{JsonReporter, Reporter, SarifReporter, TableReporter};
-use palisade_policy::Config;
 
+use super::shared::{exit_code, load_config, output_writer};
 use crate::cli::{AuditArgs, ColorChoice, OutputFormat};
 use crate::input::{self, Input};
-use crate::{EXIT_ERROR, EXIT_FINDINGS};
+use crate::EXIT_ERROR;
 
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => {
-            Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?
-        }
-        None => Config::default(),
-    };
+    let config = load_config(args.config.as_deref())?;
     let mut defaults = config.default_level_version();
     if let Some(level) = args.level {
         defaults.level = level;
@@ -52,24 +45,17 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         errors = summary.errors,
         "audit finished"
     );
-    Ok(if summary.errors > 0 {
-        ExitCode::from(EXIT_ERROR)
-    } else if summary.max_severity().is_some_and(|s| s >= args.fail_on) {
-        ExitCode::from(EXIT_FINDINGS)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if summary.errors > 0 {
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    Ok(exit_code(
+        summary.max_severity().is_some_and(|s| s >= args.fail_on),
+    ))
 }
 
 /// The report writer the arguments ask for, on the output they name.
 fn reporter(args: &AuditArgs) -> anyhow::Result<Box<dyn Reporter>> {
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot write {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let out = output_writer(args.output.as_deref())?;
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

@@ -9,19 +9,14 @@ use serde_json::json;
 
 use palisade_core::report::{count, ObjectReport};
 use palisade_policy::harden_text::{harden_file, remaining};
-use palisade_policy::Config;
 
+use super::shared::load_config;
 use crate::cli::HardenArgs;
 use crate::input::{self, Input};
 use crate::EXIT_ERROR;
 
 pub fn run(args: HardenArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => {
-            Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?
-        }
-        None => Config::default(),
-    };
+    let config = load_config(args.config.as_deref())?;
     // Directories are read as `audit` reads them: recursively, .yaml, .yml and .json.
     let (inputs, input_errors) = input::collect(&args.files);
     let mut failed = !input_errors.is_empty();

@@ -8,8 +8,8 @@ use anyhow::{bail, Context};
 
 use palisade_sign::KeyPair;
 
+use super::shared::{exit_code, write_output};
 use crate::cli::{AttestArgs, ImageArgs, KeyGenerateArgs, RegistryImageArgs, SignArgs, VerifyArgs};
-use crate::EXIT_FINDINGS;
 
 /// The password: PALISADE_PASSWORD (may be empty, as cosign allows), else asked twice on a terminal.
 fn password() -> anyhow::Result<String> {
@@ -87,47 +87,34 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let key =
         palisade_sign::cosign::public_key(&pem).with_context(|| args.key.display().to_string())?;
     let (repo, reference) = repository(&args.image)?;
-    let digest = match palisade_sign::cosign::verify(&repo, &reference, &key) {
-        Ok(digest) => digest,
-        Err(reasons) => {
-            for reason in reasons {
-                println!("not verified: {reason}");
-            }
-            return Ok(ExitCode::from(EXIT_FINDINGS));
-        }
-    };
-    println!(
-        "verified: {}@{digest} is signed by {}",
-        reference.full_name(),
-        args.key.display()
-    );
-    if args.require_scan {
-        let requirement = palisade_sign::attest::ScanRequirement {
+    let requirement = args
+        .require_scan
+        .then(|| palisade_sign::attest::ScanRequirement {
             max_severity: args.max_severity,
             max_age: args.max_age.value,
             now: time::OffsetDateTime::now_utc().unix_timestamp(),
-        };
-        match palisade_sign::attest::verify_scan(
-            &repo,
-            &digest,
-            std::slice::from_ref(&key),
-            &requirement,
-        )
-        .map_err(|r| r.reasons())
-        {
-            Ok(()) => println!(
-                "verified: a scan no older than {} found nothing above {}",
-                args.max_age, args.max_severity
-            ),
-            Err(reasons) => {
-                for reason in reasons {
-                    println!("not verified: {reason}");
-                }
-                return Ok(ExitCode::from(EXIT_FINDINGS));
-            }
-        }
+        });
+    let verdict =
+        palisade_sign::verify::verify_image(&repo, &reference, &key, requirement.as_ref());
+    let mut text = String::new();
+    if let Some(digest) = &verdict.signed_digest {
+        let image = reference.full_name();
+        text += &format!(
+            "verified: {image}@{digest} is signed by {}\n",
+            args.key.display()
+        );
     }
-    Ok(ExitCode::SUCCESS)
+    if verdict.scan_verified {
+        text += &format!(
+            "verified: a scan no older than {} found nothing above {}\n",
+            args.max_age, args.max_severity
+        );
+    }
+    for reason in &verdict.reasons {
+        text += &format!("not verified: {reason}\n");
+    }
+    write_output(args.output.as_deref(), &text)?;
+    Ok(exit_code(!verdict.verified()))
 }
 
 pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {

@@ -6,4 +6,5 @@ pub mod model;
 pub mod netpol_intent;
 pub mod netpol_list;
 pub mod scan;
+mod shared;
 pub mod webhook;

@@ -1,7 +1,6 @@
 //! `palisade netpol generate` and `palisade netpol verify`: NetworkPolicies from an intent file,
 //! and the check that manifests allow exactly the intent. The rules live in palisade-netpol.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,8 +10,8 @@ use palisade_netpol::intent::Intent;
 use palisade_netpol::mesh::Mesh;
 use palisade_netpol::verify;
 
+use super::shared::{exit_code, write_output};
 use crate::cli::{MeshKind, NetpolGenerateArgs, NetpolVerifyArgs};
-use crate::EXIT_FINDINGS;
 
 pub fn generate(args: NetpolGenerateArgs) -> anyhow::Result<ExitCode> {
     let intent = Intent::load(&args.intent)?;
@@ -29,11 +28,7 @@ pub fn generate(args: NetpolGenerateArgs) -> anyhow::Result<ExitCode> {
     let manifests = generate_manifests(&intent, &meshes);
     let source = args.intent.display().to_string();
     match &args.out {
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(to_yaml(&manifests, &source).as_bytes())?;
-            out.flush()?;
-        }
+        None => write_output(None, &to_yaml(&manifests, &source))?,
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -54,12 +49,6 @@ pub fn verify(args: NetpolVerifyArgs) -> anyhow::Result<ExitCode> {
     for warning in &report.warnings {
         tracing::warn!("{warning}");
     }
-    let mut out = std::io::stdout().lock();
-    out.write_all(report.to_string().as_bytes())?;
-    out.flush()?;
-    Ok(if report.is_exact() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_FINDINGS)
-    })
+    write_output(args.output.as_deref(), &report.to_string())?;
+    Ok(exit_code(!report.is_exact()))
 }

@@ -1,7 +1,7 @@
 //! `palisade scan image` and `palisade sbom`: typed arguments into a [`Pipeline`], its report to
 //! the output. The work lives in palisade-scan's pipeline; this is argument handling and I/O.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use palisade_scan::{report, ModelScan, Pipeline, ScanOptions, Scanned};
 use palisade_vuln::db::Database;
 use palisade_vuln::severity::Severity;
 
+use super::shared::{exit_code, load_config, pretty, write_output};
 use crate::cli::{DbLocation, ImageArgs, SbomArgs, SbomFormat, ScanFormat, ScanImageArgs};
-use crate::EXIT_FINDINGS;
 
 /// The pipeline for an image named on the command line, with the given model scan and filter.
 fn pipeline(
@@ -127,20 +127,6 @@ pub fn now() -> ((u32, u32, u32), String) {
     )
 }
 
-fn write_output(output: &Option<PathBuf>, text: &str) -> anyhow::Result<()> {
-    match output {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-            Ok(())
-        }
-    }
-}
-
 /// What a scan of an image looks at and leaves out. `scan image` and `attest --scan` both scan
 /// through [`run_scan`] with it, so an attestation records exactly what `scan image` reports.
 pub struct ScanSettings<'a> {
@@ -170,11 +156,7 @@ pub fn run_scan(
         }
         None => Vec::new(),
     };
-    let config = match settings.config {
-        Some(path) => palisade_policy::Config::load(path)
-            .map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?,
-        None => palisade_policy::Config::default(),
-    };
+    let config = load_config(settings.config)?;
     let database = load_db(db)?;
     let models = settings.model_scan.then(|| ModelScan {
         image_paths: config.models.image_paths.clone(),
@@ -222,7 +204,7 @@ pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
             &report::cyclonedx_entries(&result),
         ))?,
     };
-    write_output(&args.output, &text)?;
+    write_output(args.output.as_deref(), &text)?;
     for stale in &result.stale_ignores {
         tracing::warn!(id = %stale.id, line = stale.line, "ignore rule: {}", stale.problem);
     }
@@ -230,17 +212,7 @@ pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
         (Some(threshold), Some(worst)) => worst >= threshold,
         _ => false,
     };
-    Ok(if failed {
-        ExitCode::from(EXIT_FINDINGS)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn pretty(value: &serde_json::Value) -> anyhow::Result<String> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    Ok(text)
+    Ok(exit_code(failed))
 }
 
 fn subject(inspected: &palisade_scan::Inspected, created: String) -> palisade_scan::sbom::Subject {
@@ -265,7 +237,7 @@ pub fn sbom(args: SbomArgs) -> anyhow::Result<ExitCode> {
         }
         SbomFormat::Spdx => palisade_scan::sbom::spdx(&subject, &inspected.inventory),
     };
-    write_output(&args.output, &pretty(&document)?)?;
+    write_output(args.output.as_deref(), &pretty(&document)?)?;
     for error in &inspected.inventory.errors {
         tracing::warn!("unreadable package record: {error}");
     }

@@ -6,20 +6,15 @@ use std::time::Duration;
 use anyhow::Context;
 
 use palisade_policy::admission::Admission;
-use palisade_policy::Config;
 use palisade_webhook::{
     CertFiles, ConnectionLimits, ImageVerifier, NamespaceSource, Runtime, ServeOptions,
 };
 
+use super::shared::load_config;
 use crate::cli::{CertsArgs, NamespaceSourceChoice, WebhookArgs};
 
 pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => {
-            Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration {e}"))?
-        }
-        None => Config::default(),
-    };
+    let config = load_config(args.config.as_deref())?;
     let mut defaults = config.default_level_version();
     if let Some(level) = args.default_level {
         defaults.level = level;
