@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod diagnostic;
+pub mod report;
 pub mod rules;
 pub mod sarif;
 pub mod severity;
