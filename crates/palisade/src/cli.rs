@@ -55,6 +55,10 @@ pub enum Command {
     /// intent, and a check that manifests allow exactly the intent.
     #[command(subcommand)]
     Netpol(NetpolCommand),
+    /// Teams (docs/teams.md): every object the platform manages for them, and the proof that
+    /// their guardrails hold.
+    #[command(subcommand)]
+    Team(TeamCommand),
 }
 
 #[derive(Debug, Args)]
@@ -631,6 +635,45 @@ pub struct NetpolVerifyArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// Write the differences to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Write every object the platform manages for the teams (Namespaces, quotas, limits, the
+    /// owners' Role and RoleBinding, NetworkPolicies), the same bytes on every run.
+    Render(TeamRenderArgs),
+    /// Exit 0 when the manifests in DIR keep every team's guardrails, 1 with every violation.
+    Verify(TeamVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TeamRenderArgs {
+    /// The configuration file, with its `platform` section (docs/configuration.md).
+    #[arg(long, env = "PALISADE_CONFIG", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Team files, or directories of them (read recursively: .yaml, .yml, .json).
+    #[arg(required = true, value_name = "TEAMS")]
+    pub teams: Vec<PathBuf>,
+    /// Write one file per team (TEAM.yaml) into this directory instead of standard output.
+    #[arg(long, env = "PALISADE_TEAM_OUT", value_name = "DIR", conflicts_with = "output")]
+    pub out: Option<PathBuf>,
+    /// Write everything to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamVerifyArgs {
+    /// The configuration file, with its `platform` section (docs/configuration.md).
+    #[arg(long, env = "PALISADE_CONFIG", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Team files, or directories of them, then the manifests to check (rendered, or exported
+    /// from a cluster, with the teams' workloads): a directory, read recursively, or a file.
+    #[arg(required = true, num_args = 2.., value_name = "TEAMS... DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

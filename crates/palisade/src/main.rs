@@ -46,6 +46,8 @@ fn main() -> ExitCode {
             commands::netpol_intent::generate(args)
         }
         Command::Netpol(cli::NetpolCommand::Verify(args)) => commands::netpol_intent::verify(args),
+        Command::Team(cli::TeamCommand::Render(args)) => commands::team::render(args),
+        Command::Team(cli::TeamCommand::Verify(args)) => commands::team::verify(args),
     };
     match result {
         Ok(code) => code,

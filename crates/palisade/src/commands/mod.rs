@@ -6,5 +6,6 @@ pub mod model;
 pub mod netpol_intent;
 pub mod netpol_list;
 pub mod scan;
+pub mod team;
 mod shared;
 pub mod webhook;
