@@ -105,6 +105,29 @@ impl fmt::Display for Violation {
     }
 }
 
+impl Violation {
+    /// The violation in the shape every report shares.
+    pub fn diagnostic(&self) -> palisade_diagnostics::Diagnostic {
+        let mut location =
+            palisade_diagnostics::Location::file(self.file.as_deref().unwrap_or_default());
+        if let Some(line) = self.line {
+            location = location.line(line);
+        }
+        palisade_diagnostics::Diagnostic::new(
+            self.rule.code,
+            self.rule.severity,
+            format!("team {}: {}", self.team, self.message),
+        )
+        .with_fix(self.rule.help)
+        .at(location)
+        .with_fingerprint(
+            "palisadeTeam/v1",
+            palisade_diagnostics::sarif::fingerprint(&[self.rule.code, &self.team, &self.message]),
+        )
+        .with_property("team", self.team.clone())
+    }
+}
+
 /// What verification found.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -122,6 +145,11 @@ pub struct Report {
 impl Report {
     pub fn is_clean(&self) -> bool {
         self.violations.is_empty()
+    }
+
+    /// Every violation as a diagnostic, for the JSON and SARIF reports.
+    pub fn diagnostics(&self) -> Vec<palisade_diagnostics::Diagnostic> {
+        self.violations.iter().map(Violation::diagnostic).collect()
     }
 }
 

@@ -673,6 +673,9 @@ pub struct TeamVerifyArgs {
     /// from a cluster, with the teams' workloads): a directory, read recursively, or a file.
     #[arg(required = true, num_args = 2.., value_name = "TEAMS... DIR")]
     pub paths: Vec<PathBuf>,
+    /// Report format (JSON and SARIF: docs/output.md, "Diagnostics reports").
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Table, env = "PALISADE_FORMAT")]
+    pub format: OutputFormat,
     /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -140,6 +140,45 @@ fn an_owner_granted_edit_fails_verify() {
 }
 
 #[test]
+fn violations_are_reported_as_json_and_sarif_with_file_line_and_fix() {
+    let dir = rendered_with_workloads();
+    std::fs::write(
+        dir.path().join("oops.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: fraud-edit, namespace: fraud}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}\nsubjects:\n  - {kind: Group, name: fraud-ds, apiGroup: rbac.authorization.k8s.io}\n",
+    )
+    .unwrap();
+    let run = |format: &str| {
+        let output = palisade()
+            .args(["team", "verify", "--config", CONFIG, "-f", format, TEAMS])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let json = run("json");
+    let finding = &json["findings"][0];
+    assert_eq!(json["summary"]["findings"], 1, "{json}");
+    assert_eq!(finding["code"], "team/rbac");
+    assert_eq!(finding["severity"], "high");
+    assert_eq!(finding["line"], 4);
+    assert_eq!(finding["team"], "fraud");
+    assert!(finding["file"].as_str().unwrap().ends_with("oops.yaml"));
+    assert!(finding["fix"]
+        .as_str()
+        .unwrap()
+        .contains("palisade-team-owner"));
+    let sarif = run("sarif");
+    let run0 = &sarif["runs"][0];
+    assert_eq!(run0["tool"]["driver"]["rules"][0]["id"], "team/rbac");
+    assert_eq!(run0["results"][0]["ruleIndex"], 0);
+    assert_eq!(
+        run0["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        4
+    );
+}
+
+#[test]
 fn an_invalid_team_is_bad_input() {
     let teams = common::tree(&[(
         "bad.yaml",

@@ -9,8 +9,10 @@ use anyhow::Context;
 use palisade_team::render::by_team;
 use palisade_team::{parse_teams, render as render_objects, to_yaml, Team, TeamSet};
 
-use super::shared::{exit_code, load_config, write_output};
-use crate::cli::{TeamRenderArgs, TeamVerifyArgs};
+use palisade_diagnostics::report as diagnostics;
+
+use super::shared::{exit_code, load_config, pretty, write_output};
+use crate::cli::{OutputFormat, TeamRenderArgs, TeamVerifyArgs};
 use crate::input;
 
 pub fn render(args: TeamRenderArgs) -> anyhow::Result<ExitCode> {
@@ -42,7 +44,18 @@ pub fn verify(args: TeamVerifyArgs) -> anyhow::Result<ExitCode> {
     for warning in &report.warnings {
         tracing::warn!("{warning}");
     }
-    write_output(args.output.as_deref(), &report.to_string())?;
+    let text = match args.format {
+        OutputFormat::Table => report.to_string(),
+        OutputFormat::Json => pretty(&diagnostics::json(&report.diagnostics()))?,
+        OutputFormat::Sarif => pretty(&diagnostics::sarif_document(
+            env!("CARGO_PKG_VERSION"),
+            &[&palisade_team::verify::TEAM_RULES],
+            &["security", "kubernetes", "team"],
+            Some("palisade/team-verify"),
+            &report.diagnostics(),
+        ))?,
+    };
+    write_output(args.output.as_deref(), &text)?;
     Ok(exit_code(!report.is_clean()))
 }
 
