@@ -6,7 +6,8 @@
 //! every error ([`spec`]), then together with the `platform` section of the configuration file
 //! ([`TeamSet`]). Their network becomes a palisade-netpol intent ([`network`]), so NetworkPolicies
 //! are written by the generator `netpol generate` uses and checked by the analysis `netpol verify`
-//! uses.
+//! uses. The controller's decision (what to apply, delete and keep, and each Team's status) is
+//! [`reconcile::plan`], a pure function of the desired and observed objects.
 //!
 //! Pure: no I/O (callers hand it Team text and manifest objects), no network, no Kubernetes
 //! client. It must not depend on kube-rs, the webhook, a registry client or the CLI; the
@@ -15,6 +16,7 @@
 
 pub mod network;
 pub mod rbac;
+pub mod reconcile;
 pub mod render;
 pub mod set;
 pub mod spec;
