@@ -75,25 +75,48 @@ fn get<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
         .filter(|v| !v.is_null())
 }
 
-fn containers_of(spec: &Map<String, Value>) -> impl Iterator<Item = &Value> {
-    ["initContainers", "containers"]
-        .into_iter()
-        .flat_map(|k| spec.get(k).and_then(Value::as_array).into_iter().flatten())
+fn harden_pod_spec(spec: &mut Map<String, Value>, config: &HardeningConfig) {
+    // The containers are taken out, hardened beside the pod's own fields, and put back in order.
+    let mut taken: Vec<(&str, Vec<Value>)> = Vec::new();
+    for key in ["initContainers", "containers"] {
+        if let Some(Value::Array(items)) = spec.get_mut(key) {
+            taken.push((key, std::mem::take(items)));
+        }
+    }
+    let mut containers: Vec<Map<String, Value>> = taken
+        .iter()
+        .flat_map(|(_, items)| items.iter().filter_map(Value::as_object).cloned())
+        .collect();
+    harden_pod(spec, &mut containers, config);
+    let mut hardened = containers.into_iter();
+    for (key, items) in taken {
+        let items: Vec<Value> = items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(_) => hardened.next().map_or(Value::Null, Value::Object),
+                other => other,
+            })
+            .collect();
+        spec.insert(key.to_owned(), Value::Array(items));
+    }
 }
 
-fn harden_pod_spec(spec: &mut Map<String, Value>, config: &HardeningConfig) {
+/// Hardens one pod: its spec's own fields and its containers (given apart from the spec, since a
+/// KServe framework container is not written inside it).
+fn harden_pod(
+    spec: &mut Map<String, Value>,
+    containers: &mut [Map<String, Value>],
+    config: &HardeningConfig,
+) {
     // Linux security fields are invalid on Windows pods; leave them to their owners.
-    if spec
-        .get("os")
-        .and_then(|os| os.get("name"))
-        .and_then(Value::as_str)
-        == Some("windows")
-    {
+    if is_windows(spec) {
         return;
     }
     let spec_value = Value::Object(spec.clone());
     let container_sets = |path: &[&str], predicate: &dyn Fn(&Value) -> bool| {
-        containers_of(spec).any(|c| get(c, path).is_some_and(predicate))
+        containers
+            .iter()
+            .any(|c| get(&Value::Object(c.clone()), path).is_some_and(predicate))
     };
     let any_container_root = container_sets(&["securityContext", "runAsUser"], &|v| {
         v.as_i64() == Some(0)
@@ -129,13 +152,8 @@ fn harden_pod_spec(spec: &mut Map<String, Value>, config: &HardeningConfig) {
                 .collect()
         })
         .unwrap_or_default();
-    for key in ["initContainers", "containers"] {
-        let Some(containers) = spec.get_mut(key).and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for container in containers.iter_mut().filter_map(Value::as_object_mut) {
-            harden_container(container, config, &existing_volumes, &mut new_volumes);
-        }
+    for container in containers.iter_mut() {
+        harden_container(container, config, &existing_volumes, &mut new_volumes);
     }
     if !new_volumes.is_empty() {
         set_default(spec, &["volumes"], json!([]));
@@ -143,6 +161,156 @@ fn harden_pod_spec(spec: &mut Map<String, Value>, config: &HardeningConfig) {
             volumes.extend(new_volumes);
         }
     }
+}
+
+fn is_windows(spec: &Map<String, Value>) -> bool {
+    spec.get("os")
+        .and_then(|os| os.get("name"))
+        .and_then(Value::as_str)
+        == Some("windows")
+}
+
+/// Where one pod of an object is written: its spec and each of its containers (init, regular and
+/// ephemeral), as JSON pointers. `palisade_core::pod_templates` gives them for every kind the
+/// audit evaluates, KServe's framework containers included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodPointers {
+    pub spec: String,
+    pub containers: Vec<String>,
+}
+
+/// The object as it passes `level`: the values the level forbids that a UID or a profile can
+/// replace are replaced (`runAsUser: 0` and `runAsNonRoot: false` by the configured UID and
+/// `true`, `allowPrivilegeEscalation: true` by `false`, a `drop` list without `ALL` gets `ALL`,
+/// an `Unconfined` seccomp profile becomes `RuntimeDefault`), then at `restricted` whatever is
+/// unset is hardened as [`harden`] does. What needs a person is left as written: privileged
+/// containers, added capabilities (and `allowPrivilegeEscalation` beside `SYS_ADMIN`, which
+/// the API server requires), host namespaces and volumes, Windows pods.
+pub fn harden_overriding(
+    object: &Value,
+    pods: &[PodPointers],
+    config: &HardeningConfig,
+    level: palisade_pss::Level,
+) -> Value {
+    use palisade_pss::Level;
+    let mut out = object.clone();
+    if level == Level::Privileged {
+        return out;
+    }
+    let restricted = level == Level::Restricted;
+    let uid = config.run_as_user.unwrap_or(DEFAULT_NON_ROOT_UID);
+    for pod in pods {
+        let mut containers: Vec<Map<String, Value>> = pod
+            .containers
+            .iter()
+            .map(|p| {
+                out.pointer(p)
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let Some(spec) = out.pointer_mut(&pod.spec).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        if is_windows(spec) {
+            continue;
+        }
+        override_context(spec, restricted, uid);
+        for container in containers.iter_mut() {
+            if get(
+                &Value::Object(container.clone()),
+                &["securityContext", "privileged"],
+            ) == Some(&json!(true))
+            {
+                continue;
+            }
+            override_context(container, restricted, uid);
+            if restricted {
+                override_container(container);
+            }
+        }
+        if restricted {
+            harden_pod(spec, &mut containers, config);
+        }
+        for (pointer, container) in pod.containers.iter().zip(containers) {
+            if let Some(slot) = out.pointer_mut(pointer) {
+                if slot.is_object() {
+                    *slot = Value::Object(container);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The UID [`harden_overriding`] gives when the configuration sets none (distroless `nonroot`).
+pub const DEFAULT_NON_ROOT_UID: i64 = 65532;
+
+/// A pod's or a container's `securityContext` values that the level forbids and that have a
+/// safe replacement.
+fn override_context(holder: &mut Map<String, Value>, restricted: bool, uid: i64) {
+    let Some(context) = holder
+        .get_mut("securityContext")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    if let Some(profile) = context
+        .get_mut("seccompProfile")
+        .and_then(Value::as_object_mut)
+    {
+        if profile.get("type") == Some(&json!("Unconfined")) {
+            profile.insert("type".into(), json!("RuntimeDefault"));
+        }
+    }
+    if !restricted {
+        return;
+    }
+    if context.get("runAsNonRoot") == Some(&json!(false)) {
+        context.insert("runAsNonRoot".into(), json!(true));
+    }
+    if context.get("runAsUser").and_then(Value::as_i64) == Some(0) {
+        context.insert("runAsUser".into(), json!(uid));
+    }
+}
+
+/// A container's values `restricted` forbids beyond the pod's: privilege escalation and a
+/// `drop` list without `ALL`.
+fn override_container(container: &mut Map<String, Value>) {
+    let c = Value::Object(container.clone());
+    let adds_sys_admin = get(&c, &["securityContext", "capabilities", "add"])
+        .and_then(Value::as_array)
+        .is_some_and(|caps| {
+            caps.iter()
+                .any(|cap| matches!(cap.as_str(), Some("SYS_ADMIN" | "CAP_SYS_ADMIN")))
+        });
+    let Some(context) = container
+        .get_mut("securityContext")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    if !adds_sys_admin && context.get("allowPrivilegeEscalation") == Some(&json!(true)) {
+        context.insert("allowPrivilegeEscalation".into(), json!(false));
+    }
+    if let Some(drop) = context
+        .get_mut("capabilities")
+        .and_then(|c| c.get_mut("drop"))
+        .and_then(Value::as_array_mut)
+    {
+        if !drop.iter().any(|d| d == "ALL") {
+            drop.push(json!("ALL"));
+        }
+    }
+}
+
+/// The operations that turn `old` into `new`, where `new` only adds keys and list items or
+/// changes scalars (as [`harden_overriding`] and evidence-driven fixes do).
+pub fn patch_between(old: &Value, new: &Value) -> Vec<PatchOp> {
+    let mut ops = Vec::new();
+    diff(old, new, &mut String::new(), &mut ops);
+    ops
 }
 
 fn harden_container(
@@ -217,7 +385,7 @@ fn harden_container(
 }
 
 /// A DNS-label volume name for a writable path: `/tmp` -> `palisade-tmp`.
-fn volume_name(path: &str) -> String {
+pub fn volume_name(path: &str) -> String {
     let slug: String = path
         .trim_matches('/')
         .chars()
@@ -395,6 +563,90 @@ mod tests {
             &HardeningConfig::default()
         )
         .is_empty());
+    }
+
+    fn pods_of(spec: &str, containers: usize) -> Vec<PodPointers> {
+        vec![PodPointers {
+            spec: spec.to_owned(),
+            containers: (0..containers)
+                .map(|i| format!("{spec}/containers/{i}"))
+                .collect(),
+        }]
+    }
+
+    #[test]
+    fn overriding_replaces_what_restricted_forbids_and_nothing_that_needs_a_person() {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {
+        "securityContext": {"runAsNonRoot": false, "seccompProfile": {"type": "Unconfined"}},
+        "containers": [
+            {"name": "root", "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": true, "capabilities": {"drop": ["NET_RAW"]}}},
+            {"name": "priv", "securityContext": {"privileged": true, "runAsUser": 0}},
+            {"name": "admin", "securityContext": {"allowPrivilegeEscalation": true, "capabilities": {"add": ["SYS_ADMIN"]}}}
+        ]}}}});
+        let config = HardeningConfig {
+            run_as_user: Some(1000),
+            ..HardeningConfig::default()
+        };
+        let fixed = harden_overriding(
+            &deployment,
+            &pods_of("/spec/template/spec", 3),
+            &config,
+            Level::Restricted,
+        );
+        let spec = &fixed["spec"]["template"]["spec"];
+        assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(
+            spec["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        assert_eq!(spec["containers"][0]["securityContext"]["runAsUser"], 1000);
+        assert_eq!(
+            spec["containers"][0]["securityContext"]["allowPrivilegeEscalation"],
+            false
+        );
+        assert_eq!(
+            spec["containers"][0]["securityContext"]["capabilities"]["drop"],
+            json!(["NET_RAW", "ALL"])
+        );
+        // Privileged stays privileged, and root; SYS_ADMIN keeps its escalation (the API server
+        // requires it).
+        assert_eq!(
+            spec["containers"][1],
+            deployment["spec"]["template"]["spec"]["containers"][1]
+        );
+        assert_eq!(
+            spec["containers"][2]["securityContext"]["allowPrivilegeEscalation"],
+            true
+        );
+        assert_eq!(
+            spec["containers"][2]["securityContext"]["capabilities"]["add"],
+            json!(["SYS_ADMIN"])
+        );
+        // Baseline forbids only the unconfined profile of these.
+        let baseline = harden_overriding(
+            &deployment,
+            &pods_of("/spec/template/spec", 3),
+            &config,
+            Level::Baseline,
+        );
+        let ops = patch_between(&deployment, &baseline);
+        assert_eq!(
+            ops,
+            vec![PatchOp {
+                op: "replace",
+                path: "/spec/template/spec/securityContext/seccompProfile/type".into(),
+                value: json!("RuntimeDefault"),
+            }]
+        );
+        assert_eq!(
+            harden_overriding(
+                &deployment,
+                &pods_of("/spec/template/spec", 3),
+                &config,
+                Level::Privileged
+            ),
+            deployment
+        );
     }
 
     #[test]
