@@ -26,4 +26,17 @@ pub struct RootFs {
 pub struct RunConfig {
     #[serde(rename = "User", default)]
     pub user: Option<String>,
+    /// `WORKDIR`.
+    #[serde(rename = "WorkingDir", default)]
+    pub working_dir: Option<String>,
+    /// `EXPOSE`: `8080/tcp` and the like (the values are empty objects).
+    #[serde(rename = "ExposedPorts", default, deserialize_with = "keys")]
+    pub exposed_ports: Vec<String>,
+}
+
+/// The keys of a JSON object (null or absent: none).
+fn keys<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let map: Option<std::collections::BTreeMap<String, serde_json::Value>> =
+        Deserialize::deserialize(deserializer)?;
+    Ok(map.map(|m| m.into_keys().collect()).unwrap_or_default())
 }
