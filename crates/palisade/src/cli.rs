@@ -27,6 +27,9 @@ pub enum Command {
     /// Make manifests pass the restricted Pod Security Standard where that is safe: set what is
     /// unset, never override a value, keep comments and key order where the YAML allows.
     Harden(HardenArgs),
+    /// Explain why a pod was rejected or does not start (from the manifest, its events or the
+    /// admission denial, its logs, its image) and fix what can be fixed without a person.
+    Explain(ExplainArgs),
     /// Serve the validating and mutating admission webhook (AdmissionReview v1 over HTTPS).
     Webhook(WebhookArgs),
     /// Write a self-signed CA and a serving certificate for the webhook (local use, or clusters
@@ -532,6 +535,48 @@ pub struct HardenArgs {
     /// Print a JSON Patch per object (JSON lines) instead of manifests.
     #[arg(long)]
     pub patch: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// Diagnoses grouped by evidence file, with their fixes.
+    Table,
+    /// The diagnoses (docs/output.md's diagnostics schema) and a JSON Patch per object.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The manifest of the pod or workload (any kind `audit` evaluates), or `-`.
+    #[arg(value_name = "MANIFEST")]
+    pub manifest: PathBuf,
+    /// Level for objects whose namespace sets none [default: the config file's, else restricted].
+    #[arg(long, env = "PALISADE_LEVEL", value_parser = level())]
+    pub level: Option<Level>,
+    /// Policy version, `v1.N` or `latest` [default: the config file's, else latest].
+    #[arg(long = "version", env = "PALISADE_VERSION", value_name = "VERSION", value_parser = str::parse::<Version>)]
+    pub policy_version: Option<Version>,
+    /// The configuration file (its `hardening` section: the UID for images without a non-root user).
+    #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The image, to read its USER, /etc/passwd and /etc/group: any source `scan image` takes.
+    #[arg(long, env = "PALISADE_EXPLAIN_IMAGE", value_name = "REF")]
+    pub image: Option<String>,
+    /// `kubectl describe pod`, `kubectl get events -o yaml|json`, or an admission denial as printed.
+    #[arg(long, env = "PALISADE_EXPLAIN_EVENTS", value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// The container's logs (`kubectl logs`).
+    #[arg(long, env = "PALISADE_EXPLAIN_LOGS", value_name = "FILE")]
+    pub logs: Option<PathBuf>,
+    /// Print the fixed manifest (the explanation goes to standard error).
+    #[arg(long)]
+    pub fix: bool,
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ExplainFormat::Table, env = "PALISADE_FORMAT")]
+    pub format: ExplainFormat,
+    /// Write the report (with --fix: the fixed manifest) to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Audit(args) => commands::audit::run(args),
         Command::Harden(args) => commands::harden::run(args),
+        Command::Explain(args) => commands::explain::run(args),
         Command::Webhook(args) => commands::webhook::run(args),
         Command::Certs(args) => commands::webhook::certs(args),
         Command::Scan(cli::ScanCommand::Image(args)) => commands::scan::scan_image(args),

@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod db;
+pub mod explain;
 pub mod harden;
 pub mod key;
 pub mod model;

@@ -200,6 +200,22 @@ pub fn build_claiming(
     compressions: &[Compression],
     claimed: Option<&[String]>,
 ) -> Built {
+    build_configured(
+        layer_items,
+        compressions,
+        claimed,
+        serde_json::json!({"User": "65532:65532", "Cmd": ["python3"]}),
+    )
+}
+
+/// An image of the given layers whose configuration's `config` (User, WorkingDir,
+/// ExposedPorts, ...) is `run_config`.
+pub fn build_configured(
+    layer_items: &[Vec<Item>],
+    compressions: &[Compression],
+    claimed: Option<&[String]>,
+    run_config: serde_json::Value,
+) -> Built {
     let tars: Vec<Vec<u8>> = layer_items.iter().map(|l| tar_of(l)).collect();
     let diff_ids: Vec<String> = match claimed {
         Some(claimed) => claimed.to_vec(),
@@ -215,7 +231,7 @@ pub fn build_claiming(
         .collect();
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux",
-        "config": {"User": "65532:65532", "Cmd": ["python3"]},
+        "config": run_config,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }))
     .unwrap();
