@@ -48,6 +48,8 @@ pub struct Request<'a> {
     pub name: &'a str,
     pub namespace: &'a str,
     pub username: &'a str,
+    /// The requester's groups (`userInfo.groups`).
+    pub groups: &'a [String],
     /// The request's object, read by [`parse_object`] (or why it could not be).
     pub object: Option<&'a ParsedObject>,
     pub old_object: Option<&'a Node>,
@@ -562,6 +564,7 @@ mod tests {
             namespace: "ml",
             username: "alice",
             object: Some(object),
+            groups: &[],
             old_object: None,
         }
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_core::names::{is_dns_label, is_label_key, is_label_value};
+use palisade_core::names::{is_dns_label, is_dns_subdomain, is_label_key, is_label_value};
 use palisade_core::object::typed_at;
 use palisade_core::path::FieldPath;
 use palisade_core::{yaml, InputError};
@@ -55,6 +55,35 @@ pub struct PlatformConfig {
     pub dns: PlatformComponent,
     /// Monitoring, which may scrape every team pod on its `ports`.
     pub monitoring: Option<PlatformComponent>,
+    /// The service account palisade's controller runs as (`controller.serviceAccount`, default
+    /// `palisade/palisade-controller`): the one identity the webhook lets change managed objects.
+    pub controller: ServiceAccount,
+    /// Who else may change them (`administrators.users`, `administrators.groups`).
+    pub administrators: Administrators,
+}
+
+/// A service account: its namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// The platform's administrators, by user name and group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Administrators {
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl PlatformConfig {
+    /// The user name the API server gives the controller's requests.
+    pub fn controller_username(&self) -> String {
+        format!(
+            "system:serviceaccount:{}:{}",
+            self.controller.namespace, self.controller.name
+        )
+    }
 }
 
 impl Default for PlatformConfig {
@@ -68,6 +97,11 @@ impl Default for PlatformConfig {
                 ports: vec![53],
             },
             monitoring: None,
+            controller: ServiceAccount {
+                namespace: "palisade".into(),
+                name: "palisade-controller".into(),
+            },
+            administrators: Administrators::default(),
         }
     }
 }
@@ -223,6 +257,25 @@ mod file {
         pub dns: Option<PlatformComponent>,
         #[serde(default)]
         pub monitoring: Option<PlatformComponent>,
+        #[serde(default)]
+        pub controller: Option<Controller>,
+        #[serde(default)]
+        pub administrators: Administrators,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct Controller {
+        pub service_account: String,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct Administrators {
+        #[serde(default)]
+        pub users: Vec<String>,
+        #[serde(default)]
+        pub groups: Vec<String>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -730,11 +783,50 @@ fn validate_platform(
             ));
         }
     }
+    let controller = match raw.controller {
+        None => defaults.controller,
+        Some(controller) => {
+            let at = at.clone().field("controller").field("serviceAccount");
+            match controller.service_account.split_once('/') {
+                Some((namespace, name)) if is_dns_label(namespace) && is_dns_subdomain(name) => {
+                    ServiceAccount {
+                        namespace: namespace.to_owned(),
+                        name: name.to_owned(),
+                    }
+                }
+                _ => {
+                    return Err(errors.at(
+                        at,
+                        format!(
+                            "{:?} is not NAMESPACE/NAME of a service account",
+                            controller.service_account
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    for (key, names) in [
+        ("users", &raw.administrators.users),
+        ("groups", &raw.administrators.groups),
+    ] {
+        if let Some(i) = names.iter().position(|n| n.trim().is_empty()) {
+            return Err(errors.at(
+                at.clone().field("administrators").field(key).index(i),
+                "an empty name".into(),
+            ));
+        }
+    }
     Ok(PlatformConfig {
         floor,
         gateway,
         dns,
         monitoring,
+        controller,
+        administrators: Administrators {
+            users: raw.administrators.users,
+            groups: raw.administrators.groups,
+        },
     })
 }
 
@@ -964,6 +1056,38 @@ mod tests {
         let err = parse("rules:\n  imageDigest: {mode: block}\n").unwrap_err();
         assert_eq!(err.line, Some(2), "{err}");
         assert!(err.message.contains("unknown variant `block`"), "{err}");
+    }
+
+    #[test]
+    fn reads_who_may_change_managed_objects() {
+        let config = parse("platform:\n  controller: {serviceAccount: platform/teams}\n  administrators: {users: [alice], groups: [platform-admins]}\n").unwrap();
+        assert_eq!(
+            config.platform.controller_username(),
+            "system:serviceaccount:platform:teams"
+        );
+        assert_eq!(
+            config.platform.administrators.groups,
+            vec!["platform-admins"]
+        );
+        assert_eq!(
+            Config::default().platform.controller_username(),
+            "system:serviceaccount:palisade:palisade-controller"
+        );
+        let err = parse("platform:\n  controller: {serviceAccount: teams}\n").unwrap_err();
+        assert!(
+            err.message
+                .starts_with("platform.controller.serviceAccount: \"teams\" is not NAMESPACE/NAME"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.line, Some(2));
+        let err = parse("platform:\n  administrators: {groups: [\"\"]}\n").unwrap_err();
+        assert!(
+            err.message
+                .starts_with("platform.administrators.groups[0]: an empty name"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

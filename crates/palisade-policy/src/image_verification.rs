@@ -12,6 +12,7 @@ use palisade_diagnostics::Severity;
 use crate::admission::{is_significant_pod_update, Admission, Decision, Fired, Request, Target};
 use crate::config::{RegistryErrorMode, RuleMode};
 use crate::harden::PatchOp;
+use crate::teams::TeamIndex;
 
 pub const IMAGE_AUDIT_ANNOTATION: &str = "palisade.dev/image-verification";
 pub const REQUIRE_SIGNATURE_ID: &str = crate::rules::REQUIRE_SIGNATURE.id;
@@ -27,10 +28,15 @@ pub struct ImageCheck {
     /// Public keys (PEM) trusted for this image in the request's namespace; empty when no
     /// `imageVerification.trust` entry covers it.
     pub keys: Vec<String>,
-    /// `rules.requireSignature` applies.
+    /// `rules.requireSignature` (or the namespace's Team) requires a signature.
     pub signature: bool,
-    /// `rules.requireScan` applies, with its limits.
+    /// `rules.requireScan` (or the namespace's Team) requires a scan, with these limits.
     pub scan: Option<ScanPolicy>,
+    /// What a failed signature check does: `rules.requireSignature`'s mode, or enforce where a
+    /// Team requires it.
+    pub signature_mode: RuleMode,
+    /// Likewise for the scan.
+    pub scan_mode: RuleMode,
     /// Where the image is written: (container name, JSON pointer of its `image` field).
     pub uses: Vec<(String, String)>,
     /// The pod's `imagePullSecrets` (names of secrets in the request's namespace): where the
@@ -81,8 +87,23 @@ impl Admission {
     /// The images of a pod or workload request that the image rules cover, one check per distinct
     /// image; empty when the rules are off or the request is not evaluated (as `validate` screens).
     pub fn image_checks(&self, request: &Request<'_>) -> Vec<ImageCheck> {
+        self.image_checks_with_teams(request, &TeamIndex::default())
+    }
+
+    /// As [`Self::image_checks`], with the image rules of the Team that owns the request's
+    /// namespace on top: its keys are trusted for every image there and, with its scan limits,
+    /// enforced whatever `rules` says.
+    pub fn image_checks_with_teams(
+        &self,
+        request: &Request<'_>,
+        teams: &TeamIndex,
+    ) -> Vec<ImageCheck> {
         let rules = &self.config().rules;
-        if rules.require_signature.is_none() && rules.require_scan.is_none() {
+        let team = teams
+            .team_of(request.namespace)
+            .and_then(|t| t.images.as_ref())
+            .filter(|i| !i.keys.is_empty() || i.scan.is_some());
+        if rules.require_signature.is_none() && rules.require_scan.is_none() && team.is_none() {
             return Vec::new();
         }
         let Ok(target) = self.screen(request) else {
@@ -105,10 +126,23 @@ impl Admission {
             return Vec::new();
         };
         let exempt_classes = &self.config().pod_security.exemptions.runtime_classes;
-        let scan = rules.require_scan.as_ref().map(|s| ScanPolicy {
-            max_severity: s.max_severity,
-            max_age: s.max_age,
-        });
+        let team_signs = team.is_some_and(|t| !t.keys.is_empty());
+        let (signature, signature_mode) = match (&rules.require_signature, team_signs) {
+            (_, true) => (true, RuleMode::Enforce),
+            (Some(rule), false) => (true, rule.mode),
+            (None, false) => (false, RuleMode::Enforce),
+        };
+        let (scan, scan_mode) = match (team.and_then(|t| t.scan.as_ref()), &rules.require_scan) {
+            (Some(limits), _) => (Some(limits.clone()), RuleMode::Enforce),
+            (None, Some(rule)) => (
+                Some(ScanPolicy {
+                    max_severity: rule.max_severity,
+                    max_age: rule.max_age,
+                }),
+                rule.mode,
+            ),
+            (None, None) => (None, RuleMode::Enforce),
+        };
         let mut checks: Vec<ImageCheck> = Vec::new();
         for template in &templates {
             if let Some(class) = template.spec.runtime_class_name.as_deref() {
@@ -139,16 +173,23 @@ impl Admission {
                     continue;
                 }
                 let reference = ImageRef::parse(&container.image).ok();
-                let keys = reference
+                let mut keys = reference
                     .as_ref()
                     .map(|r| self.trusted_keys(r, request.namespace))
                     .unwrap_or_default();
+                for pem in team.map(|t| t.keys.as_slice()).unwrap_or_default() {
+                    if !keys.contains(pem) {
+                        keys.push(pem.clone());
+                    }
+                }
                 checks.push(ImageCheck {
                     image: container.image.clone(),
                     reference,
                     keys,
-                    signature: rules.require_signature.is_some(),
+                    signature,
                     scan: scan.clone(),
+                    signature_mode,
+                    scan_mode,
                     uses: vec![use_],
                     pull_secrets: pull_secrets.clone(),
                 });
@@ -182,9 +223,6 @@ impl Admission {
         checks: &[ImageCheck],
         verdicts: &[ImageVerdict],
     ) -> Decision {
-        let rules = &self.config().rules;
-        let signature_mode = rules.require_signature.as_ref().map(|r| r.mode);
-        let scan_mode = rules.require_scan.as_ref().map(|r| r.mode);
         let fail_open =
             self.config().image_verification.on_registry_error == RegistryErrorMode::Allow;
         let mut failures: Vec<Failure> = Vec::new();
@@ -210,6 +248,8 @@ impl Admission {
                 }
                 _ => format!("image {:?} of container {containers}", check.image),
             };
+            let signature_mode = check.signature.then_some(check.signature_mode);
+            let scan_mode = check.scan.is_some().then_some(check.scan_mode);
             let mut fail = |rule: &'static str, mode: Option<RuleMode>, why: String| {
                 if let Some(mode) = mode {
                     failures.push(Failure {
@@ -428,6 +468,7 @@ mod tests {
             namespace,
             username: "",
             object: Some(object),
+            groups: &[],
             old_object: None,
         }
     }

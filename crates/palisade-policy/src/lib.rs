@@ -14,6 +14,7 @@ pub mod harden_text;
 pub mod image_verification;
 pub mod namespace;
 pub mod rules;
+pub mod teams;
 
 pub use audit::{audit_inputs, is_namespace, AuditInput, AuditOutcome, Auditor, StreamAudit};
 pub use config::{Config, Exemptions, PodSecurityConfig};

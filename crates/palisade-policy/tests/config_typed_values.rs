@@ -107,6 +107,7 @@ fn config_typed_values_are_parsed_once_at_load() {
         namespace: "ml-iris",
         username: "",
         object: Some(&object),
+        groups: &[],
         old_object: None,
     };
     let checks = admission.image_checks(&request);

@@ -222,6 +222,7 @@ fn admission_mutants_never_panic() {
                 namespace: "ml",
                 username: "fuzz",
                 object: Some(&object),
+                groups: &[],
                 old_object: None,
             };
             let decision = admission.validate(&request, None);

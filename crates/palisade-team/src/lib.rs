@@ -14,6 +14,7 @@
 //! `palisade team` commands and the controller are front ends over it.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod network;
 pub mod rbac;
 pub mod reconcile;

@@ -1,5 +1,6 @@
 //! palisade-webhook: the admission server. The policy engine (palisade-policy) decides; this crate
-//! speaks AdmissionReview over HTTPS, keeps the namespace cache, and runs the operational parts.
+//! speaks AdmissionReview over HTTPS, keeps the namespace and Team caches, and runs the operational
+//! parts.
 //! Image verification reaches registries through `palisade-oci` (client, pull-secret credentials)
 //! and `palisade-sign` (signatures, attestations, the key parser); it must not depend on
 //! `palisade-image`, the scan or the CLI.
@@ -12,10 +13,12 @@ pub mod metrics;
 pub mod namespaces;
 pub mod review;
 pub mod server;
+pub mod teams;
 pub mod tls;
 
 pub use conn::ConnectionLimits;
 pub use images::ImageVerifier;
 pub use namespaces::NamespaceSource;
 pub use server::{router, serve, Runtime, ServeError, ServeOptions};
+pub use teams::TeamSource;
 pub use tls::CertFiles;

@@ -42,6 +42,8 @@ pub struct GroupVersionResource {
 pub struct UserInfo {
     #[serde(default)]
     pub username: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +108,7 @@ impl AdmissionRequest {
             name,
             namespace: self.namespace.as_deref().unwrap_or(""),
             username: &self.user_info.username,
+            groups: &self.user_info.groups,
             object,
             old_object: self.old_object.as_ref(),
         }

@@ -27,6 +27,7 @@ use crate::images::ImageVerifier;
 use crate::metrics::{DecisionLabels, Metrics, RequestLabels, RuleLabels, WebhookLabels};
 use crate::namespaces::NamespaceSource;
 use crate::review::{respond, AdmissionReview, API_VERSION};
+use crate::teams::TeamSource;
 use crate::tls::{CertFiles, TlsError};
 
 /// How the server runs.
@@ -94,6 +95,7 @@ pub enum ServeError {
 struct AppState {
     admission: Admission,
     namespaces: NamespaceSource,
+    teams: TeamSource,
     images: Option<Arc<ImageVerifier>>,
     metrics: Arc<Metrics>,
     body_limit: usize,
@@ -119,6 +121,7 @@ impl Webhook {
 pub fn router(
     admission: Admission,
     namespaces: NamespaceSource,
+    teams: TeamSource,
     images: Option<Arc<ImageVerifier>>,
     metrics: Arc<Metrics>,
     options: &ServeOptions,
@@ -126,6 +129,7 @@ pub fn router(
     let state = Arc::new(AppState {
         admission,
         namespaces,
+        teams,
         images,
         metrics,
         body_limit: options.body_limit,
@@ -349,14 +353,16 @@ impl http_body::Body for HoldingBody {
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
-    if s.namespaces.ready() {
-        "ok".into_response()
-    } else {
+    if !s.namespaces.ready() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "namespace cache not synced",
         )
             .into_response()
+    } else if !s.teams.ready() {
+        (StatusCode::SERVICE_UNAVAILABLE, "team cache not synced").into_response()
+    } else {
+        "ok".into_response()
     }
 }
 
@@ -400,11 +406,21 @@ async fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
             let policy_request = request.as_policy_request(object.as_ref());
             let decision: Decision = match webhook {
                 Webhook::Validate => {
+                    let teams = state.teams.index();
                     let labels = state.namespaces.labels(policy_request.namespace);
-                    let mut decision = state.admission.validate(&policy_request, labels.as_ref());
+                    // The guardrails first: every operation, every kind the webhooks send.
+                    let mut decision = state.admission.guard(&policy_request, &teams);
+                    if decision.allowed() {
+                        decision.absorb(state.admission.validate(&policy_request, labels.as_ref()));
+                    }
+                    if decision.allowed() {
+                        decision.absorb(state.admission.team_registries(&policy_request, &teams));
+                    }
                     // A request already denied costs no registry work.
                     if decision.allowed() {
-                        let checks = state.admission.image_checks(&policy_request);
+                        let checks = state
+                            .admission
+                            .image_checks_with_teams(&policy_request, &teams);
                         if !checks.is_empty() {
                             // Without a verifier there are no verdicts, which the policy
                             // treats as unverifiable (never as verified).
@@ -492,6 +508,7 @@ pub async fn serve(
     options: ServeOptions,
     admission: Admission,
     namespaces: NamespaceSource,
+    teams: TeamSource,
     images: Option<Arc<ImageVerifier>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
@@ -513,7 +530,7 @@ pub async fn serve(
     }
     let metrics = Arc::new(metrics);
     let reloads = metrics.tls_reloads.clone();
-    let router = router(admission, namespaces, images, metrics, &options);
+    let router = router(admission, namespaces, teams, images, metrics, &options);
     tokio::spawn(options.cert.clone().watch(
         tls.clone(),
         loaded,

@@ -465,6 +465,11 @@ pub struct WebhookArgs {
     /// Kubernetes API server URL, for `--namespaces cluster` outside a cluster (e.g. `kubectl proxy`).
     #[arg(long, env = "PALISADE_KUBE_API_URL")]
     pub kube_api_url: Option<String>,
+    /// The Teams whose guardrails and image rules the webhook enforces (docs/teams.md): `cluster`
+    /// watches the cluster's Team objects (needs the Team CRD and a cluster connection); else
+    /// Team files or directories of them. None by default.
+    #[arg(long, env = "PALISADE_TEAMS", value_name = "cluster|PATH", value_delimiter = ',')]
+    pub teams: Vec<PathBuf>,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024, env = "PALISADE_BODY_LIMIT")]
     pub body_limit: usize,

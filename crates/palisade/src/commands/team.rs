@@ -63,6 +63,19 @@ pub fn verify(args: TeamVerifyArgs) -> anyhow::Result<ExitCode> {
 /// make no connection are logged as warnings.
 fn team_set(config: &Path, paths: &[PathBuf]) -> anyhow::Result<TeamSet> {
     let config = load_config(Some(config))?;
+    let teams = read_teams(paths)?;
+    if teams.is_empty() {
+        anyhow::bail!("no Team in {}", display(paths));
+    }
+    let set = TeamSet::new(&config.platform, teams)?;
+    for warning in &set.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(set)
+}
+
+/// Every Team in the files and directories `paths` name, each validated with file and line.
+pub fn read_teams(paths: &[PathBuf]) -> anyhow::Result<Vec<Team>> {
     let (inputs, errors) = input::collect(paths);
     if let Some(e) = errors.into_iter().next() {
         return Err(e.into());
@@ -72,14 +85,7 @@ fn team_set(config: &Path, paths: &[PathBuf]) -> anyhow::Result<TeamSet> {
         let text = input.read()?;
         teams.extend(parse_teams(input.name().clone(), &text)?);
     }
-    if teams.is_empty() {
-        anyhow::bail!("no Team in {}", display(paths));
-    }
-    let set = TeamSet::new(&config.platform, teams)?;
-    for warning in &set.warnings {
-        tracing::warn!("{warning}");
-    }
-    Ok(set)
+    Ok(teams)
 }
 
 fn display(paths: &[PathBuf]) -> String {

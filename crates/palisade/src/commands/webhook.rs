@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use palisade_policy::admission::Admission;
 use palisade_webhook::{
-    CertFiles, ConnectionLimits, ImageVerifier, NamespaceSource, Runtime, ServeOptions,
+    CertFiles, ConnectionLimits, ImageVerifier, NamespaceSource, Runtime, ServeOptions, TeamSource,
 };
 
 use super::shared::load_config;
@@ -37,15 +37,25 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
             Some(client) => NamespaceSource::watch(client.clone()),
             None => NamespaceSource::Config,
         };
+        let teams = if args.teams.iter().any(|t| t.as_os_str() == "cluster") {
+            let Some(client) = &client else {
+                anyhow::bail!("--teams cluster needs a cluster connection (--namespaces cluster or auto in a pod)");
+            };
+            TeamSource::watch(client.clone())
+        } else {
+            TeamSource::fixed(&super::team::read_teams(&args.teams)?)
+        };
         let rules = &admission.config().rules;
-        let images = (rules.require_signature.is_some() || rules.require_scan.is_some()).then(|| {
+        // Teams bring image rules of their own, so a webhook that enforces Teams verifies images.
+        let image_rules = rules.require_signature.is_some() || rules.require_scan.is_some();
+        let images = (image_rules || !args.teams.is_empty()).then(|| {
             std::sync::Arc::new(ImageVerifier::new(
                 &admission.config().image_verification,
                 client.clone(),
             ))
         });
-        tracing::info!(policy = %defaults, namespaces = ?namespaces, "starting the admission webhook");
-        palisade_webhook::serve(options, admission, namespaces, images, shutdown_signal(), |addr| {
+        tracing::info!(policy = %defaults, namespaces = ?namespaces, teams = ?teams, "starting the admission webhook");
+        palisade_webhook::serve(options, admission, namespaces, teams, images, shutdown_signal(), |addr| {
             // One line on standard output, so scripts (and tests) can find the port.
             println!("palisade webhook listening on {addr}");
         })
