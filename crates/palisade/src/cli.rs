@@ -62,6 +62,10 @@ pub enum Command {
     /// their guardrails hold.
     #[command(subcommand)]
     Team(TeamCommand),
+    /// Reconcile every Team in the cluster to what `team render` prints (server-side apply,
+    /// drift repair, Team status, Events), with leader election on a Lease; metrics, /healthz
+    /// and /readyz on --metrics-addr.
+    Controller(ControllerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -712,6 +716,60 @@ pub struct TeamRenderArgs {
     /// Write everything to this file instead of standard output.
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// The configuration file, with its `platform` section (docs/configuration.md).
+    #[arg(long, short = 'c', env = "PALISADE_CONFIG", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Address to serve /metrics, /healthz and /readyz on (plain HTTP).
+    #[arg(long, default_value = "0.0.0.0:8080", env = "PALISADE_METRICS_ADDR")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// This instance's name in the Lease [default: POD_NAME, else HOSTNAME].
+    #[arg(long, env = "PALISADE_IDENTITY", value_name = "NAME")]
+    pub identity: Option<String>,
+    /// The namespace of the Lease (the controller's own).
+    #[arg(
+        long,
+        default_value = "palisade",
+        env = "PALISADE_LEASE_NAMESPACE",
+        value_name = "NS"
+    )]
+    pub lease_namespace: String,
+    /// The Lease's name.
+    #[arg(
+        long,
+        default_value = "palisade-controller",
+        env = "PALISADE_LEASE_NAME"
+    )]
+    pub lease_name: String,
+    /// A holder that has not renewed the Lease for this long is replaced; renewed every third.
+    #[arg(long, default_value_t = 15, env = "PALISADE_LEASE_DURATION_SECONDS")]
+    pub lease_duration_seconds: u64,
+    /// A full reconcile at least this often, besides the watches.
+    #[arg(long, default_value_t = 60, env = "PALISADE_RESYNC_SECONDS")]
+    pub resync_seconds: u64,
+    /// /readyz fails for the leader when no reconcile has completed for this long.
+    #[arg(long, default_value_t = 180, env = "PALISADE_READY_BOUND_SECONDS")]
+    pub ready_bound_seconds: u64,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// How to reach the Kubernetes API.
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// Kubernetes API server URL (e.g. `kubectl proxy`'s) [default: the in-cluster config or
+    /// the kubeconfig].
+    #[arg(long, env = "PALISADE_KUBE_API_URL", conflicts_with = "kubeconfig")]
+    pub kube_api_url: Option<String>,
+    /// The kubeconfig file [default: KUBECONFIG, else ~/.kube/config, in a pod the in-cluster config].
+    #[arg(long, env = "PALISADE_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context [default: its current context].
+    #[arg(long, env = "PALISADE_KUBE_CONTEXT", conflicts_with = "kube_api_url")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Args)]

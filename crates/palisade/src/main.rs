@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Netpol(cli::NetpolCommand::Verify(args)) => commands::netpol_intent::verify(args),
         Command::Team(cli::TeamCommand::Render(args)) => commands::team::render(args),
         Command::Team(cli::TeamCommand::Verify(args)) => commands::team::verify(args),
+        Command::Controller(args) => commands::controller::run(args),
     };
     match result {
         Ok(code) => code,

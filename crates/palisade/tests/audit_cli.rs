@@ -523,7 +523,11 @@ fn ml_serving_rules_report_offline_in_every_mode() {
 fn palisades_own_deployment_passes_restricted_and_its_config_is_valid() {
     let (code, report) = audit_json(&["--level", "restricted", "deploy"]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["summary"]["passed"], 1);
+    // The webhook's Deployment and the controller's.
+    assert_eq!(report["summary"]["passed"], 2);
+    let (code, controller) = audit_json(&["--level", "restricted", "deploy/controller.yaml"]);
+    assert_eq!(code, 0, "{controller:#}");
+    assert_eq!(controller["summary"]["passed"], 1);
     assert_eq!(
         report["summary"]["skipped"]["ValidatingWebhookConfiguration"],
         1
@@ -545,6 +549,74 @@ fn palisades_own_deployment_passes_restricted_and_its_config_is_valid() {
         .unwrap()
         .to_owned();
     palisade_policy::Config::parse(std::sync::Arc::from("deploy/config.yaml"), &config).unwrap();
+}
+
+/// The controller's ClusterRole is least privilege: no wildcard, no Secrets, no update of what it
+/// applies, and `escalate`/`bind` only for the owners' Role that render writes.
+#[test]
+fn the_controllers_cluster_role_is_least_privilege() {
+    let text = std::fs::read_to_string(common::root().join("deploy/controller.yaml")).unwrap();
+    let docs: Vec<_> = palisade_core::yaml::documents(&text)
+        .map(|d| d.unwrap().root.unwrap().to_json())
+        .collect();
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .expect("a ClusterRole");
+    let mut grants = std::collections::BTreeSet::new();
+    for rule in role["rules"].as_array().unwrap() {
+        for list in ["apiGroups", "resources", "verbs"] {
+            assert!(
+                !rule[list]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!("*")),
+                "{rule}"
+            );
+        }
+        for resource in rule["resources"].as_array().unwrap() {
+            assert_ne!(resource, "secrets", "{rule}");
+            for verb in rule["verbs"].as_array().unwrap() {
+                let verb = verb.as_str().unwrap();
+                assert!(
+                    !["update", "deletecollection", "impersonate"].contains(&verb),
+                    "{rule}"
+                );
+                if verb == "escalate" || verb == "bind" {
+                    assert_eq!(
+                        rule["resourceNames"],
+                        serde_json::json!([palisade_team::render::OWNER_ROLE]),
+                        "{rule}"
+                    );
+                }
+                grants.insert(format!("{}/{verb}", resource.as_str().unwrap()));
+            }
+        }
+    }
+    for needed in [
+        "teams/watch",
+        "teams/status/patch",
+        "networkpolicies/create",
+        "networkpolicies/patch",
+        "networkpolicies/delete",
+        "namespaces/delete",
+        "roles/escalate",
+        "roles/bind",
+        "pods/list",
+    ] {
+        assert!(grants.contains(needed), "{needed} in {grants:?}");
+    }
+    // The Lease and the Events are granted in one namespace each, not cluster-wide.
+    let roles: Vec<_> = docs.iter().filter(|d| d["kind"] == "Role").collect();
+    assert_eq!(roles.len(), 2);
+    assert!(roles
+        .iter()
+        .any(|r| r["metadata"]["namespace"] == "palisade"
+            && r["rules"][0]["resources"][0] == "leases"));
+    assert!(roles
+        .iter()
+        .any(|r| r["metadata"]["namespace"] == "default"
+            && r["rules"][0]["resources"][0] == "events"));
 }
 
 #[test]

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod controller;
 pub mod db;
 pub mod explain;
 pub mod harden;

@@ -10,7 +10,7 @@ use palisade_webhook::{
     CertFiles, ConnectionLimits, ImageVerifier, NamespaceSource, Runtime, ServeOptions, TeamSource,
 };
 
-use super::shared::load_config;
+use super::shared::{kube_client, load_config, shutdown_signal};
 use crate::cli::{CertsArgs, NamespaceSourceChoice, WebhookArgs};
 
 pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
@@ -32,7 +32,7 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let client = kube_client(&args).await?;
+        let client = cluster_client(&args).await?;
         let namespaces = match &client {
             Some(client) => NamespaceSource::watch(client.clone()),
             None => NamespaceSource::Config,
@@ -94,7 +94,7 @@ fn serve_options(args: &WebhookArgs) -> ServeOptions {
 
 /// The Kubernetes API client, when Namespaces are read from a cluster (`--namespaces cluster`,
 /// or `auto` in a pod or with `--kube-api-url`).
-async fn kube_client(args: &WebhookArgs) -> anyhow::Result<Option<kube::Client>> {
+async fn cluster_client(args: &WebhookArgs) -> anyhow::Result<Option<kube::Client>> {
     let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let use_cluster = match args.namespaces {
         NamespaceSourceChoice::Cluster => true,
@@ -104,43 +104,9 @@ async fn kube_client(args: &WebhookArgs) -> anyhow::Result<Option<kube::Client>>
     if !use_cluster {
         return Ok(None);
     }
-    Ok(Some(match &args.kube_api_url {
-        Some(url) => {
-            let url = url
-                .parse()
-                .with_context(|| format!("--kube-api-url {url:?}"))?;
-            kube::Client::try_from(kube::Config::new(url))
-                .context("cannot build the Kubernetes client")?
-        }
-        None => kube::Client::try_default()
-            .await
-            .context("cannot reach the Kubernetes API (in-cluster config or kubeconfig)")?,
-    }))
-}
-
-/// SIGTERM (the kubelet) or SIGINT (a terminal).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    Ok(Some(
+        kube_client(args.kube_api_url.as_deref(), None, None).await?,
+    ))
 }
 
 pub fn certs(args: CertsArgs) -> anyhow::Result<ExitCode> {
