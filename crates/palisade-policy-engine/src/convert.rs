@@ -1,0 +1,75 @@
+//! JSON ⇄ CEL values.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::common::value::Val;
+use cel::objects::{Key, Map};
+use cel::Value;
+
+/// A JSON document as a CEL value (integers stay integers; other numbers are doubles).
+pub fn json_to_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::UInt(u)
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(json_to_value).collect())),
+        serde_json::Value::Object(o) => {
+            let map: HashMap<Key, Value> = o
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_value(v)))
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// A JSON document as the boxed value the interpreter works on (converted once per request).
+pub fn json_to_val(v: &serde_json::Value) -> Box<dyn Val> {
+    value_to_val(json_to_value(v))
+}
+
+/// A CEL value as the boxed value the interpreter works on.
+pub fn value_to_val(v: Value) -> Box<dyn Val> {
+    let boxed: Result<Box<dyn Val>, _> = v.try_into();
+    boxed.unwrap_or_else(|_| Box::new(cel::common::types::CelNull))
+}
+
+/// A CEL value as JSON, where it has one (opaque values become their string form or null).
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::UInt(u) => (*u).into(),
+        Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+        }
+        Value::String(s) => s.as_str().into(),
+        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned().into(),
+        Value::List(l) => l.iter().map(value_to_json).collect(),
+        Value::Map(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m.map.iter() {
+                let key = match k {
+                    Key::String(s) => s.to_string(),
+                    Key::Int(i) => i.to_string(),
+                    Key::Uint(u) => u.to_string(),
+                    Key::Bool(b) => b.to_string(),
+                };
+                out.insert(key, value_to_json(v));
+            }
+            serde_json::Value::Object(out)
+        }
+        other => serde_json::Value::String(format!("{other:?}")),
+    }
+}
