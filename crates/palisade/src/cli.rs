@@ -66,6 +66,38 @@ pub enum Command {
     /// drift repair, Team status, Events), with leader election on a Lease; metrics, /healthz
     /// and /readyz on --metrics-addr.
     Controller(ControllerArgs),
+    /// Custom admission policies (ValidatingAdmissionPolicy, Kyverno, Gatekeeper;
+    /// docs/custom-policies.md).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run every Gatekeeper suite.yaml (gator verify) and Kyverno kyverno-test.yaml found under
+    /// each PATH (a PATH may be one test file). Exit 0 when every expectation holds, 1 when one
+    /// does not, 2 when a suite cannot be read or its policies compiled.
+    Test(PolicyTestArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyTestFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    /// Test files, or directories searched recursively for them (hidden ones included, as
+    /// Kyverno keeps its tests in .kyverno-test/).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Report format: a table of what did not hold, or JSON with every expectation.
+    #[arg(long, short = 'f', value_enum, default_value_t = PolicyTestFormat::Table, env = "PALISADE_FORMAT")]
+    pub format: PolicyTestFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -431,6 +463,11 @@ pub struct AuditArgs {
     /// Also list objects that pass or are exempt (table format).
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Custom policies to evaluate too (ValidatingAdmissionPolicy and bindings, Kyverno,
+    /// Gatekeeper templates and constraints): files or directories. Their findings have the
+    /// policy (and rule) name as rule id.
+    #[arg(long = "policy", value_name = "PATH", env = "PALISADE_POLICY", value_delimiter = ',')]
+    pub policies: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         Command::Team(cli::TeamCommand::Render(args)) => commands::team::render(args),
         Command::Team(cli::TeamCommand::Verify(args)) => commands::team::verify(args),
         Command::Controller(args) => commands::controller::run(args),
+        Command::Policy(cli::PolicyCommand::Test(args)) => commands::policy::test(args),
     };
     match result {
         Ok(code) => code,

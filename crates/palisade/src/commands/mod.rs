@@ -7,6 +7,7 @@ pub mod key;
 pub mod model;
 pub mod netpol_intent;
 pub mod netpol_list;
+pub mod policy;
 pub mod scan;
 pub mod team;
 mod shared;
