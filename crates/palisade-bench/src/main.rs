@@ -25,6 +25,7 @@ mod image;
 mod keys;
 mod model;
 mod netpol;
+mod teams;
 mod webhook;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,8 @@ enum Bench {
     /// What opening a private key costs: cosign's parameters (the floor), the largest accepted,
     /// and hostile ones (refused before any derivation).
     Keys(keys::Args),
+    /// `palisade team render` for a platform of 1,000 to 4,000 teams, beside reading the Teams.
+    Teams(teams::Args),
     /// (internal) Run a command and print its time and peak memory.
     #[command(hide = true)]
     Measure {
@@ -158,6 +161,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Model(args) => model::run(args),
         Bench::Netpol(args) => netpol::run(args),
         Bench::Keys(args) => keys::run(args),
+        Bench::Teams(args) => teams::run(args),
         Bench::NetpolMeasure { factor } => netpol::measure(factor),
         Bench::Measure { command } => image::measure(&command),
         Bench::Floor { files } => image::floor(&files),

@@ -54,9 +54,19 @@ impl Manifest {
 /// Everything for `intent`: the NetworkPolicies and, for each mesh, its L7 policies; grouped by
 /// namespace (in name order), NetworkPolicies first.
 pub fn generate(intent: &Intent, meshes: &[Mesh]) -> Vec<Manifest> {
+    // Services grouped by namespace once: looking them up per namespace would make generating
+    // for a whole platform (thousands of team namespaces) quadratic.
+    let mut by_namespace: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+    for service in intent.services.values() {
+        by_namespace
+            .entry(service.namespace.as_str())
+            .or_default()
+            .push(service);
+    }
     let mut out = Vec::new();
     for ns in intent.namespaces.keys() {
-        out.extend(namespace_policies(intent, ns));
+        let services = by_namespace.get(ns.as_str()).map_or(&[][..], Vec::as_slice);
+        out.extend(policies_of(intent, ns, services));
         for &m in meshes {
             out.extend(mesh::namespace_policies(intent, ns, m));
         }
@@ -66,6 +76,16 @@ pub fn generate(intent: &Intent, meshes: &[Mesh]) -> Vec<Manifest> {
 
 /// The NetworkPolicies of one managed namespace.
 pub fn namespace_policies(intent: &Intent, ns: &str) -> Vec<Manifest> {
+    let services: Vec<&Service> = intent
+        .services
+        .values()
+        .filter(|s| s.namespace == ns)
+        .collect();
+    policies_of(intent, ns, &services)
+}
+
+/// The NetworkPolicies of namespace `ns`, whose services are `services` (in name order).
+fn policies_of(intent: &Intent, ns: &str, services: &[&Service]) -> Vec<Manifest> {
     let mut out = vec![Manifest::new(
         "networking.k8s.io/v1",
         "NetworkPolicy",
@@ -86,7 +106,7 @@ pub fn namespace_policies(intent: &Intent, ns: &str) -> Vec<Manifest> {
             }),
         ));
     }
-    for service in intent.services.values().filter(|s| s.namespace == ns) {
+    for service in services {
         if let Some(policy) = service_policy(intent, service) {
             out.push(policy);
         }

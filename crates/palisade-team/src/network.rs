@@ -17,7 +17,7 @@ use palisade_netpol::intent::{
 };
 use palisade_policy::config::PlatformComponent;
 
-use crate::set::TeamSet;
+use crate::set::{Connection, TeamSet};
 use crate::spec::{Component, Peer};
 
 /// What names the intent in messages.
@@ -62,6 +62,13 @@ pub fn intent(set: &TeamSet) -> Intent {
     }
     let mut namespaces = BTreeMap::new();
     let mut services = BTreeMap::new();
+    // Each team's connections, found once rather than by a scan of all of them per team.
+    let mut as_server: BTreeMap<&str, Vec<&Connection>> = BTreeMap::new();
+    let mut as_client: BTreeMap<&str, Vec<&Connection>> = BTreeMap::new();
+    for c in &set.connections {
+        as_server.entry(c.server.as_str()).or_default().push(c);
+        as_client.entry(c.client.as_str()).or_default().push(c);
+    }
     for team in &set.teams {
         let own: Vec<Client> = team
             .namespaces
@@ -79,7 +86,7 @@ pub fn intent(set: &TeamSet) -> Intent {
             .iter()
             .map(|ns| Reach::Workload(ns.clone()))
             .collect();
-        for c in set.connections.iter().filter(|c| c.server == team.name) {
+        for c in as_server.get(team.name.as_str()).into_iter().flatten() {
             let Some(client) = set.team(&c.client) else {
                 continue;
             };
@@ -94,7 +101,7 @@ pub fn intent(set: &TeamSet) -> Intent {
                 cross_team: true,
             });
         }
-        for c in set.connections.iter().filter(|c| c.client == team.name) {
+        for c in as_client.get(team.name.as_str()).into_iter().flatten() {
             if let Some(server) = set.team(&c.server) {
                 reaches.extend(
                     server

@@ -2,7 +2,7 @@
 //! twice, the Pod Security floor, references to platform components), and the connections between
 //! teams, each of which exists only when both teams declare it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use palisade_core::path::FieldPath;
@@ -61,6 +61,9 @@ pub struct TeamSet {
     /// Declarations that make no connection (one-sided, an unknown team, no common port), with
     /// their file and line.
     pub warnings: Vec<String>,
+    /// Which team (index into `teams`) owns each namespace: looked up once per generated object,
+    /// so a scan of every team would make a platform's render quadratic.
+    owners: HashMap<String, usize>,
 }
 
 impl TeamSet {
@@ -155,24 +158,32 @@ impl TeamSet {
             return Err(Error::Invalid(errors));
         }
         let (connections, warnings) = connections(&teams);
+        let owners = teams
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| t.namespaces.iter().map(move |ns| (ns.clone(), i)))
+            .collect();
         Ok(TeamSet {
             platform: platform.clone(),
             teams,
             connections,
             warnings,
+            owners,
         })
     }
 
     /// The team called `name`.
     pub fn team(&self, name: &str) -> Option<&Team> {
-        self.teams.iter().find(|t| t.name == name)
+        // Sorted by name in `new`.
+        self.teams
+            .binary_search_by(|t| t.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.teams[i])
     }
 
     /// The team owning namespace `ns`.
     pub fn owner_of(&self, ns: &str) -> Option<&Team> {
-        self.teams
-            .iter()
-            .find(|t| t.namespaces.iter().any(|n| n == ns))
+        self.owners.get(ns).map(|&i| &self.teams[i])
     }
 
     /// The level a team's namespaces enforce: its own, or the floor.

@@ -1,17 +1,18 @@
 //! `palisade team render` and `palisade team verify`: read the configuration, the Team files and
 //! (verify) the manifests, call palisade-team, write what it returns. The rules live there.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use palisade_team::render::by_team;
-use palisade_team::{parse_teams, render as render_objects, to_yaml, Team, TeamSet};
+use palisade_team::{parse_teams, render as render_objects, to_yaml, write_yaml, Team, TeamSet};
 
 use palisade_diagnostics::report as diagnostics;
 
-use super::shared::{exit_code, load_config, pretty, write_output};
+use super::shared::{exit_code, load_config, output_writer, pretty, write_output};
 use crate::cli::{OutputFormat, TeamRenderArgs, TeamVerifyArgs};
 use crate::input;
 
@@ -19,7 +20,12 @@ pub fn render(args: TeamRenderArgs) -> anyhow::Result<ExitCode> {
     let set = team_set(&args.config, &args.teams)?;
     let objects = render_objects(&set);
     match &args.out {
-        None => write_output(args.output.as_deref(), &to_yaml(&objects))?,
+        None => {
+            let mut out = output_writer(args.output.as_deref())?;
+            write_yaml(&objects, &mut out)
+                .and_then(|()| out.flush())
+                .context("writing the rendered objects")?;
+        }
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
