@@ -562,11 +562,25 @@ enum RawClient {
 /// An entry of `reaches`: a name, `dns`, or `{cidr, except, ports}`.
 type RawReach = RawClient;
 
-/// A port: `8080`, or text as [`PortRange::parse`] reads it.
-#[derive(Debug)]
-enum RawPort {
+/// A port as a file writes it: `8080`, or text as [`PortRange::parse`] reads it (`8080/TCP`,
+/// `53/UDP`, `30000-32767/TCP`). The intent file and the Team resource both read ports so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawPort {
     Number(i64),
     Text(String),
+}
+
+impl RawPort {
+    /// The range it names, or why it names none.
+    pub fn range(&self) -> Result<PortRange, String> {
+        match self {
+            RawPort::Number(n) => match u16::try_from(*n) {
+                Ok(port) if port > 0 => Ok(PortRange::single(Protocol::Tcp, port)),
+                _ => Err(format!("{n} is not a port (1-65535)")),
+            },
+            RawPort::Text(text) => PortRange::parse(text),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for RawClient {
@@ -1028,13 +1042,7 @@ impl Validator<'_> {
     }
 
     fn port(&self, at: &FieldPath, p: &RawPort) -> Result<PortRange, IntentError> {
-        match p {
-            RawPort::Number(n) => match u16::try_from(*n) {
-                Ok(port) if port > 0 => Ok(PortRange::single(Protocol::Tcp, port)),
-                _ => Err(self.error(at, format!("{n} is not a port (1-65535)"))),
-            },
-            RawPort::Text(text) => PortRange::parse(text).map_err(|e| self.error(at, e)),
-        }
+        p.range().map_err(|e| self.error(at, e))
     }
 
     fn ip_block(

@@ -18,7 +18,7 @@ use palisade_core::object::typed_at;
 use palisade_core::path::FieldPath;
 use palisade_core::{yaml, InputError, Node, Object, SourceRef};
 use palisade_diagnostics::Severity;
-use palisade_netpol::intent::{parse_cidr, IpBlock, PortRange, Protocol};
+use palisade_netpol::intent::{parse_cidr, IpBlock, PortRange, RawPort};
 use palisade_pss::{Level, Version};
 
 pub const API_VERSION: &str = "palisade.dev/v1alpha1";
@@ -373,38 +373,9 @@ fn default_max_age() -> String {
     "7d".into()
 }
 
-/// A port: `8080`, or `8080/TCP`, `53/UDP`, `30000-32767/TCP`.
-#[derive(Debug)]
-enum RawPort {
-    Number(i64),
-    Text(String),
-}
-
 /// A Kubernetes quantity, written as a number (`pods: 100`) or text (`64Gi`).
 #[derive(Debug)]
 struct Quantity(String);
-
-impl<'de> Deserialize<'de> for RawPort {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = RawPort;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a port such as 8080, 8080/TCP, 53/UDP or 30000-32767/TCP")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawPort, E> {
-                Ok(RawPort::Number(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawPort, E> {
-                Ok(RawPort::Number(i64::try_from(v).unwrap_or(i64::MAX)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawPort, E> {
-                Ok(RawPort::Text(v.to_owned()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
 
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -645,13 +616,7 @@ impl Validator<'_> {
         let mut out = Vec::new();
         for (i, p) in ports.iter().enumerate() {
             let at = at.clone().field("ports").index(i);
-            let range = match p {
-                RawPort::Number(n) => match u16::try_from(*n) {
-                    Ok(port) if port > 0 => PortRange::single(Protocol::Tcp, port),
-                    _ => return Err(self.error(&at, format!("{n} is not a port (1-65535)"))),
-                },
-                RawPort::Text(text) => PortRange::parse(text).map_err(|e| self.error(&at, e))?,
-            };
+            let range = p.range().map_err(|e| self.error(&at, e))?;
             out.push(range);
         }
         out.sort();
