@@ -409,25 +409,33 @@ impl CelPolicy {
                 audit_annotations: Vec::new(),
             };
         }
-        let mut merged = Evaluation {
-            verdict: Verdict::Pass,
-            audit_annotations: Vec::new(),
-        };
+        // The verdicts under each params object, merged: an error wins, then failures (all of
+        // them), then a pass; the request is skipped only when it is skipped under every one.
+        let mut merged: Option<Evaluation> = None;
         for p in chosen {
             let e = self.evaluate_with(req, Some(p.as_ref().as_ref()));
-            merged.audit_annotations.extend(e.audit_annotations);
-            merged.verdict = match (merged.verdict, e.verdict) {
-                (Verdict::Error(m), _) | (_, Verdict::Error(m)) => Verdict::Error(m),
-                (Verdict::Fail(mut a), Verdict::Fail(b)) => {
-                    a.extend(b);
-                    Verdict::Fail(a)
+            merged = Some(match merged {
+                None => e,
+                Some(mut m) => {
+                    m.audit_annotations.extend(e.audit_annotations);
+                    m.verdict = match (m.verdict, e.verdict) {
+                        (Verdict::Error(x), _) | (_, Verdict::Error(x)) => Verdict::Error(x),
+                        (Verdict::Fail(mut a), Verdict::Fail(b)) => {
+                            a.extend(b);
+                            Verdict::Fail(a)
+                        }
+                        (Verdict::Fail(a), _) | (_, Verdict::Fail(a)) => Verdict::Fail(a),
+                        (Verdict::Pass, _) | (_, Verdict::Pass) => Verdict::Pass,
+                        (skip, _) => skip,
+                    };
+                    m
                 }
-                (Verdict::Fail(a), _) | (_, Verdict::Fail(a)) => Verdict::Fail(a),
-                (Verdict::Pass, _) | (_, Verdict::Pass) => Verdict::Pass,
-                (skip, _) => skip,
-            };
+            });
         }
-        merged
+        merged.unwrap_or(Evaluation {
+            verdict: Verdict::Pass,
+            audit_annotations: Vec::new(),
+        })
     }
 
     fn evaluate_with(&self, req: &Prepared, params: Option<&dyn Val>) -> Evaluation {

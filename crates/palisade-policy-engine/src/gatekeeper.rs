@@ -112,6 +112,8 @@ impl Template {
         let engine = if let Some((module, libs)) = rego {
             let mut engine = regorus::Engine::new();
             engine.set_rego_v0(true);
+            // OPA's sprintf (Go's fmt), where regorus' refuses a missing argument.
+            crate::rego_sprintf::register(&mut engine).map_err(|e| ctx.error(None, e))?;
             // OPA's default: a built-in that fails makes its expression undefined.
             engine.set_strict_builtin_errors(false);
             engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {

@@ -26,6 +26,7 @@ pub mod k8s_types;
 pub mod kyverno_lib;
 pub mod load;
 pub mod matching;
+pub mod rego_sprintf;
 pub mod testing;
 
 use std::collections::HashMap;

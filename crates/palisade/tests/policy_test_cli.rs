@@ -29,15 +29,15 @@ fn corpus_counts_are_exact() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     // 2,122 expectations in 113 suites. Skipped (need the network): the 5 of the Kyverno CLI's
     // allowed-base-images test, whose policy reads image metadata from a registry
-    // (image.GetMetadata). Failed: gatekeeper-library horizontalpodautoscaler's
-    // example-disallowed-hpa-replicas: its message has six %v for five arguments; OPA prints
-    // %!v(MISSING), regorus refuses that sprintf, so the violation is undefined.
+    // (image.GetMetadata). gatekeeper-library horizontalpodautoscaler's
+    // example-disallowed-hpa-replicas (six %v for five arguments) holds on OPA's sprintf, which
+    // prints %!v(MISSING).
     assert_eq!(
         report["summary"],
-        serde_json::json!({"passed": 2116, "failed": 1, "errors": 0, "skipped": 5})
+        serde_json::json!({"passed": 2117, "failed": 0, "errors": 0, "skipped": 5})
     );
     assert_eq!(report["suites"].as_array().map(Vec::len), Some(113));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn examples_hold_and_one_test_file_is_a_path() {
         .assert()
         .success()
         .stdout(predicates::str::contains(
-            "10 passed, 0 failed, 0 errors, 0 skipped",
+            "11 passed, 0 failed, 0 errors, 0 skipped",
         ));
 }
 
