@@ -9,7 +9,7 @@ use palisade_pss::{Level, Version};
 #[derive(Debug, Parser)]
 #[command(
     name = "palisade",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PALISADE_GIT_COMMIT"), ")"),
     about = "Defense in depth for machine-learning model serving on Kubernetes"
 )]
 pub struct Cli {
