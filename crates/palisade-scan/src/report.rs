@@ -21,6 +21,7 @@ fn order_of(kind: Kind) -> Ecosystem {
         Kind::Deb => Ecosystem::from_osv("Debian"),
         Kind::Apk => Ecosystem::from_osv("Alpine"),
         Kind::Rpm => Ecosystem::from_osv("Red Hat"),
+        Kind::Cargo => Ecosystem::from_osv("crates.io"),
     }
 }
 

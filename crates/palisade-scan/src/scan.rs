@@ -147,6 +147,7 @@ pub fn ecosystems_for(package: &Package, os: Option<&OsRelease>) -> Vec<String> 
     let major_minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
     match package.kind {
         Kind::Python => vec!["PyPI".into()],
+        Kind::Cargo => vec!["crates.io".into()],
         Kind::Deb => match os.map(|o| o.id.as_str()) {
             Some("ubuntu") => vec![
                 format!("Ubuntu:{release}"),
@@ -200,7 +201,7 @@ pub fn scan(
     for package in &inventory.packages {
         // Distro advisories are filed against the source package, at the source version.
         let (name, version) = match package.kind {
-            Kind::Python => (package.name.as_str(), package.version.as_str()),
+            Kind::Python | Kind::Cargo => (package.name.as_str(), package.version.as_str()),
             _ => (
                 package.source_name.as_deref().unwrap_or(&package.name),
                 package

@@ -1,6 +1,7 @@
 //! What is installed in a root filesystem, read from the package managers' own records.
 
 pub mod apk;
+pub mod cargo;
 pub mod dpkg;
 pub mod os_release;
 pub mod python;
@@ -16,6 +17,8 @@ pub enum Kind {
     Python,
     Apk,
     Rpm,
+    /// Rust crates linked into a binary, from a cargo-auditable record ([`cargo`]).
+    Cargo,
 }
 
 /// One installed package.
@@ -82,6 +85,11 @@ impl Package {
                     purl_encode(&self.version)
                 )
             }
+            Kind::Cargo => format!(
+                "pkg:cargo/{}@{}",
+                purl_encode(&self.name),
+                purl_encode(&self.version)
+            ),
             Kind::Rpm => {
                 // The purl spec puts the epoch in a qualifier, not in the version.
                 let (epoch, version) = split_epoch(&self.version);
@@ -178,6 +186,7 @@ pub fn wanted(path: &str) -> bool {
         || apk::DATABASE_PATHS.contains(&path)
         || rpm::is_database_path(path)
         || python::is_metadata_path(path)
+        || cargo::is_record_path(path)
 }
 
 /// Reads the OS and the packages of a merged filesystem.
@@ -196,6 +205,8 @@ pub fn scan(fs: &crate::layers::MergedFs) -> Inventory {
             dpkg::parse_status(path, &text)
         } else if python::is_metadata_path(path) {
             python::parse_metadata(path, &text).map(|p| vec![p])
+        } else if cargo::is_record_path(path) {
+            cargo::parse_record(path, &text)
         } else {
             continue;
         };
