@@ -2358,11 +2358,12 @@ mod tests {
     }
 
     #[test]
-    fn hardening_08_distinct_ipblocks_cost_linear_time() {
-        // Policies each naming their own ipBlock, over one pod per 20 policies. Before, every
-        // source walked every destination block (and every class every block): 4x the policies
-        // took about 16x the time. Linear takes about 4x; the bound leaves room for a noisy
-        // machine.
+    fn hardening_08_distinct_ipblocks_are_each_reported() {
+        // Policies each naming their own ipBlock, over one pod per 20 policies: every block is
+        // its own destination and source, two report lines per policy. How the time grows with
+        // the number of blocks (it was quadratic) is measured by `palisade-bench netpol
+        // --ipblocks`, not here: a timed test fails on a busy machine and proves nothing on an
+        // idle one.
         let cluster_of = |policies: usize| {
             let pods = policies / 20;
             let mut y = String::new();
@@ -2375,30 +2376,14 @@ mod tests {
             }
             load_str("test.yaml", &y).unwrap()
         };
-        let time = |policies: usize| {
+        for policies in [100, 1_000] {
             let cluster = cluster_of(policies);
-            (0..2)
-                .map(|_| {
-                    let started = std::time::Instant::now();
-                    let connectivity = analyze(&cluster).unwrap();
-                    let lines = crate::report::render(
-                        &connectivity,
-                        &crate::report::ReportOptions::default(),
-                    )
+            let connectivity = analyze(&cluster).unwrap();
+            let lines =
+                crate::report::render(&connectivity, &crate::report::ReportOptions::default())
                     .lines()
                     .count();
-                    assert!(lines >= 2 * policies, "{lines} lines");
-                    started.elapsed()
-                })
-                .min()
-                .unwrap()
-        };
-        let small = time(1_000);
-        let large = time(4_000);
-        let ratio = large.as_secs_f64() / small.as_secs_f64();
-        assert!(
-            ratio < 9.0,
-            "{small:?} -> {large:?}: {ratio:.1}x for 4x the policies"
-        );
+            assert!(lines >= 2 * policies, "{policies} policies: {lines} lines");
+        }
     }
 }

@@ -54,6 +54,11 @@ impl Manifest {
 /// Everything for `intent`: the NetworkPolicies and, for each mesh, its L7 policies; grouped by
 /// namespace (in name order), NetworkPolicies first.
 pub fn generate(intent: &Intent, meshes: &[Mesh]) -> Vec<Manifest> {
+    generate_in(intent, meshes, mesh::MeshScope::HttpRules)
+}
+
+/// As [`generate`], with mesh policies for the services `scope` covers.
+pub fn generate_in(intent: &Intent, meshes: &[Mesh], scope: mesh::MeshScope) -> Vec<Manifest> {
     // Services grouped by namespace once: looking them up per namespace would make generating
     // for a whole platform (thousands of team namespaces) quadratic.
     let mut by_namespace: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
@@ -68,7 +73,7 @@ pub fn generate(intent: &Intent, meshes: &[Mesh]) -> Vec<Manifest> {
         let services = by_namespace.get(ns.as_str()).map_or(&[][..], Vec::as_slice);
         out.extend(policies_of(intent, ns, services));
         for &m in meshes {
-            out.extend(mesh::namespace_policies(intent, ns, m));
+            out.extend(mesh::namespace_policies_in(intent, ns, m, scope));
         }
     }
     out

@@ -26,6 +26,9 @@ use crate::intent::{Accept, Client, HttpRule, Intent, Service};
 
 /// The trust domain of the workload identities (Istio's and Linkerd's default).
 pub const TRUST_DOMAIN: &str = "cluster.local";
+/// A service account name that stands for every service account of the namespace (the
+/// namespace-wide services and peers palisade-team builds).
+pub const ANY_SERVICE_ACCOUNT: &str = "*";
 
 const ISTIO: &str = "security.istio.io/v1";
 const LINKERD_SERVER: &str = "policy.linkerd.io/v1beta3";
@@ -59,13 +62,33 @@ impl fmt::Display for Mesh {
     }
 }
 
+/// Which services get mesh policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeshScope {
+    /// Services with HTTP rules (`netpol generate`: the NetworkPolicies already hold the rest).
+    HttpRules,
+    /// Every service: mTLS identity for all (a team platform, where the mesh is how a team's
+    /// namespaces know who is calling).
+    EveryService,
+}
+
 /// The mesh policies of one managed namespace.
 pub fn namespace_policies(intent: &Intent, ns: &str, mesh: Mesh) -> Vec<Manifest> {
+    namespace_policies_in(intent, ns, mesh, MeshScope::HttpRules)
+}
+
+/// The mesh policies of one managed namespace, for the services `scope` covers.
+pub fn namespace_policies_in(
+    intent: &Intent,
+    ns: &str,
+    mesh: Mesh,
+    scope: MeshScope,
+) -> Vec<Manifest> {
     let mut out = Vec::new();
     for service in intent
         .services
         .values()
-        .filter(|s| s.namespace == ns && s.has_l7())
+        .filter(|s| s.namespace == ns && (scope == MeshScope::EveryService || s.has_l7()))
     {
         match mesh {
             Mesh::Istio => out.extend(istio(intent, service)),
@@ -105,10 +128,14 @@ fn istio(intent: &Intent, service: &Service) -> Vec<Manifest> {
         .map(|accept| {
             let principals: Vec<String> = identities(intent, accept)
                 .into_iter()
+                // `*` is Istio's prefix match: every service account of the namespace.
                 .map(|(ns, sa)| format!("{TRUST_DOMAIN}/ns/{ns}/sa/{sa}"))
                 .collect();
             let ports: Vec<String> = accept.ports.iter().map(|p| p.start.to_string()).collect();
-            let to: Vec<Value> = if accept.http.is_empty() {
+            let to: Vec<Value> = if accept.http.is_empty() && ports.is_empty() {
+                // Every port (a team's own namespaces): a rule with no `to` matches any request.
+                Vec::new()
+            } else if accept.http.is_empty() {
                 vec![json!({"operation": {"ports": ports}})]
             } else {
                 accept
@@ -127,7 +154,11 @@ fn istio(intent: &Intent, service: &Service) -> Vec<Manifest> {
                     })
                     .collect()
             };
-            json!({"from": [{"source": {"principals": principals}}], "to": to})
+            let mut rule = json!({"from": [{"source": {"principals": principals}}]});
+            if !to.is_empty() {
+                rule["to"] = json!(to);
+            }
+            rule
         })
         .collect();
     let authz = Manifest::new(
@@ -170,10 +201,27 @@ fn linkerd(intent: &Intent, service: &Service) -> Vec<Manifest> {
         ));
     }
     for (i, accept) in service.accepts.iter().enumerate() {
+        // A rule without ports (a team's own namespaces) is let in on every port that has a
+        // Server, or the Servers' deny would shut the team out of its own pods.
+        let accept_ports: Vec<u16> = if accept.ports.is_empty() {
+            ports.iter().map(|&(port, _)| port).collect()
+        } else {
+            accept.ports.iter().map(|p| p.start).collect()
+        };
+        if accept_ports.is_empty() {
+            continue;
+        }
         let auth_name = format!("{}-accepts-{i}", service.name);
         let identity_refs: Vec<Value> = identities(intent, accept)
             .into_iter()
-            .map(|(ns, sa)| json!({"kind": "ServiceAccount", "name": sa, "namespace": ns}))
+            .map(|(ns, sa)| {
+                if sa == ANY_SERVICE_ACCOUNT {
+                    // Without a name, Linkerd takes every service account of the namespace.
+                    json!({"kind": "ServiceAccount", "namespace": ns})
+                } else {
+                    json!({"kind": "ServiceAccount", "name": sa, "namespace": ns})
+                }
+            })
             .collect();
         out.push(Manifest::new(
             LINKERD_AUTH,
@@ -185,12 +233,12 @@ fn linkerd(intent: &Intent, service: &Service) -> Vec<Manifest> {
         let required =
             json!([{"group": LINKERD_GROUP, "kind": "MeshTLSAuthentication", "name": auth_name}]);
         let mut seen = BTreeSet::new();
-        for p in &accept.ports {
-            if !seen.insert(p.start) {
+        for port in accept_ports {
+            if !seen.insert(port) {
                 continue;
             }
-            let port_has_http = ports.iter().any(|&(q, http)| q == p.start && http);
-            let name = format!("{}-{}-accepts-{i}", service.name, p.start);
+            let port_has_http = ports.iter().any(|&(q, http)| q == port && http);
+            let name = format!("{}-{port}-accepts-{i}", service.name);
             let target = if port_has_http {
                 // Every rule on an HTTP port is a route: rules without HTTP rules match any request.
                 let all = [HttpRule {
@@ -202,10 +250,10 @@ fn linkerd(intent: &Intent, service: &Service) -> Vec<Manifest> {
                 } else {
                     &accept.http[..]
                 };
-                out.push(route(ns, &name, &server_name(p.start), http));
+                out.push(route(ns, &name, &server_name(port), http));
                 json!({"group": LINKERD_GROUP, "kind": "HTTPRoute", "name": name})
             } else {
-                json!({"group": LINKERD_GROUP, "kind": "Server", "name": server_name(p.start)})
+                json!({"group": LINKERD_GROUP, "kind": "Server", "name": server_name(port)})
             };
             out.push(Manifest::new(
                 LINKERD_AUTH,

@@ -23,7 +23,7 @@ pub mod set;
 pub mod spec;
 pub mod verify;
 
-pub use render::{render, to_yaml, write_yaml, Rendered};
+pub use render::{render, render_with, to_yaml, write_yaml, Rendered};
 pub use set::{Connection, Error, TeamSet};
 pub use spec::{parse_teams, Team, TeamError};
 pub use verify::{verify, Report, Violation, TEAM_RULES};

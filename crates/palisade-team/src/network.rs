@@ -15,6 +15,7 @@ use std::sync::Arc;
 use palisade_netpol::intent::{
     Accept, Client, ClusterDns, Intent, Namespace, Peer as IntentPeer, PortRange, Reach, Service,
 };
+use palisade_netpol::mesh::ANY_SERVICE_ACCOUNT;
 use palisade_policy::config::PlatformComponent;
 
 use crate::set::{Connection, TeamSet};
@@ -39,7 +40,7 @@ fn peer(name: String, c: &PlatformComponent, ports: Vec<PortRange>) -> IntentPee
         name,
         namespace: c.namespace.clone(),
         pod_labels: c.pod_labels.clone(),
-        service_account: "default".into(),
+        service_account: ANY_SERVICE_ACCOUNT.into(),
         ports,
     }
 }
@@ -172,7 +173,7 @@ pub fn intent(set: &TeamSet) -> Intent {
                     name: ns.clone(),
                     namespace: ns.clone(),
                     pod_labels: BTreeMap::new(),
-                    service_account: "default".into(),
+                    service_account: ANY_SERVICE_ACCOUNT.into(),
                     accepts: accepts.clone(),
                     reaches: reaches.clone(),
                     internet_egress: false,

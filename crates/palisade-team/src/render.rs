@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use palisade_netpol::generate::{generate, yaml_document, MANAGED_BY};
+use palisade_netpol::generate::{generate_in, yaml_document, MANAGED_BY};
+use palisade_netpol::mesh::{Mesh, MeshScope};
 
 use crate::network;
 use crate::rbac::owner_rules;
@@ -52,6 +53,13 @@ pub struct Rendered {
 
 /// Every object for the teams of `set`, sorted.
 pub fn render(set: &TeamSet) -> Vec<Rendered> {
+    render_with(set, &[])
+}
+
+/// As [`render`], with each mesh's policies (`team render --mesh`): mTLS required in every team
+/// namespace, and every connection the NetworkPolicies allow from another team or the platform
+/// allowed by caller identity too (any service account of the calling namespace).
+pub fn render_with(set: &TeamSet, meshes: &[Mesh]) -> Vec<Rendered> {
     let mut out = Vec::new();
     for team in &set.teams {
         for ns in &team.namespaces {
@@ -59,7 +67,7 @@ pub fn render(set: &TeamSet) -> Vec<Rendered> {
         }
     }
     let intent = network::intent(set);
-    for m in generate(&intent, &[]) {
+    for m in generate_in(&intent, meshes, MeshScope::EveryService) {
         let team = set
             .owner_of(&m.namespace)
             .map(|t| t.name.clone())
@@ -270,6 +278,60 @@ mod tests {
             .find(|o| o.kind == kind && o.namespace == ns && o.name == name)
             .unwrap_or_else(|| panic!("no {kind} {ns}/{name}"))
             .value
+    }
+
+    #[test]
+    fn a_mesh_requires_mtls_and_lets_in_by_namespace_identity() {
+        let objects = render_with(&set(), &[Mesh::Istio, Mesh::Linkerd]);
+        // Without a mesh, none of this is written.
+        assert!(render(&set())
+            .iter()
+            .all(|o| o.kind != "PeerAuthentication"));
+        let peer = find(&objects, "PeerAuthentication", "fraud", "fraud");
+        assert_eq!(peer["spec"]["mtls"]["mode"], "STRICT");
+        let rules = &find(&objects, "AuthorizationPolicy", "fraud", "fraud")["spec"]["rules"];
+        // The team's own namespaces, on every port: no `to`, which Istio reads as any request.
+        assert_eq!(
+            rules[0],
+            json!({"from": [{"source": {"principals": ["cluster.local/ns/fraud/sa/*", "cluster.local/ns/fraud-batch/sa/*"]}}]})
+        );
+        // recsys, which both teams declared, on 8080 only.
+        assert!(rules.as_array().unwrap().iter().any(|r| r
+            == &json!({"from": [{"source": {"principals": ["cluster.local/ns/recsys/sa/*"]}}], "to": [{"operation": {"ports": ["8080"]}}]})));
+        // Linkerd: a Server on 8080 denies by default, so the team itself is authorised on it
+        // beside recsys, each by every service account of the namespaces.
+        let servers: Vec<&Rendered> = objects
+            .iter()
+            .filter(|o| o.kind == "Server" && o.namespace == "fraud")
+            .collect();
+        assert!(!servers.is_empty());
+        let policies_on = |port: u16| {
+            objects
+                .iter()
+                .filter(|o| {
+                    o.kind == "AuthorizationPolicy"
+                        && o.namespace == "fraud"
+                        && o.value["spec"]["targetRef"]["name"] == format!("fraud-{port}")
+                })
+                .count()
+        };
+        assert!(policies_on(8080) >= 2, "{}", policies_on(8080));
+        let own = find(
+            &objects,
+            "MeshTLSAuthentication",
+            "fraud",
+            "fraud-accepts-0",
+        );
+        assert_eq!(
+            own["spec"]["identityRefs"],
+            json!([{"kind": "ServiceAccount", "namespace": "fraud"}, {"kind": "ServiceAccount", "namespace": "fraud-batch"}])
+        );
+        for o in &objects {
+            assert_eq!(
+                o.value["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+                "palisade"
+            );
+        }
     }
 
     #[test]

@@ -716,6 +716,22 @@ pub enum MeshKind {
     Linkerd,
 }
 
+impl MeshKind {
+    /// The meshes named by `--mesh`, each once, in a fixed order.
+    pub fn meshes(kinds: &[MeshKind]) -> Vec<palisade_netpol::mesh::Mesh> {
+        let mut meshes: Vec<palisade_netpol::mesh::Mesh> = kinds
+            .iter()
+            .map(|kind| match kind {
+                MeshKind::Istio => palisade_netpol::mesh::Mesh::Istio,
+                MeshKind::Linkerd => palisade_netpol::mesh::Mesh::Linkerd,
+            })
+            .collect();
+        meshes.sort_unstable();
+        meshes.dedup();
+        meshes
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct NetpolVerifyArgs {
     /// The intent file (docs/netpol-intent.md).
@@ -753,6 +769,11 @@ pub struct TeamRenderArgs {
     /// Write everything to this file instead of standard output.
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write the service mesh's policies: STRICT mTLS in every team namespace and, for
+    /// every connection another team or the platform may open, an allow by the caller's
+    /// namespace identity: istio, linkerd, or both.
+    #[arg(long, value_enum, value_delimiter = ',', env = "PALISADE_TEAM_MESH")]
+    pub mesh: Vec<MeshKind>,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,6 @@ use anyhow::Context;
 
 use palisade_netpol::generate::{by_namespace, generate as generate_manifests, to_yaml};
 use palisade_netpol::intent::Intent;
-use palisade_netpol::mesh::Mesh;
 use palisade_netpol::verify;
 
 use super::shared::{exit_code, write_output};
@@ -15,16 +14,7 @@ use crate::cli::{MeshKind, NetpolGenerateArgs, NetpolVerifyArgs};
 
 pub fn generate(args: NetpolGenerateArgs) -> anyhow::Result<ExitCode> {
     let intent = Intent::load(&args.intent)?;
-    let mut meshes: Vec<Mesh> = args
-        .mesh
-        .iter()
-        .map(|m| match m {
-            MeshKind::Istio => Mesh::Istio,
-            MeshKind::Linkerd => Mesh::Linkerd,
-        })
-        .collect();
-    meshes.sort_unstable();
-    meshes.dedup();
+    let meshes = MeshKind::meshes(&args.mesh);
     let manifests = generate_manifests(&intent, &meshes);
     let source = args.intent.display().to_string();
     match &args.out {

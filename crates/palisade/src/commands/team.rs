@@ -8,17 +8,17 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use palisade_team::render::by_team;
-use palisade_team::{parse_teams, render as render_objects, to_yaml, write_yaml, Team, TeamSet};
+use palisade_team::{parse_teams, render_with, to_yaml, write_yaml, Team, TeamSet};
 
 use palisade_diagnostics::report as diagnostics;
 
 use super::shared::{exit_code, load_config, output_writer, pretty, write_output};
-use crate::cli::{OutputFormat, TeamRenderArgs, TeamVerifyArgs};
+use crate::cli::{MeshKind, OutputFormat, TeamRenderArgs, TeamVerifyArgs};
 use crate::input;
 
 pub fn render(args: TeamRenderArgs) -> anyhow::Result<ExitCode> {
     let set = team_set(&args.config, &args.teams)?;
-    let objects = render_objects(&set);
+    let objects = render_with(&set, &MeshKind::meshes(&args.mesh));
     match &args.out {
         None => {
             let mut out = output_writer(args.output.as_deref())?;
