@@ -9,8 +9,12 @@
 #![forbid(unsafe_code)]
 
 pub mod dsse;
+pub mod ec;
 pub mod intoto;
 pub mod keys;
 pub mod simple_signing;
 
+pub use ec::{
+    ec_private_key, ec_public_key, ec_public_key_from_spki_der, EcPublicKey, EcSigningKey,
+};
 pub use keys::{public_key, KeyError, KeyPair, PublicKeyError};

@@ -46,11 +46,12 @@ pub enum Command {
     /// Signing keys, in cosign's formats.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Sign an image's manifest digest as cosign does, and push the signature to its registry.
-    Sign(SignArgs),
+    /// Sign an image's manifest digest as cosign does, and push the signature to its registry;
+    /// `sign model`: sign a model's files (OpenSSF Model Signing).
+    Sign(SignCommandArgs),
     /// Check that an image carries a signature by a key: exit 0 when one verifies, 1 with every
-    /// reason when none does.
-    Verify(VerifyArgs),
+    /// reason when none does; `verify model`: verify a model's signature (OpenSSF Model Signing).
+    Verify(VerifyCommandArgs),
     /// Attest an image's vulnerability scan: an in-toto statement with cosign's vuln predicate in
     /// a signed DSSE envelope, pushed as cosign pushes attestations (the `.att` tag).
     Attest(AttestArgs),
@@ -154,6 +155,137 @@ pub struct RegistryImageArgs {
     /// The Docker config file with registry credentials.
     #[arg(long, env = "PALISADE_DOCKER_CONFIG", value_name = "FILE")]
     pub docker_config: Option<PathBuf>,
+}
+
+/// `palisade sign IMAGE` or `palisade sign model PATH`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SignCommandArgs {
+    #[command(subcommand)]
+    pub model: Option<SignModelCommand>,
+    #[command(flatten)]
+    pub image: Option<SignArgs>,
+}
+
+/// `palisade verify IMAGE` or `palisade verify model PATH`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct VerifyCommandArgs {
+    #[command(subcommand)]
+    pub model: Option<VerifyModelCommand>,
+    #[command(flatten)]
+    pub image: Option<VerifyArgs>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignModelCommand {
+    /// Sign a model (a directory or one file) in the OpenSSF Model Signing format, as
+    /// `model_signing sign key|certificate` does: a Sigstore bundle with a DSSE envelope over the
+    /// manifest of every file's digest (docs/model-signing.md).
+    Model(SignModelArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerifyModelCommand {
+    /// Verify a model's OpenSSF Model Signing signature and that every file matches it: exit 0
+    /// verified, 1 not (each reason named), 2 bad input (docs/model-signing.md).
+    Model(VerifyModelArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelSignMethod {
+    /// One digest per file.
+    Files,
+    /// One digest per shard of --shard-size bytes.
+    Shards,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelSignHash {
+    Sha256,
+    Blake2b,
+}
+
+/// What `sign model` and `verify model` share: which files make up the model.
+#[derive(Debug, Args)]
+pub struct ModelPathArgs {
+    /// The model: a directory (every file under it) or a single file.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Paths to leave out, relative to the current directory (or absolute) as model_signing
+    /// reads them; those outside the model are dropped. The signature file is always left out.
+    #[arg(long = "ignore-paths", value_name = "P", num_args = 1.., env = "PALISADE_IGNORE_PATHS", value_delimiter = ',')]
+    pub ignore_paths: Vec<PathBuf>,
+    /// Include .git, .gitattributes, .github and .gitignore (left out by default).
+    #[arg(long, env = "PALISADE_NO_IGNORE_GIT_PATHS")]
+    pub no_ignore_git_paths: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SignModelArgs {
+    #[command(flatten)]
+    pub model: ModelPathArgs,
+    /// The private key: cosign's encrypted format (password from PALISADE_PASSWORD or a prompt),
+    /// or an unencrypted PKCS#8 / SEC1 PEM; ECDSA P-256 or P-384.
+    #[arg(long, env = "PALISADE_KEY", value_name = "FILE")]
+    pub key: PathBuf,
+    /// Where to write the signature.
+    #[arg(long, env = "PALISADE_SIGNATURE", value_name = "FILE", default_value = "model.sig")]
+    pub signature: PathBuf,
+    /// Sign as this certificate (PEM) whose key is --key: the bundle carries the certificate chain.
+    #[arg(long, env = "PALISADE_SIGNING_CERTIFICATE", value_name = "PEM")]
+    pub signing_certificate: Option<PathBuf>,
+    /// With --signing-certificate: the rest of the chain (intermediates, root), PEM.
+    #[arg(long, value_name = "PEM", num_args = 1.., requires = "signing_certificate")]
+    pub certificate_chain: Vec<PathBuf>,
+    /// Hash whole files, or shards of files.
+    #[arg(long, value_enum, default_value_t = ModelSignMethod::Files, env = "PALISADE_MODEL_METHOD")]
+    pub method: ModelSignMethod,
+    /// With --method shards: the shard size in bytes.
+    #[arg(long, default_value_t = 1_000_000_000, env = "PALISADE_SHARD_SIZE", value_parser = clap::value_parser!(u64).range(1..))]
+    pub shard_size: u64,
+    #[arg(long, value_enum, default_value_t = ModelSignHash::Sha256, env = "PALISADE_MODEL_HASH")]
+    pub hash: ModelSignHash,
+    /// Hash the targets of symbolic links (refused by default).
+    #[arg(long, env = "PALISADE_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyModelArgs {
+    #[command(flatten)]
+    pub model: ModelPathArgs,
+    /// The signature (a Sigstore bundle).
+    #[arg(long, env = "PALISADE_SIGNATURE", value_name = "FILE")]
+    pub signature: PathBuf,
+    /// The signer's public key (PEM; ECDSA P-256 or P-384).
+    #[arg(long, env = "PALISADE_PUBLIC_KEY", value_name = "PUB",
+          conflicts_with_all = ["certificate_chain", "trusted_root"],
+          required_unless_present_any = ["certificate_chain", "trusted_root"])]
+    pub key: Option<PathBuf>,
+    /// Certificates (PEM) the signing certificate must chain to.
+    #[arg(long, value_name = "PEM", num_args = 1.., conflicts_with = "trusted_root")]
+    pub certificate_chain: Vec<PathBuf>,
+    /// A Sigstore trusted_root.json: verify a keyless bundle offline against it.
+    #[arg(long, env = "PALISADE_TRUSTED_ROOT", value_name = "FILE", requires_all = ["identity", "issuer"])]
+    pub trusted_root: Option<PathBuf>,
+    /// With --trusted-root: the signer's identity (the certificate's SAN: an email or URI).
+    #[arg(long, env = "PALISADE_IDENTITY", value_name = "ID")]
+    pub identity: Option<String>,
+    /// With --trusted-root: the OIDC issuer of the identity.
+    #[arg(long, env = "PALISADE_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    #[arg(long, short = 'f', value_enum, default_value_t = VerifyModelFormat::Text, env = "PALISADE_FORMAT")]
+    pub format: VerifyModelFormat,
+    /// Write the verdict to this file instead of standard output.
+    #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyModelFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

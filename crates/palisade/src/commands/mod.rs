@@ -5,6 +5,8 @@ pub mod explain;
 pub mod harden;
 pub mod key;
 pub mod model;
+pub mod model_keyless;
+pub mod model_sign;
 pub mod netpol_intent;
 pub mod netpol_list;
 pub mod policy;
