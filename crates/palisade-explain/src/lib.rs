@@ -55,6 +55,10 @@ pub struct Options<'a> {
     /// The level and version for objects whose namespace sets none (a `Namespace` in the
     /// manifest with Pod Security labels sets its own, as in `palisade audit`).
     pub defaults: LevelVersion,
+    /// Whether `defaults` were asked for (`--level`, `--version`). When they were not, the
+    /// policy a pasted Pod Security denial names (`violates PodSecurity "restricted:v1.33"`) is
+    /// the one the manifest is explained at: it is what the cluster enforces.
+    pub policy_given: bool,
 }
 
 /// What explaining gave.
@@ -126,15 +130,20 @@ struct RunAs {
 
 /// Explains why the manifest's pods are rejected or crash, from the evidence, and fixes what
 /// can be fixed without a person's judgement.
+/// `restricted:v1.33` or `baseline:latest`, as the API server names the policy it enforced.
+fn parse_policy(text: &str) -> Option<LevelVersion> {
+    let (level, version) = text.split_once(':')?;
+    Some(LevelVersion::new(
+        level.parse().ok()?,
+        version.parse().ok()?,
+    ))
+}
+
 pub fn explain(evidence: &Evidence, options: &Options<'_>) -> Result<Explanation, ExplainError> {
     let file = &evidence.manifest.name;
     let documents = read_manifest(file, &evidence.manifest.text)?;
     if documents.iter().all(|d| d.pods.is_empty()) {
         return Err(ExplainError::NoWorkload(file.clone()));
-    }
-    let mut auditor = Auditor::new(options.config, options.defaults);
-    for object in documents.iter().filter_map(|d| d.object.as_ref()) {
-        auditor.learn_namespace(object);
     }
     let mut clues = Vec::new();
     if let Some(events) = &evidence.events {
@@ -142,6 +151,18 @@ pub fn explain(evidence: &Evidence, options: &Options<'_>) -> Result<Explanation
     }
     if let Some(logs) = &evidence.logs {
         clues.extend(evidence::read_logs(logs));
+    }
+    let denied_at = clues.iter().find_map(|(clue, _)| match clue {
+        Clue::PodSecurityDenied { policy } => parse_policy(policy),
+        _ => None,
+    });
+    let defaults = match denied_at {
+        Some(policy) if !options.policy_given => policy,
+        _ => options.defaults,
+    };
+    let mut auditor = Auditor::new(options.config, defaults);
+    for object in documents.iter().filter_map(|d| d.object.as_ref()) {
+        auditor.learn_namespace(object);
     }
     let image_user = evidence.image.as_ref().map(ImageSummary::user);
     let run_as = run_as(image_user.as_ref(), &options.config.hardening);
@@ -534,7 +555,7 @@ fn admission_or_kubelet(
             };
             (code, reason, format!("--fix sets runAsUser: {} ({}), {advice}", run_as.uid, run_as.why), fixed)
         }
-        Clue::PodSecurityDenied { policy } => ("explain/pod-security-denied", format!("the API server refused the pod: it violates PodSecurity \"{policy}\" (each violation is listed from the manifest; run explain with --level and --version as in the message)"), "the Pod Security diagnoses say what --fix changes and what needs a person".to_owned(), true),
+        Clue::PodSecurityDenied { policy } => ("explain/pod-security-denied", format!("the API server refused the pod: it violates PodSecurity \"{policy}\" (each violation is listed from the manifest, evaluated at that policy unless --level or --version say otherwise)"), "the Pod Security diagnoses say what --fix changes and what needs a person".to_owned(), true),
         Clue::ImageNotVerified { image, container, rule, reason } => {
             let (code, fix) = match rule {
                 ImageRule::Signature => ("explain/image-not-signed", format!("sign the image with a key the cluster trusts for it (imageVerification.trust): `palisade sign --key cosign.key {image}`")),
@@ -644,8 +665,49 @@ mod tests {
         let options = Options {
             config: &config,
             defaults: LevelVersion::new(Level::Restricted, Version::Latest),
+            policy_given: true,
         };
         explain(&evidence, &options).unwrap()
+    }
+
+    #[test]
+    fn a_pasted_denial_sets_the_policy_unless_one_is_given() {
+        // The deployment runs as root with no seccomp: restricted refuses it, baseline does not.
+        let config = Config::default();
+        let events = "Error from server (Forbidden): error when creating \"deploy.yaml\": pods \"iris\" is forbidden: violates PodSecurity \"baseline:v1.33\": host namespaces (hostNetwork=true)";
+        let evidence = Evidence {
+            manifest: text("deploy.yaml", DEPLOYMENT),
+            events: Some(text("events.txt", events)),
+            logs: None,
+            image: None,
+        };
+        let pod_security = |policy_given: bool| {
+            let options = Options {
+                config: &config,
+                defaults: LevelVersion::new(Level::Restricted, Version::Latest),
+                policy_given,
+            };
+            explain(&evidence, &options)
+                .unwrap()
+                .diagnoses
+                .iter()
+                .filter(|d| d.code == "explain/pod-security")
+                .count()
+        };
+        assert_eq!(
+            pod_security(false),
+            0,
+            "explained at baseline:v1.33, as denied"
+        );
+        assert!(pod_security(true) > 0, "explained at restricted, as asked");
+        assert_eq!(
+            parse_policy("restricted:v1.33"),
+            Some(LevelVersion::new(
+                Level::Restricted,
+                "v1.33".parse().unwrap()
+            ))
+        );
+        assert_eq!(parse_policy("restricted"), None);
     }
 
     fn only<'a>(explanation: &'a Explanation, code: &str) -> &'a Diagnostic {

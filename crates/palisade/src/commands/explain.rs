@@ -31,6 +31,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         &Options {
             config: &config,
             defaults,
+            policy_given: args.level.is_some() || args.policy_version.is_some(),
         },
     ) {
         Ok(explanation) => explanation,
