@@ -8,7 +8,7 @@
 //! validation would have refused.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +38,9 @@ pub struct Config {
     pub models: ModelsConfig,
     pub image_verification: ImageVerificationConfig,
     pub platform: PlatformConfig,
+    /// `policies`: the custom policies the webhook evaluates at admission (files or directories,
+    /// relative paths against the configuration file's directory; docs/custom-policies.md).
+    pub policies: Vec<PathBuf>,
 }
 
 /// `platform`: what the platform runs for every team (`palisade team render` and `team verify`,
@@ -244,6 +247,8 @@ mod file {
         pub image_verification: ImageVerificationConfig,
         #[serde(default)]
         pub platform: PlatformConfig,
+        #[serde(default)]
+        pub policies: Vec<String>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -717,6 +722,31 @@ fn validate_image_verification(
     ))
 }
 
+/// Checks `policies`: each a path (against the configuration file's directory) that exists, a
+/// file or a directory; the webhook compiles what they hold when it starts.
+fn validate_policies(errors: &Errors<'_>, paths: &[String]) -> Result<Vec<PathBuf>, ConfigError> {
+    let base = Path::new(&**errors.file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut out: Vec<PathBuf> = Vec::with_capacity(paths.len());
+    for (i, path) in paths.iter().enumerate() {
+        let at = FieldPath::root().field("policies").index(i);
+        if path.trim().is_empty() {
+            return Err(errors.at(at, "an empty path".into()));
+        }
+        let full = base.join(path);
+        if let Err(e) = std::fs::metadata(&full) {
+            return Err(errors.at(at, format!("cannot read {}: {e}", full.display())));
+        }
+        if out.contains(&full) {
+            return Err(errors.at(at, format!("{path:?} is listed twice")));
+        }
+        out.push(full);
+    }
+    Ok(out)
+}
+
 /// Checks `platform` and returns it typed.
 fn validate_platform(
     errors: &Errors<'_>,
@@ -944,6 +974,7 @@ impl Config {
             }
         }
         let platform = validate_platform(&errors, raw.platform)?;
+        let policies = validate_policies(&errors, &raw.policies)?;
         let rules = raw.rules;
         let (image_verification, require_scan) = validate_image_verification(
             &errors,
@@ -981,6 +1012,7 @@ impl Config {
             models: raw.models,
             image_verification,
             platform,
+            policies,
         })
     }
 
@@ -1088,6 +1120,38 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn reads_the_policies_against_the_files_directory() {
+        let dir =
+            std::env::temp_dir().join(format!("palisade-config-policies-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("policies")).unwrap();
+        std::fs::write(dir.join("one.yaml"), "").unwrap();
+        let file: Arc<str> = Arc::from(dir.join("palisade.yaml").display().to_string());
+        let config = Config::parse(file.clone(), "policies: [one.yaml, policies]\n").unwrap();
+        assert_eq!(
+            config.policies,
+            vec![dir.join("one.yaml"), dir.join("policies")]
+        );
+        assert!(Config::default().policies.is_empty());
+        let err = Config::parse(
+            file.clone(),
+            "rules: {}\npolicies:\n- one.yaml\n- missing.yaml\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(4), "{err}");
+        assert!(err.message.starts_with("policies[1]: cannot read"), "{err}");
+        let err = Config::parse(file.clone(), "policies: [\"\"]\n").unwrap_err();
+        assert!(
+            err.message.starts_with("policies[0]: an empty path"),
+            "{err}"
+        );
+        let err = Config::parse(file.clone(), "policies: [one.yaml, one.yaml]\n").unwrap_err();
+        assert!(err.message.contains("listed twice"), "{err}");
+        let err = Config::parse(file, "policies: one.yaml\n").unwrap_err();
+        assert!(err.message.starts_with("policies"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

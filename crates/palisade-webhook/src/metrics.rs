@@ -26,6 +26,12 @@ pub struct RuleLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// `ok`, or `error` when the changed files did not compile (the old policies stay).
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WebhookLabels {
     pub webhook: &'static str,
 }
@@ -43,6 +49,7 @@ pub struct Metrics {
     pub violations: Family<RuleLabels, Counter>,
     pub latency: Family<WebhookLabels, Histogram, fn() -> Histogram>,
     pub tls_reloads: Counter,
+    pub policy_reloads: Family<ReloadLabels, Counter>,
 }
 
 impl Metrics {
@@ -55,6 +62,7 @@ impl Metrics {
             latency_histogram,
         );
         let tls_reloads = Counter::default();
+        let policy_reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "requests",
             "Admission HTTP requests by webhook and status code",
@@ -80,6 +88,11 @@ impl Metrics {
             "Serving certificate reloads",
             tls_reloads.clone(),
         );
+        registry.register(
+            "policy_reloads",
+            "Custom policy reloads after a file changed, by outcome (ok, error: old policies kept)",
+            policy_reloads.clone(),
+        );
         Self {
             registry,
             requests,
@@ -87,6 +100,7 @@ impl Metrics {
             violations,
             latency,
             tls_reloads,
+            policy_reloads,
         }
     }
 

@@ -20,13 +20,14 @@ use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use palisade_policy::admission::{Admission, Decision};
+use palisade_policy::admission::{Admission, Decision, ParsedObject};
 
 use crate::conn::{self, ConnectionLimits, Shared};
 use crate::images::ImageVerifier;
 use crate::metrics::{DecisionLabels, Metrics, RequestLabels, RuleLabels, WebhookLabels};
 use crate::namespaces::NamespaceSource;
-use crate::review::{respond, AdmissionReview, API_VERSION};
+use crate::policies::{self, CustomPolicies, PolicyRequest};
+use crate::review::{respond, AdmissionRequest, AdmissionReview, API_VERSION};
 use crate::teams::TeamSource;
 use crate::tls::{CertFiles, TlsError};
 
@@ -49,6 +50,9 @@ pub struct ServeOptions {
     pub runtime: Runtime,
     /// Timeouts and the connection cap.
     pub limits: ConnectionLimits,
+    /// Custom policies evaluated by the validating webhook (reloaded every `reload_every` when
+    /// their files change).
+    pub policies: CustomPolicies,
 }
 
 /// How connections are spread over the serving threads.
@@ -76,6 +80,7 @@ impl ServeOptions {
                 .unwrap_or(2),
             runtime: Runtime::WorkStealing,
             limits: ConnectionLimits::default(),
+            policies: CustomPolicies::none(),
         }
     }
 }
@@ -98,6 +103,7 @@ struct AppState {
     teams: TeamSource,
     images: Option<Arc<ImageVerifier>>,
     metrics: Arc<Metrics>,
+    policies: CustomPolicies,
     body_limit: usize,
     deadline: Duration,
 }
@@ -132,6 +138,7 @@ pub fn router(
         teams,
         images,
         metrics,
+        policies: options.policies.clone(),
         body_limit: options.body_limit,
         deadline: options.deadline,
     });
@@ -416,6 +423,16 @@ async fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
                     if decision.allowed() {
                         decision.absorb(state.admission.team_registries(&policy_request, &teams));
                     }
+                    // The platform team's own policies (configuration `policies:`).
+                    if decision.allowed() && !state.policies.is_empty() {
+                        decision.absorb(custom_policies(
+                            &state.policies,
+                            &request,
+                            object.as_ref(),
+                            policy_request.name,
+                            labels.as_ref(),
+                        ));
+                    }
                     // A request already denied costs no registry work.
                     if decision.allowed() {
                         let checks = state
@@ -499,6 +516,55 @@ async fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
     response
 }
 
+/// The custom policies' decision on a request: the object and old object as JSON once, shared
+/// by every policy (the engine converts them once more, also once per request).
+fn custom_policies(
+    policies: &CustomPolicies,
+    request: &AdmissionRequest,
+    object: Option<&ParsedObject>,
+    name: &str,
+    namespace_labels: Option<&std::collections::BTreeMap<String, String>>,
+) -> Decision {
+    let set = policies.current();
+    if set.is_empty() {
+        return Decision::default();
+    }
+    let object = object
+        .and_then(|o| o.as_ref().ok())
+        .map(|o| o.node.to_json());
+    let old_object = request.old_object.as_ref().map(|o| o.to_json());
+    let namespace = request.namespace.as_deref().unwrap_or("");
+    let namespace_object = namespace_labels
+        .filter(|_| !namespace.is_empty())
+        .map(|labels| policies::namespace_object(namespace, labels));
+    let user_info = serde_json::json!({
+        "username": request.user_info.username,
+        "groups": request.user_info.groups,
+    });
+    let info = palisade_policy_engine::RequestInfo {
+        group: request.kind.group.clone(),
+        version: request.kind.version.clone(),
+        kind: request.kind.kind.clone(),
+        resource: request.resource.resource.clone(),
+        sub_resource: request.sub_resource.clone().unwrap_or_default(),
+        operation: request.operation.clone(),
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        cluster_scoped: namespace.is_empty(),
+    };
+    policies::decide(
+        &set,
+        &PolicyRequest {
+            info,
+            object: object.as_ref(),
+            old_object: old_object.as_ref(),
+            namespace_object: namespace_object.as_ref(),
+            user_info: &user_info,
+            dry_run: request.dry_run.unwrap_or(false),
+        },
+    )
+}
+
 /// Serves until `shutdown` completes, then stops accepting and lets requests in flight finish
 /// (for up to `shutdown_grace`). Calls `on_listening` with the bound address.
 ///
@@ -530,6 +596,19 @@ pub async fn serve(
     }
     let metrics = Arc::new(metrics);
     let reloads = metrics.tls_reloads.clone();
+    let policy_reloads = metrics.policy_reloads.clone();
+    tokio::spawn(
+        options
+            .policies
+            .clone()
+            .watch(options.reload_every, move |ok| {
+                policy_reloads
+                    .get_or_create(&crate::metrics::ReloadLabels {
+                        outcome: if ok { "ok" } else { "error" },
+                    })
+                    .inc();
+            }),
+    );
     let router = router(admission, namespaces, teams, images, metrics, &options);
     tokio::spawn(options.cert.clone().watch(
         tls.clone(),

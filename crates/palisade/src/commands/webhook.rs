@@ -7,7 +7,8 @@ use anyhow::Context;
 
 use palisade_policy::admission::Admission;
 use palisade_webhook::{
-    CertFiles, ConnectionLimits, ImageVerifier, NamespaceSource, Runtime, ServeOptions, TeamSource,
+    CertFiles, ConnectionLimits, CustomPolicies, ImageVerifier, NamespaceSource, Runtime,
+    ServeOptions, TeamSource,
 };
 
 use super::shared::{kube_client, load_config, shutdown_signal};
@@ -22,8 +23,13 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
     if let Some(version) = args.default_version {
         defaults.version = version;
     }
+    // Custom policies (configuration `policies:`): compiled now, so that one that does not
+    // compile stops the webhook before it serves, naming the file, line, policy and expression.
+    let policies = CustomPolicies::load(&config.policies)
+        .map_err(|e| anyhow::anyhow!("invalid policy:\n  {e}"))?;
     let admission = Admission::new(config, defaults);
-    let options = serve_options(&args);
+    let mut options = serve_options(&args);
+    options.policies = policies;
     // With the work-stealing runtime this runtime serves the requests: one worker per serving
     // thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -54,7 +60,7 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
                 client.clone(),
             ))
         });
-        tracing::info!(policy = %defaults, namespaces = ?namespaces, teams = ?teams, "starting the admission webhook");
+        tracing::info!(policy = %defaults, namespaces = ?namespaces, teams = ?teams, custom_policies = ?options.policies, "starting the admission webhook");
         palisade_webhook::serve(options, admission, namespaces, teams, images, shutdown_signal(), |addr| {
             // One line on standard output, so scripts (and tests) can find the port.
             println!("palisade webhook listening on {addr}");
