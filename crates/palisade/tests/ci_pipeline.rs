@@ -64,10 +64,11 @@ fn the_example_model_pipeline_runs_against_a_real_registry() {
     std::fs::create_dir_all(build.join("model")).unwrap();
     std::fs::create_dir_all(&temp).unwrap();
 
-    // The model files the build step leaves in $BUILD/model: a plain (benign) pickle.
+    // The model files the build step leaves in $BUILD/model: a plain (benign) pickle,
+    // pickle.dumps({'iris': 3}, protocol=4).
     std::fs::write(
         build.join("model/model.pkl"),
-        b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x05iris\x94K\x03s.",
+        b"\x80\x04\x95\r\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x04iris\x94K\x03s.",
     )
     .unwrap();
 
