@@ -230,7 +230,12 @@ pub struct SignModelArgs {
     #[arg(long, env = "PALISADE_KEY", value_name = "FILE")]
     pub key: PathBuf,
     /// Where to write the signature.
-    #[arg(long, env = "PALISADE_SIGNATURE", value_name = "FILE", default_value = "model.sig")]
+    #[arg(
+        long,
+        env = "PALISADE_SIGNATURE",
+        value_name = "FILE",
+        default_value = "model.sig"
+    )]
     pub signature: PathBuf,
     /// Sign as this certificate (PEM) whose key is --key: the bundle carries the certificate chain.
     #[arg(long, env = "PALISADE_SIGNING_CERTIFICATE", value_name = "PEM")]

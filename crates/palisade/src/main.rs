@@ -43,14 +43,16 @@ fn main() -> ExitCode {
             model: Some(cli::SignModelCommand::Model(args)),
             ..
         }) => commands::model_sign::sign(args),
-        Command::Sign(cli::SignCommandArgs { image: Some(args), .. }) => commands::key::sign(args),
+        Command::Sign(cli::SignCommandArgs {
+            image: Some(args), ..
+        }) => commands::key::sign(args),
         Command::Verify(cli::VerifyCommandArgs {
             model: Some(cli::VerifyModelCommand::Model(args)),
             ..
         }) => commands::model_sign::verify(args),
-        Command::Verify(cli::VerifyCommandArgs { image: Some(args), .. }) => {
-            commands::key::verify(args)
-        }
+        Command::Verify(cli::VerifyCommandArgs {
+            image: Some(args), ..
+        }) => commands::key::verify(args),
         Command::Sign(_) | Command::Verify(_) => {
             eprintln!("error: an IMAGE, or the model subcommand, is required");
             return ExitCode::from(EXIT_ERROR);
