@@ -146,15 +146,23 @@ pub struct AttestArgs {
 /// A registry image and how to reach it.
 #[derive(Debug, Args)]
 pub struct RegistryImageArgs {
+    // An Option only so that `sign model` / `verify model` parse; clap requires it otherwise.
     /// `registry:HOST/REPO:TAG`, `registry:HOST/REPO@sha256:...` (the `registry:` prefix is optional).
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
+    #[arg(value_name = "IMAGE", required = true)]
+    pub image: Option<String>,
     /// Speak plain HTTP to the registry (a loopback or lab registry only).
     #[arg(long, env = "PALISADE_PLAIN_HTTP")]
     pub plain_http: bool,
     /// The Docker config file with registry credentials.
     #[arg(long, env = "PALISADE_DOCKER_CONFIG", value_name = "FILE")]
     pub docker_config: Option<PathBuf>,
+}
+
+impl RegistryImageArgs {
+    /// The image as given (clap requires it unless a `model` subcommand is given).
+    pub fn name(&self) -> &str {
+        self.image.as_deref().unwrap_or_default()
+    }
 }
 
 /// `palisade sign IMAGE` or `palisade sign model PATH`.
@@ -164,7 +172,7 @@ pub struct SignCommandArgs {
     #[command(subcommand)]
     pub model: Option<SignModelCommand>,
     #[command(flatten)]
-    pub image: Option<SignArgs>,
+    pub image: SignArgs,
 }
 
 /// `palisade verify IMAGE` or `palisade verify model PATH`.
@@ -174,7 +182,7 @@ pub struct VerifyCommandArgs {
     #[command(subcommand)]
     pub model: Option<VerifyModelCommand>,
     #[command(flatten)]
-    pub image: Option<VerifyArgs>,
+    pub image: VerifyArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,8 +306,8 @@ pub struct SignArgs {
     #[command(flatten)]
     pub image: RegistryImageArgs,
     /// The private key (cosign's encrypted format; the password from PALISADE_PASSWORD or a prompt).
-    #[arg(long, env = "PALISADE_KEY", value_name = "FILE")]
-    pub key: PathBuf,
+    #[arg(long, env = "PALISADE_KEY", value_name = "FILE", required = true)]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -307,8 +315,8 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub image: RegistryImageArgs,
     /// The public key (`cosign.pub`).
-    #[arg(long, env = "PALISADE_PUBLIC_KEY", value_name = "FILE")]
-    pub key: PathBuf,
+    #[arg(long, env = "PALISADE_PUBLIC_KEY", value_name = "FILE", required = true)]
+    pub key: Option<PathBuf>,
     /// Also require a vulnerability-scan attestation signed by the same key.
     #[arg(long)]
     pub require_scan: bool,

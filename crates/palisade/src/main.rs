@@ -43,20 +43,12 @@ fn main() -> ExitCode {
             model: Some(cli::SignModelCommand::Model(args)),
             ..
         }) => commands::model_sign::sign(args),
-        Command::Sign(cli::SignCommandArgs {
-            image: Some(args), ..
-        }) => commands::key::sign(args),
+        Command::Sign(cli::SignCommandArgs { image, .. }) => commands::key::sign(image),
         Command::Verify(cli::VerifyCommandArgs {
             model: Some(cli::VerifyModelCommand::Model(args)),
             ..
         }) => commands::model_sign::verify(args),
-        Command::Verify(cli::VerifyCommandArgs {
-            image: Some(args), ..
-        }) => commands::key::verify(args),
-        Command::Sign(_) | Command::Verify(_) => {
-            eprintln!("error: an IMAGE, or the model subcommand, is required");
-            return ExitCode::from(EXIT_ERROR);
-        }
+        Command::Verify(cli::VerifyCommandArgs { image, .. }) => commands::key::verify(image),
         Command::Attest(args) => commands::key::attest(args),
         Command::Netpol(cli::NetpolCommand::List(args)) => commands::netpol_list::run(args),
         Command::Netpol(cli::NetpolCommand::Generate(args)) => {

@@ -55,20 +55,21 @@ pub fn generate(args: KeyGenerateArgs) -> anyhow::Result<ExitCode> {
 fn repository(
     args: &RegistryImageArgs,
 ) -> anyhow::Result<(palisade_oci::Repository, palisade_core::image_ref::ImageRef)> {
-    let name = args.image.strip_prefix("registry:").unwrap_or(&args.image);
+    let name = args.name().strip_prefix("registry:").unwrap_or(args.name());
     let reference = palisade_core::image_ref::ImageRef::parse(name)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.image))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.name()))?;
     let repo =
         palisade_oci::Repository::new(&reference, args.plain_http, args.docker_config.as_ref())?;
     Ok((repo, reference))
 }
 
 pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
-    let pem = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("reading {}", args.key.display()))?;
+    let key_path = args.key.clone().context("--key is required")?;
+    let pem = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("reading {}", key_path.display()))?;
     let password = password()?;
     let key = KeyPair::from_encrypted_pem(&pem, password.as_bytes())
-        .with_context(|| args.key.display().to_string())?;
+        .with_context(|| key_path.display().to_string())?;
     let (repo, reference) = repository(&args.image)?;
     let signed = palisade_sign::cosign::sign(&repo, &reference, &key)?;
     eprintln!(
@@ -82,10 +83,11 @@ pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let pem = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("reading {}", args.key.display()))?;
+    let key_path = args.key.clone().context("--key is required")?;
+    let pem = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("reading {}", key_path.display()))?;
     let key =
-        palisade_sign::cosign::public_key(&pem).with_context(|| args.key.display().to_string())?;
+        palisade_sign::cosign::public_key(&pem).with_context(|| key_path.display().to_string())?;
     let (repo, reference) = repository(&args.image)?;
     let requirement = args
         .require_scan
@@ -101,7 +103,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         let image = reference.full_name();
         text += &format!(
             "verified: {image}@{digest} is signed by {}\n",
-            args.key.display()
+            key_path.display()
         );
     }
     if verdict.scan_verified {
@@ -132,9 +134,9 @@ pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         None => {
             let name = args
                 .image
-                .image
+                .name()
                 .strip_prefix("registry:")
-                .unwrap_or(&args.image.image);
+                .unwrap_or(args.image.name());
             let image = ImageArgs {
                 target: format!("registry:{name}"),
                 plain_http: args.image.plain_http,
