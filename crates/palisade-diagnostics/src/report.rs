@@ -15,8 +15,16 @@ pub fn table(diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     let mut order: Vec<&Diagnostic> = diagnostics.iter().collect();
     order.sort_by(|a, b| {
-        (a.location.file.as_str(), std::cmp::Reverse(a.severity), a.location.line)
-            .cmp(&(b.location.file.as_str(), std::cmp::Reverse(b.severity), b.location.line))
+        (
+            a.location.file.as_str(),
+            std::cmp::Reverse(a.severity),
+            a.location.line,
+        )
+            .cmp(&(
+                b.location.file.as_str(),
+                std::cmp::Reverse(b.severity),
+                b.location.line,
+            ))
     });
     let mut file: Option<&str> = None;
     for diagnostic in order {
@@ -25,7 +33,15 @@ pub fn table(diagnostics: &[Diagnostic]) -> String {
             if file.is_some() {
                 out.push('\n');
             }
-            let _ = writeln!(out, "{}", if place.file.is_empty() { "-" } else { &place.file });
+            let _ = writeln!(
+                out,
+                "{}",
+                if place.file.is_empty() {
+                    "-"
+                } else {
+                    &place.file
+                }
+            );
             file = Some(&place.file);
         }
         let at = match (place.line, place.offset) {
@@ -73,7 +89,10 @@ pub fn json(diagnostics: &[Diagnostic]) -> Value {
     let findings: Vec<Value> = diagnostics.iter().map(finding_json).collect();
     let mut by = serde_json::Map::new();
     for severity in Severity::ALL.iter().rev() {
-        let n = diagnostics.iter().filter(|d| d.severity == *severity).count();
+        let n = diagnostics
+            .iter()
+            .filter(|d| d.severity == *severity)
+            .count();
         by.insert(severity.as_str().to_owned(), json!(n));
     }
     json!({
@@ -170,7 +189,9 @@ mod tests {
                 .at(Location::file("b.yaml").line(3)),
             Diagnostic::new("t/open", Severity::High, "the front door is open")
                 .with_fix("close the front door")
-                .at(Location::file("a.yaml").line(9).logical("Door/front", "object")),
+                .at(Location::file("a.yaml")
+                    .line(9)
+                    .logical("Door/front", "object")),
         ]
     }
 

@@ -315,7 +315,12 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub image: RegistryImageArgs,
     /// The public key (`cosign.pub`).
-    #[arg(long, env = "PALISADE_PUBLIC_KEY", value_name = "FILE", required = true)]
+    #[arg(
+        long,
+        env = "PALISADE_PUBLIC_KEY",
+        value_name = "FILE",
+        required = true
+    )]
     pub key: Option<PathBuf>,
     /// Also require a vulnerability-scan attestation signed by the same key.
     #[arg(long)]
@@ -611,7 +616,12 @@ pub struct AuditArgs {
     /// Custom policies to evaluate too (ValidatingAdmissionPolicy and bindings, Kyverno,
     /// Gatekeeper templates and constraints): files or directories. Their findings have the
     /// policy (and rule) name as rule id.
-    #[arg(long = "policy", value_name = "PATH", env = "PALISADE_POLICY", value_delimiter = ',')]
+    #[arg(
+        long = "policy",
+        value_name = "PATH",
+        env = "PALISADE_POLICY",
+        value_delimiter = ','
+    )]
     pub policies: Vec<PathBuf>,
 }
 
@@ -654,7 +664,12 @@ pub struct WebhookArgs {
     /// The Teams whose guardrails and image rules the webhook enforces (docs/teams.md): `cluster`
     /// watches the cluster's Team objects (needs the Team CRD and a cluster connection); else
     /// Team files or directories of them. None by default.
-    #[arg(long, env = "PALISADE_TEAMS", value_name = "cluster|PATH", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "PALISADE_TEAMS",
+        value_name = "cluster|PATH",
+        value_delimiter = ','
+    )]
     pub teams: Vec<PathBuf>,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024, env = "PALISADE_BODY_LIMIT")]
@@ -909,7 +924,12 @@ pub struct TeamRenderArgs {
     #[arg(required = true, value_name = "TEAMS")]
     pub teams: Vec<PathBuf>,
     /// Write one file per team (TEAM.yaml) into this directory instead of standard output.
-    #[arg(long, env = "PALISADE_TEAM_OUT", value_name = "DIR", conflicts_with = "output")]
+    #[arg(
+        long,
+        env = "PALISADE_TEAM_OUT",
+        value_name = "DIR",
+        conflicts_with = "output"
+    )]
     pub out: Option<PathBuf>,
     /// Write everything to this file instead of standard output.
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]

@@ -11,6 +11,6 @@ pub mod netpol_intent;
 pub mod netpol_list;
 pub mod policy;
 pub mod scan;
-pub mod team;
 mod shared;
+pub mod team;
 pub mod webhook;
