@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::{palisade, pinned, root, Redact};
 use images::{Compression, Item};
-use palisade_policy::{AuditOutcome, Auditor, Config};
+use palisade_policy::{Auditor, Config};
 use palisade_pss::{Level, LevelVersion, Version};
 use rstest::rstest;
 
