@@ -300,6 +300,9 @@ pub fn hash(
         start: u64,
         end: u64,
     }
+    if serialization.method == (Method::Shards { shard_size: 0 }) {
+        return Err(Error::Model("a shard size of 0".into()));
+    }
     let mut units: Vec<Unit<'_>> = Vec::new();
     for file in files {
         match serialization.method {
@@ -319,42 +322,58 @@ pub fn hash(
             }
         }
     }
-    // Largest first, so the last worker is not left with a big file.
-    units.sort_by_key(|u| std::cmp::Reverse(u.end - u.start));
     let algorithm = serialization.item_algorithm();
     let sharded = matches!(serialization.method, Method::Shards { .. });
-    let mut items = units
-        .par_iter()
-        .map_init(
-            || vec![0u8; READ_BUFFER],
-            |buffer, unit| {
-                let digest = if sharded || consumer.is_none() {
-                    hash_range(unit.file, unit.start, unit.end, serialization.hash, buffer)?
-                } else {
-                    hash_consumed(unit.file, serialization.hash, buffer, consumer)?
-                };
-                let name = if sharded {
-                    format!("{}:{}:{}", unit.file.name, unit.start, unit.end)
-                } else {
-                    unit.file.name.clone()
-                };
-                Ok(Item {
-                    name,
-                    algorithm: algorithm.clone(),
-                    digest,
-                })
-            },
-        )
-        .collect::<Result<Vec<Item>, Error>>()?;
-    if sharded {
-        if let Some(consumer) = consumer {
-            files.par_iter().try_for_each(|file| {
-                let mut f = File::open(&file.path).map_err(|e| Error::io(&file.path, e))?;
-                consumer(file, &mut f);
-                Ok::<(), Error>(())
-            })?;
+    let mut items = match consumer {
+        // Each file read once, by the consumer: its bytes (whole, or shard by shard) are hashed
+        // as they go by, and whatever the consumer leaves unread is read and hashed after it.
+        Some(consumer) => {
+            let mut largest_first: Vec<&ModelFile> = files.iter().collect();
+            largest_first.sort_by_key(|f| std::cmp::Reverse(f.size));
+            largest_first
+                .par_iter()
+                .with_max_len(1)
+                .map_init(
+                    || vec![0u8; READ_BUFFER],
+                    |buffer, file| hash_consumed(file, serialization, &algorithm, buffer, consumer),
+                )
+                .collect::<Result<Vec<Vec<Item>>, Error>>()?
+                .into_iter()
+                .flatten()
+                .collect::<Vec<Item>>()
         }
-    }
+        None => {
+            // Largest first, one unit per task, so no worker is left with a big file at the
+            // end (rayon would otherwise hand out runs of adjacent units).
+            units.sort_by_key(|u| std::cmp::Reverse(u.end - u.start));
+            units
+                .par_iter()
+                .with_max_len(1)
+                .map_init(
+                    || vec![0u8; READ_BUFFER],
+                    |buffer, unit| {
+                        let digest = hash_range(
+                            unit.file,
+                            unit.start,
+                            unit.end,
+                            serialization.hash,
+                            buffer,
+                        )?;
+                        let name = if sharded {
+                            format!("{}:{}:{}", unit.file.name, unit.start, unit.end)
+                        } else {
+                            unit.file.name.clone()
+                        };
+                        Ok(Item {
+                            name,
+                            algorithm: algorithm.clone(),
+                            digest,
+                        })
+                    },
+                )
+                .collect::<Result<Vec<Item>, Error>>()?
+        }
+    };
     sort_items(&mut items, &serialization.method);
     Ok(Manifest {
         model_name: model_name.to_string(),
@@ -408,17 +427,55 @@ fn hash_range(
     Ok(hasher.finish())
 }
 
+/// A reader that hashes what is read through it: the whole file, or shard by shard (a new hash
+/// at every `shard_size` bytes), so a consumer reading the file is the only pass over it.
 struct HashingReader<R> {
     inner: R,
+    algorithm: HashAlgorithm,
+    shard_size: Option<u64>,
     hasher: Hasher,
+    /// Bytes read so far, and where the current shard began.
+    offset: u64,
+    shard_start: u64,
+    /// Finished shards: (start, end, digest).
+    shards: Vec<(u64, u64, Vec<u8>)>,
     error: Option<std::io::Error>,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn absorb(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let take = match self.shard_size {
+                Some(size) => {
+                    let left = self.shard_start.saturating_add(size) - self.offset;
+                    data.len().min(usize::try_from(left).unwrap_or(usize::MAX))
+                }
+                None => data.len(),
+            };
+            self.hasher.update(&data[..take]);
+            self.offset += take as u64;
+            data = &data[take..];
+            if let Some(size) = self.shard_size {
+                if self.offset - self.shard_start >= size {
+                    self.finish_shard();
+                }
+            }
+        }
+    }
+
+    fn finish_shard(&mut self) {
+        let done = std::mem::replace(&mut self.hasher, self.algorithm.hasher());
+        self.shards
+            .push((self.shard_start, self.offset, done.finish()));
+        self.shard_start = self.offset;
+    }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self.inner.read(buf) {
             Ok(n) => {
-                self.hasher.update(&buf[..n]);
+                self.absorb(&buf[..n]);
                 Ok(n)
             }
             Err(e) => {
@@ -431,21 +488,31 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Hashes one file while `consumer` reads it (then reads and hashes the rest): its item, or its
+/// shards' items.
 fn hash_consumed(
     file: &ModelFile,
-    algorithm: HashAlgorithm,
+    serialization: &Serialization,
+    algorithm: &str,
     buffer: &mut [u8],
-    consumer: Option<&Consumer<'_>>,
-) -> Result<Vec<u8>, Error> {
+    consumer: &Consumer<'_>,
+) -> Result<Vec<Item>, Error> {
     let f = File::open(&file.path).map_err(|e| Error::io(&file.path, e))?;
+    let shard_size = match serialization.method {
+        Method::Files => None,
+        Method::Shards { shard_size } => Some(shard_size),
+    };
     let mut reader = HashingReader {
         inner: f,
-        hasher: algorithm.hasher(),
+        algorithm: serialization.hash,
+        shard_size,
+        hasher: serialization.hash.hasher(),
+        offset: 0,
+        shard_start: 0,
+        shards: Vec::new(),
         error: None,
     };
-    if let Some(consumer) = consumer {
-        consumer(file, &mut reader);
-    }
+    consumer(file, &mut reader);
     if let Some(e) = reader.error.take() {
         return Err(Error::io(&file.path, e));
     }
@@ -455,7 +522,39 @@ fn hash_consumed(
             break;
         }
     }
-    Ok(reader.hasher.finish())
+    if reader.offset != file.size {
+        return Err(Error::Model(format!(
+            "{} {} while it was hashed",
+            file.path.display(),
+            if reader.offset < file.size {
+                "shrank"
+            } else {
+                "grew"
+            }
+        )));
+    }
+    Ok(match shard_size {
+        None => vec![Item {
+            name: file.name.clone(),
+            algorithm: algorithm.to_string(),
+            digest: reader.hasher.finish(),
+        }],
+        Some(_) => {
+            // The last, short shard (an empty file has none, as in model_signing).
+            if reader.offset > reader.shard_start {
+                reader.finish_shard();
+            }
+            reader
+                .shards
+                .into_iter()
+                .map(|(start, end, digest)| Item {
+                    name: format!("{}:{start}:{end}", file.name),
+                    algorithm: algorithm.to_string(),
+                    digest,
+                })
+                .collect()
+        }
+    })
 }
 
 /// Where a path given on the command line falls inside the model, as `model_signing`'s CLI reads
@@ -530,4 +629,68 @@ pub fn root_digest(items: &[Item]) -> [u8; 32] {
 /// Is `name` (normalized) under one of `ignore`?
 pub fn ignored(name: &str, ignore: &[String]) -> bool {
     is_ignored(name, ignore)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(dir.path().join("a.bin"), &bytes).expect("write");
+        std::fs::write(dir.path().join("empty"), b"").expect("write");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        std::fs::write(dir.path().join("sub/b"), &bytes[..4096]).expect("write");
+        dir
+    }
+
+    /// The single pass (a consumer reading some or all of each file) gives exactly the manifest
+    /// of the plain, range-by-range hashing, for whole files and for shards of every size.
+    #[test]
+    fn consumed_hashing_equals_plain_hashing() {
+        let dir = model();
+        let files = plan(dir.path(), false, &[]).expect("plan");
+        let methods = [
+            Method::Files,
+            Method::Shards { shard_size: 1 },
+            Method::Shards { shard_size: 1000 },
+            Method::Shards { shard_size: 4096 },
+            Method::Shards { shard_size: 10_000 },
+            Method::Shards {
+                shard_size: u64::MAX,
+            },
+        ];
+        for method in methods {
+            for hash_alg in [HashAlgorithm::Sha256, HashAlgorithm::Blake2b] {
+                let s = Serialization {
+                    method,
+                    hash: hash_alg,
+                    allow_symlinks: false,
+                    ignore_paths: Vec::new(),
+                };
+                let plain = hash("m", &files, &s, None).expect("plain");
+                for read in [0usize, 1, 3000, usize::MAX] {
+                    let seen = std::sync::Mutex::new(0u64);
+                    let consumer = |_: &ModelFile, r: &mut dyn Read| {
+                        let mut buf = vec![0u8; 777];
+                        let mut total = 0usize;
+                        while total < read {
+                            let n = r.read(&mut buf).expect("read");
+                            if n == 0 {
+                                break;
+                            }
+                            total += n;
+                        }
+                        *seen.lock().expect("lock") += total as u64;
+                    };
+                    let consumed = hash("m", &files, &s, Some(&consumer)).expect("consumed");
+                    assert_eq!(
+                        plain, consumed,
+                        "{method:?} {hash_alg:?}, consumer reads {read}"
+                    );
+                }
+            }
+        }
+    }
 }
