@@ -177,6 +177,54 @@ pub struct Container {
     pub startup_probe: Option<Probe>,
     #[serde(default)]
     pub lifecycle: Option<Lifecycle>,
+    /// The entrypoint array (`command`), as written; not shell-split.
+    #[serde(default, deserialize_with = "null_default")]
+    pub command: Vec<String>,
+    /// The arguments (`args`), as written; not shell-split.
+    #[serde(default, deserialize_with = "null_default")]
+    pub args: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub env: Vec<EnvVar>,
+    #[serde(default)]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// One `env` entry: a literal `value`, or a `valueFrom` whose value is not known before the pod
+/// runs.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVar {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub value_from: Option<serde_json::Value>,
+}
+
+/// `resources`: the resource names requested or limited (quantities kept as written: a string
+/// or a number), and dynamic resource claims.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRequirements {
+    #[serde(default, deserialize_with = "null_default")]
+    pub limits: BTreeMap<String, serde_json::Value>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub requests: BTreeMap<String, serde_json::Value>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub claims: Vec<serde_json::Value>,
+}
+
+impl Container {
+    /// The index and entry of the last `env` variable named `name` (the one that wins, as the
+    /// kubelet applies them in order).
+    pub fn env_var(&self, name: &str) -> Option<(usize, &EnvVar)> {
+        self.env
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, e)| e.name == name)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -293,6 +341,16 @@ pub struct Volume {
     pub sources: Vec<String>,
     /// True when the API server defaulting gave this volume its `emptyDir`.
     pub defaulted_empty_dir: bool,
+    /// An `image` volume's `image.reference` (an OCI image or artifact mounted read-only), when
+    /// set.
+    pub image_reference: Option<String>,
+}
+
+/// `image` volume source: only the reference is read.
+#[derive(Debug, Default, Deserialize)]
+struct ImageVolumeSource {
+    #[serde(default)]
+    reference: Option<String>,
 }
 
 impl Volume {
@@ -375,6 +433,11 @@ impl<'de> serde::de::Visitor<'de> for VolumeVisitor {
         while let Some(key) = map.next_key::<String>()? {
             if key == "name" {
                 volume.name = map.next_value::<Option<String>>()?.unwrap_or_default();
+            } else if key == "image" {
+                if let Some(image) = map.next_value::<Option<ImageVolumeSource>>()? {
+                    volume.image_reference = image.reference;
+                    volume.sources.push(key);
+                }
             } else if VolumeSource::KNOWN.contains(&key.as_str()) {
                 if map.next_value::<Option<serde::de::IgnoredAny>>()?.is_some() {
                     volume.sources.push(key);
@@ -407,6 +470,35 @@ mod tests {
             r#"{"containers": [{"securityContext": {"privileged": "yes"}}]}"#,
         );
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn reads_command_args_env_resources_and_image_volumes() {
+        let spec: PodSpec = serde_json::from_str(
+            r#"{"volumes": [{"name": "m", "image": {"reference": "reg.example/m@sha256:ab", "pullPolicy": "IfNotPresent"}}, {"name": "e", "image": null}],
+                "containers": [{"name": "a", "command": ["vllm"], "args": ["serve", "m"], "env": [{"name": "A", "value": "1"}, {"name": "A", "valueFrom": {"fieldRef": {}}}],
+                "resources": {"limits": {"nvidia.com/gpu": 1}, "requests": {"cpu": "1"}}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            spec.volumes[0].image_reference.as_deref(),
+            Some("reg.example/m@sha256:ab")
+        );
+        assert_eq!(spec.volumes[0].sources, vec!["image"]);
+        assert!(spec.volumes[1].sources.is_empty());
+        let c = &spec.containers[0];
+        assert_eq!((c.command.len(), c.args.len()), (1, 2));
+        assert_eq!(c.env_var("A").unwrap().0, 1);
+        assert!(c
+            .resources
+            .as_ref()
+            .unwrap()
+            .limits
+            .contains_key("nvidia.com/gpu"));
+        assert!(serde_json::from_str::<PodSpec>(
+            r#"{"containers": [{"env": [{"name": "A", "value": 1}]}]}"#
+        )
+        .is_err());
     }
 
     #[test]

@@ -32,6 +32,26 @@ pub struct RunConfig {
     /// `EXPOSE`: `8080/tcp` and the like (the values are empty objects).
     #[serde(rename = "ExposedPorts", default, deserialize_with = "keys")]
     pub exposed_ports: Vec<String>,
+    /// `ENV`: `NAME=value` entries (null or absent: none).
+    #[serde(rename = "Env", default, deserialize_with = "strings")]
+    pub env: Vec<String>,
+}
+
+impl RunConfig {
+    /// The value of the environment variable `name`, the last entry winning.
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.env.iter().rev().find_map(|e| {
+            e.split_once('=')
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v)
+        })
+    }
+}
+
+/// A list of strings (null or absent: none).
+fn strings<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let list: Option<Vec<String>> = Deserialize::deserialize(deserializer)?;
+    Ok(list.unwrap_or_default())
 }
 
 /// The keys of a JSON object (null or absent: none).

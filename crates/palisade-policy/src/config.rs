@@ -207,6 +207,14 @@ pub struct RulesConfig {
     /// Images carry a signed vulnerability attestation, recent enough and with nothing above a
     /// severity.
     pub require_scan: Option<RequireScan>,
+    /// No serving container runs with `--trust-remote-code` (or `TRUST_REMOTE_CODE`) unless the
+    /// model's revision is pinned to a commit.
+    pub trust_remote_code: Option<ModeOnly>,
+    /// No container sets `NVIDIA_VISIBLE_DEVICES` or `NVIDIA_DRIVER_CAPABILITIES` in a pod that
+    /// requests no GPU.
+    pub gpu_visibility: Option<ModeOnly>,
+    /// No container sets `LD_PRELOAD` in its environment.
+    pub ld_preload: Option<ModeOnly>,
 }
 
 /// `rules.requireScan`.
@@ -474,6 +482,9 @@ mod file {
         pub no_latest_tag: Option<ModeOnly>,
         pub require_signature: Option<ModeOnly>,
         pub require_scan: Option<RequireScan>,
+        pub trust_remote_code: Option<ModeOnly>,
+        pub gpu_visibility: Option<ModeOnly>,
+        pub ld_preload: Option<ModeOnly>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -1007,6 +1018,9 @@ impl Config {
                 no_latest_tag: rules.no_latest_tag,
                 require_signature: rules.require_signature,
                 require_scan,
+                trust_remote_code: rules.trust_remote_code,
+                gpu_visibility: rules.gpu_visibility,
+                ld_preload: rules.ld_preload,
             },
             hardening: raw.hardening,
             models: raw.models,
@@ -1049,6 +1063,23 @@ mod tests {
             config.pod_security.exemptions.namespaces,
             vec!["kube-system"]
         );
+    }
+
+    #[test]
+    fn reads_the_serving_rules() {
+        let config = parse(
+            "rules:\n  trustRemoteCode: {}\n  gpuVisibility: {mode: warn}\n  ldPreload: {mode: audit}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.rules.trust_remote_code.unwrap().mode,
+            RuleMode::Enforce
+        );
+        assert_eq!(config.rules.gpu_visibility.unwrap().mode, RuleMode::Warn);
+        assert_eq!(config.rules.ld_preload.unwrap().mode, RuleMode::Audit);
+        assert!(parse("").unwrap().rules.trust_remote_code.is_none());
+        let err = parse("rules:\n  ldPreload: {mode: deny}\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
     }
 
     #[test]

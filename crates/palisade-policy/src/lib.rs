@@ -21,24 +21,44 @@ pub use config::{Config, Exemptions, PodSecurityConfig};
 pub use namespace::NamespacePolicy;
 
 /// Rule metadata for every check palisade can report (Pod Security Standards, then the
-/// ML-serving rules), for SARIF and documentation.
+/// ML-serving rules), for SARIF and documentation. The serving rules
+/// ([`rules::SERVING_RULES`]) are not in it: [`rule_metadata_for`] adds those configured.
 pub fn rule_metadata() -> Vec<palisade_core::report::RuleMeta> {
     let mut rules = palisade_pss::rules();
+    rules.extend(rules::RULES.iter().map(|r| meta(r)));
+    rules
+}
+
+/// [`rule_metadata`], then the serving rules the configuration turns on (so that a report
+/// for a configuration without them is what it was before they existed).
+pub fn rule_metadata_for(config: &config::RulesConfig) -> Vec<palisade_core::report::RuleMeta> {
+    let mut rules = rule_metadata();
+    let on = [
+        config.trust_remote_code.is_some(),
+        config.gpu_visibility.is_some(),
+        config.ld_preload.is_some(),
+    ];
     rules.extend(
-        rules::RULES
+        rules::SERVING_RULES
             .iter()
-            .map(|r| palisade_core::report::RuleMeta {
-                id: r.id.to_owned(),
-                name: r.name.to_owned(),
-                short_description: r.title.to_owned(),
-                full_description: format!(
-                    "{}. Configured under rules.{} in the palisade configuration file.",
-                    r.title, r.name
-                ),
-                help: format!("Fix: {}.", r.hint),
-                help_uri: None,
-                severity: r.severity,
-            }),
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|(r, _)| meta(r)),
     );
     rules
+}
+
+fn meta(r: &rules::RuleInfo) -> palisade_core::report::RuleMeta {
+    palisade_core::report::RuleMeta {
+        id: r.id.to_owned(),
+        name: r.name.to_owned(),
+        short_description: r.title.to_owned(),
+        full_description: format!(
+            "{}. Configured under rules.{} in the palisade configuration file.",
+            r.title, r.name
+        ),
+        help: format!("Fix: {}.", r.hint),
+        help_uri: None,
+        severity: r.severity,
+    }
 }

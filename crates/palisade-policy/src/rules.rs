@@ -1,10 +1,12 @@
 //! ML-serving rules beyond the Pod Security Standards: required labels, allowed registries,
-//! digest pinning and no `latest` tags. Pure functions of a pod's metadata and spec, evaluated by
-//! both `palisade audit` and the admission webhook.
+//! digest pinning and no `latest` tags; and the serving rules: `--trust-remote-code` without a
+//! pinned revision, NVIDIA GPU visibility without a GPU request, `LD_PRELOAD` in a container's
+//! environment. Pure functions of a pod's metadata and spec, evaluated by both `palisade audit`
+//! and the admission webhook.
 
 use palisade_core::image_ref::ImageRef;
 use palisade_core::path::FieldPath;
-use palisade_core::pod::{ObjectMeta, PodSpec};
+use palisade_core::pod::{Container, ContainerKind, ObjectMeta, PodSpec};
 use palisade_core::Severity;
 use palisade_pss::Location;
 
@@ -72,6 +74,33 @@ pub static REQUIRE_SCAN: RuleInfo = RuleInfo {
     hint: "attest a fresh scan with `palisade attest --scan`, after fixing what it finds above rules.requireScan.maxSeverity",
     severity: Severity::High,
 };
+
+pub static TRUST_REMOTE_CODE: RuleInfo = RuleInfo {
+    id: "palisade/trust-remote-code",
+    name: "trustRemoteCode",
+    title: "Model servers run remote model code only from a pinned revision",
+    hint: "drop --trust-remote-code (and TRUST_REMOTE_CODE), or pin the code the server runs: --revision (or --code-revision) set to a 40-character commit hash",
+    severity: Severity::High,
+};
+pub static GPU_VISIBILITY: RuleInfo = RuleInfo {
+    id: "palisade/gpu-visibility",
+    name: "gpuVisibility",
+    title: "Only pods that request a GPU set NVIDIA_VISIBLE_DEVICES or NVIDIA_DRIVER_CAPABILITIES",
+    hint: "request the GPU through resources.limits (nvidia.com/gpu: 1) and remove NVIDIA_VISIBLE_DEVICES and NVIDIA_DRIVER_CAPABILITIES from env (or set NVIDIA_VISIBLE_DEVICES=void)",
+    severity: Severity::Medium,
+};
+pub static LD_PRELOAD: RuleInfo = RuleInfo {
+    id: "palisade/ld-preload",
+    name: "ldPreload",
+    title: "Containers do not set LD_PRELOAD",
+    hint: "remove LD_PRELOAD from the container's env (and from the image's configuration: `palisade scan image` reports it); link or load the library explicitly instead",
+    severity: Severity::High,
+};
+
+/// The serving rules: evaluated with [`RULES`] by `palisade audit` and the webhook, and listed in
+/// SARIF rule metadata only when configured ([`crate::rule_metadata_for`]), so that reports of
+/// configurations without them are unchanged.
+pub static SERVING_RULES: [&RuleInfo; 3] = [&TRUST_REMOTE_CODE, &GPU_VISIBILITY, &LD_PRELOAD];
 
 /// The rules that need a registry: the webhook checks them at admission, `palisade verify` from
 /// the command line; `palisade audit` reads no registry and so never reports them (which is why
@@ -219,7 +248,242 @@ pub fn check_rules(
             });
         }
     }
+    check_serving_rules(config, spec, &mut violations);
     violations
+}
+
+/// A container, with where it sits in the pod spec.
+type Placed<'a> = (ContainerKind, usize, &'a Container);
+
+/// The serving rules (`trustRemoteCode`, `gpuVisibility`, `ldPreload`), one violation per rule
+/// naming every container that breaks it.
+fn check_serving_rules(config: &RulesConfig, spec: &PodSpec, out: &mut Vec<RuleViolation>) {
+    let containers: Vec<Placed<'_>> = spec.all_containers().collect();
+    let mut push = |rule: &'static RuleInfo,
+                    mode: RuleMode,
+                    reason: &str,
+                    found: Vec<(String, Location)>,
+                    what: &dyn Fn(&[String]) -> String| {
+        if found.is_empty() {
+            return;
+        }
+        let (names, locations): (Vec<String>, Vec<Location>) = found.into_iter().unzip();
+        let mut unique = names.clone();
+        unique.dedup();
+        out.push(RuleViolation {
+            rule,
+            mode,
+            reason: reason.into(),
+            detail: what(&unique),
+            locations,
+        });
+    };
+    if let Some(rule) = &config.trust_remote_code {
+        let found = containers
+            .iter()
+            .filter_map(|(kind, index, c)| {
+                let at = remote_code_unpinned(c)?;
+                Some((
+                    c.name.clone(),
+                    Location::container(*kind, *index, &c.name, at),
+                ))
+            })
+            .collect();
+        push(
+            &TRUST_REMOTE_CODE,
+            rule.mode,
+            "remote model code from an unpinned revision",
+            found,
+            &|names| {
+                format!(
+                    "{} trust{} remote code without --revision or --code-revision pinned to a commit",
+                    containers_phrase(names),
+                    if names.len() == 1 { "s" } else { "" }
+                )
+            },
+        );
+    }
+    if let Some(rule) = &config.gpu_visibility {
+        let requests_gpu = containers.iter().any(|(_, _, c)| requests_gpu(c));
+        let found = if requests_gpu {
+            Vec::new()
+        } else {
+            containers
+                .iter()
+                .filter_map(|(kind, index, c)| {
+                    let (i, _) = sees_all_gpus(c)?;
+                    let at = FieldPath::root().field("env").index(i);
+                    Some((
+                        c.name.clone(),
+                        Location::container(*kind, *index, &c.name, at),
+                    ))
+                })
+                .collect()
+        };
+        push(
+            &GPU_VISIBILITY,
+            rule.mode,
+            "GPU visibility without a GPU request",
+            found,
+            &|names| {
+                format!(
+                    "{} must not set NVIDIA_VISIBLE_DEVICES or NVIDIA_DRIVER_CAPABILITIES in a pod that requests no GPU (it would see every GPU on the node)",
+                    containers_phrase(names)
+                )
+            },
+        );
+    }
+    if let Some(rule) = &config.ld_preload {
+        let found = containers
+            .iter()
+            .filter_map(|(kind, index, c)| {
+                let (i, var) = c.env_var("LD_PRELOAD")?;
+                if var.value.as_deref().unwrap_or_default().is_empty() && var.value_from.is_none() {
+                    return None;
+                }
+                let at = FieldPath::root().field("env").index(i);
+                Some((
+                    c.name.clone(),
+                    Location::container(*kind, *index, &c.name, at),
+                ))
+            })
+            .collect();
+        push(&LD_PRELOAD, rule.mode, "LD_PRELOAD set", found, &|names| {
+            format!("{} must not set LD_PRELOAD", containers_phrase(names))
+        });
+    }
+}
+
+/// True for the values the serving frameworks read as true (Python's and Rust clap's
+/// spellings).
+fn truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on" | "t" | "y"
+    )
+}
+
+/// A full git commit hash: the only revision that cannot move.
+fn is_commit(value: &str) -> bool {
+    value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The words of a container's command and arguments, each with the field and index it came
+/// from: an entry is split on whitespace too, so `sh -c "vllm serve m --trust-remote-code"` is
+/// read as the shell would run it (quoting aside).
+fn words(c: &Container) -> Vec<(&'static str, usize, &str)> {
+    let mut out = Vec::new();
+    for (field, list) in [("command", &c.command), ("args", &c.args)] {
+        for (i, entry) in list.iter().enumerate() {
+            out.extend(entry.split_whitespace().map(|w| (field, i, w)));
+        }
+    }
+    out
+}
+
+/// The value of `--flag` in `words` (as `--flag VALUE` or `--flag=VALUE`, dashes or
+/// underscores), the last one winning as argparse and clap take it.
+fn flag_value<'a>(words: &[(&'static str, usize, &'a str)], flag: &str) -> Option<&'a str> {
+    let underscored = flag.replace('-', "_");
+    let underscored = format!("--{}", underscored.trim_start_matches('_'));
+    let mut value = None;
+    for (i, (_, _, w)) in words.iter().enumerate() {
+        for spelling in [flag, underscored.as_str()] {
+            if let Some(rest) = w.strip_prefix(spelling) {
+                if let Some(v) = rest.strip_prefix('=') {
+                    value = Some(v.trim_matches(|c| c == '"' || c == '\''));
+                } else if rest.is_empty() {
+                    value = words
+                        .get(i + 1)
+                        .map(|(_, _, v)| v.trim_matches(|c| c == '"' || c == '\''));
+                }
+            }
+        }
+    }
+    value
+}
+
+/// Where a container turns on remote code without pinning it, or `None`: `--trust-remote-code`
+/// (vLLM, TGI's launcher, most transformers-based servers) or `trust_remote_code=True` in its
+/// command or arguments, or `TRUST_REMOTE_CODE` / `HF_TRUST_REMOTE_CODE` true in its env (TGI
+/// reads the former). Pinned means `--code-revision` (vLLM: the revision the code comes from)
+/// is a commit, or, without it, `--revision` (or env `REVISION` / `HF_REVISION`) is.
+fn remote_code_unpinned(c: &Container) -> Option<FieldPath> {
+    let words = words(c);
+    let mut at = None;
+    for (field, index, w) in &words {
+        let on = match w
+            .strip_prefix("--trust-remote-code=")
+            .or_else(|| w.strip_prefix("--trust_remote_code="))
+        {
+            Some(value) => truthy(value.trim_matches(|c| c == '"' || c == '\'')),
+            None => {
+                matches!(*w, "--trust-remote-code" | "--trust_remote_code")
+                    || w.contains("trust_remote_code=True")
+            }
+        };
+        if on && at.is_none() {
+            at = Some(FieldPath::root().field(field).index(*index));
+        }
+    }
+    if at.is_none() {
+        for name in ["TRUST_REMOTE_CODE", "HF_TRUST_REMOTE_CODE"] {
+            if let Some((i, var)) = c.env_var(name) {
+                if var.value.as_deref().is_some_and(truthy) {
+                    at = Some(FieldPath::root().field("env").index(i));
+                    break;
+                }
+            }
+        }
+    }
+    let at = at?;
+    let env = |name: &str| c.env_var(name).and_then(|(_, v)| v.value.as_deref());
+    let code_revision = flag_value(&words, "--code-revision").or_else(|| env("CODE_REVISION"));
+    let revision = flag_value(&words, "--revision")
+        .or_else(|| env("REVISION"))
+        .or_else(|| env("HF_REVISION"));
+    let pinned = match code_revision {
+        Some(code) => is_commit(code),
+        None => revision.is_some_and(is_commit),
+    };
+    (!pinned).then_some(at)
+}
+
+/// True when a container requests or limits a GPU (`nvidia.com/gpu` or any `*/gpu` extended
+/// resource, at a quantity other than zero) or holds a dynamic resource claim.
+fn requests_gpu(c: &Container) -> bool {
+    let Some(resources) = &c.resources else {
+        return false;
+    };
+    let nonzero = |q: &serde_json::Value| match q {
+        serde_json::Value::String(s) => !matches!(s.trim(), "0" | ""),
+        serde_json::Value::Number(n) => n.as_f64() != Some(0.0),
+        _ => false,
+    };
+    !resources.claims.is_empty()
+        || resources
+            .limits
+            .iter()
+            .chain(&resources.requests)
+            .any(|(name, q)| name.ends_with("/gpu") && nonzero(q))
+}
+
+/// The env entry that exposes the node's GPUs to a container: `NVIDIA_VISIBLE_DEVICES` unless
+/// `void`, `none` or empty (the NVIDIA runtime then gives none), else
+/// `NVIDIA_DRIVER_CAPABILITIES` when the devices are not so switched off.
+fn sees_all_gpus(c: &Container) -> Option<(usize, &palisade_core::pod::EnvVar)> {
+    let harmless = |v: &palisade_core::pod::EnvVar| {
+        v.value_from.is_none()
+            && matches!(
+                v.value.as_deref().unwrap_or_default().trim(),
+                "" | "void" | "none"
+            )
+    };
+    match c.env_var("NVIDIA_VISIBLE_DEVICES") {
+        Some((i, v)) if !harmless(v) => Some((i, v)),
+        Some(_) => None,
+        None => c.env_var("NVIDIA_DRIVER_CAPABILITIES"),
+    }
 }
 
 #[cfg(test)]
@@ -283,9 +547,269 @@ mod tests {
         assert!(check_rules(&RulesConfig::default(), &meta, &spec(&["flask"])).is_empty());
     }
 
+    fn serving_rules(mode: RuleMode) -> RulesConfig {
+        RulesConfig {
+            trust_remote_code: Some(ModeOnly { mode }),
+            gpu_visibility: Some(ModeOnly { mode }),
+            ld_preload: Some(ModeOnly { mode }),
+            ..RulesConfig::default()
+        }
+    }
+
+    fn pod(spec: serde_json::Value) -> PodSpec {
+        serde_json::from_value(spec).unwrap()
+    }
+
+    fn serving(spec: serde_json::Value) -> Vec<(&'static str, String, Vec<String>)> {
+        check_rules(
+            &serving_rules(RuleMode::Enforce),
+            &ObjectMeta::default(),
+            &pod(spec),
+        )
+        .into_iter()
+        .map(|v| {
+            let fields = v
+                .locations
+                .iter()
+                .map(|l| format!("{l:?}"))
+                .collect::<Vec<_>>();
+            (v.rule.name, v.detail, fields)
+        })
+        .collect()
+    }
+
+    const SHA: &str = "5fd4e9c4d4e06b2f1b8f0b71f1e6c7b8a9d0e1f2";
+
+    #[test]
+    fn trust_remote_code_needs_a_pinned_revision() {
+        let server = |command: serde_json::Value,
+                      args: serde_json::Value,
+                      env: serde_json::Value| {
+            serving(serde_json::json!({"containers": [
+                {"name": "vllm", "image": "vllm/vllm-openai:v0.8.5", "command": command, "args": args, "env": env}
+            ]}))
+        };
+        let fires =
+            |r: &[(&str, String, Vec<String>)]| r.iter().any(|(n, _, _)| *n == "trustRemoteCode");
+        let null = serde_json::Value::Null;
+        // vLLM in args, TGI's launcher in command, python -m, sh -c, and env.
+        let unpinned = [
+            server(
+                null.clone(),
+                serde_json::json!(["--model", "org/m", "--trust-remote-code"]),
+                null.clone(),
+            ),
+            server(
+                serde_json::json!([
+                    "text-generation-launcher",
+                    "--model-id",
+                    "org/m",
+                    "--trust-remote-code"
+                ]),
+                null.clone(),
+                null.clone(),
+            ),
+            server(
+                serde_json::json!(["python", "-m", "vllm.entrypoints.openai.api_server"]),
+                serde_json::json!(["--trust_remote_code", "--revision", "main"]),
+                null.clone(),
+            ),
+            server(
+                serde_json::json!([
+                    "sh",
+                    "-c",
+                    "vllm serve org/m --trust-remote-code --revision v1.0"
+                ]),
+                null.clone(),
+                null.clone(),
+            ),
+            server(
+                null.clone(),
+                null.clone(),
+                serde_json::json!([{"name": "TRUST_REMOTE_CODE", "value": "true"}]),
+            ),
+            server(
+                null.clone(),
+                null.clone(),
+                serde_json::json!([{"name": "HF_TRUST_REMOTE_CODE", "value": "1"}, {"name": "REVISION", "value": "main"}]),
+            ),
+            server(
+                serde_json::json!([
+                    "python",
+                    "-c",
+                    "AutoModel.from_pretrained('org/m', trust_remote_code=True)"
+                ]),
+                null.clone(),
+                null.clone(),
+            ),
+            // The model pinned, the code not: vLLM takes the code from --code-revision.
+            server(
+                null.clone(),
+                serde_json::json!([
+                    "serve",
+                    "org/m",
+                    "--trust-remote-code",
+                    "--revision",
+                    SHA,
+                    "--code-revision",
+                    "main"
+                ]),
+                null.clone(),
+            ),
+        ];
+        for (i, r) in unpinned.iter().enumerate() {
+            assert!(fires(r), "case {i}: {r:?}");
+        }
+        assert_eq!(
+            unpinned[0][0].1,
+            "container \"vllm\" trusts remote code without --revision or --code-revision pinned to a commit"
+        );
+        assert!(
+            unpinned[0][0].2[0].contains("args"),
+            "{:?}",
+            unpinned[0][0].2
+        );
+        assert!(
+            unpinned[4][0].2[0].contains("env"),
+            "{:?}",
+            unpinned[4][0].2
+        );
+        let pinned = [
+            server(
+                null.clone(),
+                serde_json::json!(["serve", "org/m", "--trust-remote-code", "--revision", SHA]),
+                null.clone(),
+            ),
+            server(
+                null.clone(),
+                serde_json::json!([
+                    "serve",
+                    "org/m",
+                    "--trust-remote-code",
+                    format!("--code-revision={SHA}")
+                ]),
+                null.clone(),
+            ),
+            server(
+                serde_json::json!(["text-generation-launcher"]),
+                null.clone(),
+                serde_json::json!([{"name": "TRUST_REMOTE_CODE", "value": "true"}, {"name": "REVISION", "value": SHA}]),
+            ),
+            // Off, or not asked for.
+            server(
+                null.clone(),
+                serde_json::json!(["--trust-remote-code=false"]),
+                null.clone(),
+            ),
+            server(
+                null.clone(),
+                null.clone(),
+                serde_json::json!([{"name": "TRUST_REMOTE_CODE", "value": "false"}]),
+            ),
+            server(
+                null.clone(),
+                serde_json::json!(["serve", "org/m", "--revision", "main"]),
+                null.clone(),
+            ),
+        ];
+        for (i, r) in pinned.iter().enumerate() {
+            assert!(!fires(r), "case {i}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn gpu_visibility_needs_a_gpu_request() {
+        let fires =
+            |spec: serde_json::Value| serving(spec).iter().any(|(n, _, _)| *n == "gpuVisibility");
+        let env = |name: &str, value: &str| serde_json::json!([{"name": name, "value": value}]);
+        for e in [
+            env("NVIDIA_VISIBLE_DEVICES", "all"),
+            env("NVIDIA_VISIBLE_DEVICES", "0,1"),
+            env("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"),
+            serde_json::json!([{"name": "NVIDIA_VISIBLE_DEVICES", "valueFrom": {"configMapKeyRef": {"name": "g", "key": "k"}}}]),
+        ] {
+            assert!(
+                fires(serde_json::json!({"containers": [{"name": "a", "env": e}]})),
+                "{e}"
+            );
+            // A zero quantity requests nothing.
+            assert!(
+                fires(
+                    serde_json::json!({"containers": [{"name": "a", "env": e, "resources": {"limits": {"nvidia.com/gpu": 0}}}]})
+                ),
+                "{e}"
+            );
+            // Another container's GPU request counts: the pod requests a GPU.
+            assert!(
+                !fires(
+                    serde_json::json!({"containers": [{"name": "a", "env": e}, {"name": "b", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]})
+                ),
+                "{e}"
+            );
+            assert!(
+                !fires(
+                    serde_json::json!({"containers": [{"name": "a", "env": e, "resources": {"requests": {"amd.com/gpu": 1}}}]})
+                ),
+                "{e}"
+            );
+            assert!(
+                !fires(
+                    serde_json::json!({"containers": [{"name": "a", "env": e, "resources": {"claims": [{"name": "gpu"}]}}]})
+                ),
+                "{e}"
+            );
+        }
+        for value in ["void", "none", ""] {
+            assert!(!fires(
+                serde_json::json!({"containers": [{"name": "a", "env": [
+                {"name": "NVIDIA_VISIBLE_DEVICES", "value": value}, {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "all"}]}]})
+            ));
+        }
+        assert!(!fires(
+            serde_json::json!({"containers": [{"name": "a", "env": env("CUDA_VISIBLE_DEVICES", "0")}]})
+        ));
+        let r = serving(
+            serde_json::json!({"initContainers": [{"name": "i", "env": env("NVIDIA_VISIBLE_DEVICES", "all")}], "containers": [{"name": "a"}]}),
+        );
+        assert_eq!(r[0].1, "container \"i\" must not set NVIDIA_VISIBLE_DEVICES or NVIDIA_DRIVER_CAPABILITIES in a pod that requests no GPU (it would see every GPU on the node)");
+    }
+
+    #[test]
+    fn ld_preload_in_env() {
+        let fires = |e: serde_json::Value| {
+            serving(serde_json::json!({"containers": [{"name": "a", "env": e}]}))
+                .iter()
+                .any(|(n, _, _)| *n == "ldPreload")
+        };
+        assert!(fires(
+            serde_json::json!([{"name": "X", "value": "1"}, {"name": "LD_PRELOAD", "value": "/usr/lib/libhook.so"}])
+        ));
+        assert!(fires(
+            serde_json::json!([{"name": "LD_PRELOAD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])
+        ));
+        assert!(!fires(
+            serde_json::json!([{"name": "LD_PRELOAD", "value": ""}])
+        ));
+        assert!(!fires(
+            serde_json::json!([{"name": "LD_LIBRARY_PATH", "value": "/opt/lib"}])
+        ));
+        let r = serving(
+            serde_json::json!({"containers": [{"name": "a", "env": [{"name": "LD_PRELOAD", "value": "x.so"}]}, {"name": "b", "env": [{"name": "LD_PRELOAD", "value": "y.so"}]}]}),
+        );
+        assert_eq!(r[0].1, "containers \"a\", \"b\" must not set LD_PRELOAD");
+        assert_eq!(r[0].2.len(), 2);
+        // Off unless configured.
+        assert!(check_rules(&RulesConfig::default(), &ObjectMeta::default(), &pod(serde_json::json!({"containers": [{"name": "a", "env": [{"name": "LD_PRELOAD", "value": "x.so"}]}]}))).is_empty());
+    }
+
     #[test]
     fn every_rule_is_in_one_table_once_with_a_title_and_a_fix() {
-        let all: Vec<&RuleInfo> = RULES.iter().chain(IMAGE_RULES.iter()).copied().collect();
+        let all: Vec<&RuleInfo> = RULES
+            .iter()
+            .chain(SERVING_RULES.iter())
+            .chain(IMAGE_RULES.iter())
+            .copied()
+            .collect();
         for (i, rule) in all.iter().enumerate() {
             assert!(rule.id.starts_with("palisade/"), "{}", rule.id);
             assert!(

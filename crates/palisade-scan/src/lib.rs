@@ -16,4 +16,4 @@ pub mod sbom;
 pub mod scan;
 
 pub use pipeline::{Inspected, ModelScan, Pipeline, Scanned};
-pub use scan::{scan, ModelScanCoverage, ScanOptions, ScanReport, VulnFinding};
+pub use scan::{scan, ImageConfigFinding, ModelScanCoverage, ScanOptions, ScanReport, VulnFinding};

@@ -51,6 +51,8 @@ pub struct Inspected {
     pub inventory: Inventory,
     /// Model-scanner findings for model files in the image.
     pub models: Vec<ModelFinding>,
+    /// The image's configuration blob (user, env, ports).
+    pub config: palisade_image::config::ImageConfig,
     pub layers: usize,
     pub cached_layers: usize,
 }
@@ -104,6 +106,7 @@ impl Pipeline {
                 .inspections()
                 .flat_map(|(_, bytes)| ModelInspector::decode(bytes))
                 .collect(),
+            config: image.config.clone(),
             layers: image.layers.len(),
             cached_layers: read.cached_layers,
         })
@@ -123,6 +126,7 @@ impl Pipeline {
             database,
             &self.filter,
         );
+        report.image_config = crate::scan::ImageConfigFinding::of(&inspected.config);
         if let Some(models) = &self.models {
             report.models = inspected.models.clone();
             report.model_scan = Some(ModelScanCoverage {

@@ -179,6 +179,21 @@ pub fn table(report: &ScanReport) -> String {
         }
         let _ = writeln!(out);
     }
+    if !report.image_config.is_empty() {
+        let _ = writeln!(out, "Image configuration");
+        for f in &report.image_config {
+            let _ = writeln!(
+                out,
+                "  {:<9}{} {}: {}",
+                f.severity.to_string().to_uppercase(),
+                f.rule,
+                f.field,
+                f.message
+            );
+            let _ = writeln!(out, "  -> {}", f.fix);
+        }
+        let _ = writeln!(out);
+    }
     if report.findings.is_empty() {
         let _ = writeln!(out, "No vulnerabilities found.");
     } else {
@@ -293,6 +308,16 @@ pub fn sarif(report: &ScanReport, tool_version: &str) -> serde_json::Value {
             ));
         }
         results.push(sarif::result(&m.diagnostic(), None));
+    }
+    for f in &report.image_config {
+        if !rules.iter().any(|r| r["id"] == f.rule.as_str()) {
+            rules.push(sarif::rule(
+                &f.rule,
+                "Image configuration finding",
+                &["security", "image-config"],
+            ));
+        }
+        results.push(sarif::result(&f.diagnostic(&report.target), None));
     }
     let automation = format!("palisade/scan-image/{}", report.target);
     sarif::document(

@@ -119,6 +119,61 @@ pub struct ScanReport {
     /// model files out, so that an attestation of such a report is not taken for a clean one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_scan: Option<ModelScanCoverage>,
+    /// Findings in the image's configuration (today: `LD_PRELOAD` in its `Env`); absent from
+    /// JSON when there are none, so reports of other images are unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_config: Vec<ImageConfigFinding>,
+}
+
+/// A finding in the image's configuration blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageConfigFinding {
+    /// Stable rule ID: `palisade/image-ld-preload`.
+    pub rule: String,
+    pub severity: Severity,
+    /// The configuration field, e.g. `config.Env`.
+    pub field: String,
+    pub message: String,
+    pub fix: String,
+}
+
+/// The rule of [`ImageConfigFinding`]s for `LD_PRELOAD`.
+pub const IMAGE_LD_PRELOAD: &str = "palisade/image-ld-preload";
+
+impl ImageConfigFinding {
+    /// The findings for an image configuration: `LD_PRELOAD` set (non-empty) in its `Env`, which
+    /// every process of the container, and any hook that runs in its namespaces, loads first
+    /// (the CVE-2025-23266 escape from the NVIDIA Container Toolkit's hook).
+    pub fn of(config: &palisade_image::config::ImageConfig) -> Vec<ImageConfigFinding> {
+        let value = config
+            .config
+            .as_ref()
+            .and_then(|run| run.env_var("LD_PRELOAD"))
+            .filter(|v| !v.trim().is_empty());
+        value
+            .map(|v| ImageConfigFinding {
+                rule: IMAGE_LD_PRELOAD.into(),
+                severity: Severity::High,
+                field: "config.Env".into(),
+                message: format!("the image's configuration sets LD_PRELOAD={v}: every process in the container (and a runtime hook run in it, CVE-2025-23266) loads it first"),
+                fix: "remove LD_PRELOAD from the image's ENV; load the library explicitly".into(),
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// The finding in the shape every report shares: the image (`target`) is the place, the
+    /// configuration field the thing in it.
+    pub fn diagnostic(&self, target: &str) -> palisade_diagnostics::Diagnostic {
+        palisade_diagnostics::Diagnostic::new(
+            self.rule.clone(),
+            self.severity.into(),
+            self.message.clone(),
+        )
+        .with_fix(self.fix.clone())
+        .at(palisade_diagnostics::Location::file(target).logical(self.field.clone(), "field"))
+    }
 }
 
 /// What the model scan of an image covered.
@@ -319,6 +374,7 @@ pub fn scan(
         database: database.metadata.clone(),
         models: Vec::new(),
         model_scan: None,
+        image_config: Vec::new(),
     }
 }
 
@@ -330,7 +386,12 @@ impl ScanReport {
             palisade_model::Severity::Dangerous => Severity::Critical,
             _ => Severity::Medium,
         });
-        self.findings.iter().map(|f| f.severity).chain(models).max()
+        self.findings
+            .iter()
+            .map(|f| f.severity)
+            .chain(models)
+            .chain(self.image_config.iter().map(|f| f.severity))
+            .max()
     }
 }
 

@@ -696,3 +696,68 @@ fn model_files_in_the_image_are_scanned_as_the_merged_image_has_them() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn ld_preload_in_the_image_configuration_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    import_db(&db);
+    let scan = |env: serde_json::Value, format: &str| {
+        let built = images::build_configured(
+            &images::layers(),
+            &[Compression::Gzip],
+            None,
+            serde_json::json!({"User": "65532", "Env": env}),
+        );
+        let oci = dir
+            .path()
+            .join(format!("oci-{}", built.manifest.0.replace(':', "-")));
+        images::write_oci_dir(&oci, &built);
+        let target = format!("oci-dir:{}", oci.display());
+        run(&[
+            "scan",
+            "image",
+            &target,
+            "--db",
+            db.to_str().unwrap(),
+            "--no-cache",
+            "-f",
+            format,
+            "--fail-on",
+            "high",
+        ])
+    };
+    let preload = serde_json::json!(["PATH=/usr/bin", "LD_PRELOAD=/usr/lib/libhook.so"]);
+    let output = scan(preload.clone(), "json");
+    let report = stdout_json(&output);
+    assert_eq!(
+        report["imageConfig"],
+        serde_json::json!([{
+            "rule": "palisade/image-ld-preload",
+            "severity": "high",
+            "field": "config.Env",
+            "message": "the image's configuration sets LD_PRELOAD=/usr/lib/libhook.so: every process in the container (and a runtime hook run in it, CVE-2025-23266) loads it first",
+            "fix": "remove LD_PRELOAD from the image's ENV; load the library explicitly"
+        }])
+    );
+    assert_eq!(output.status.code(), Some(1), "high fails --fail-on high");
+    let sarif = stdout_json(&scan(preload.clone(), "sarif"));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "palisade/image-ld-preload"),
+        "{sarif:#}"
+    );
+    let table = String::from_utf8(scan(preload, "table").stdout).unwrap();
+    assert!(table.contains("Image configuration\n  HIGH     palisade/image-ld-preload config.Env: the image's configuration sets LD_PRELOAD=/usr/lib/libhook.so"), "{table}");
+    // Unset, empty or another variable: nothing, and no imageConfig key at all.
+    for env in [
+        serde_json::json!(["PATH=/usr/bin"]),
+        serde_json::json!(["LD_PRELOAD="]),
+        serde_json::Value::Null,
+    ] {
+        let report = stdout_json(&scan(env.clone(), "json"));
+        assert!(report.get("imageConfig").is_none(), "{env}: {report:#}");
+    }
+}

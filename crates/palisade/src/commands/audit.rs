@@ -20,7 +20,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         defaults.version = version;
     }
     let (inputs, input_errors) = input::collect(&args.paths);
-    let mut reporter = reporter(&args)?;
+    let mut reporter = reporter(&args, &config)?;
     // Custom policies (--policy): their findings join the Pod Security ones in every format.
     let mut custom = None;
     if !args.policies.is_empty() {
@@ -84,7 +84,10 @@ impl palisade_core::report::Reporter for NoReport {
 }
 
 /// The report writer the arguments ask for, on the output they name.
-fn reporter(args: &AuditArgs) -> anyhow::Result<Box<dyn Reporter>> {
+fn reporter(
+    args: &AuditArgs,
+    config: &palisade_policy::Config,
+) -> anyhow::Result<Box<dyn Reporter>> {
     let out = output_writer(args.output.as_deref())?;
     let color = match args.color {
         ColorChoice::Always => true,
@@ -102,7 +105,7 @@ fn reporter(args: &AuditArgs) -> anyhow::Result<Box<dyn Reporter>> {
         OutputFormat::Sarif => Box::new(SarifReporter::new(
             out,
             version,
-            palisade_policy::rule_metadata(),
+            palisade_policy::rule_metadata_for(&config.rules),
         )),
     })
 }
