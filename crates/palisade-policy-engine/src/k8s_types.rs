@@ -32,6 +32,9 @@ pub struct Quantity {
     /// value Kubernetes accepts.
     num: i128,
     den: i128,
+    /// Set when the value is beyond i128 (Kubernetes parses such quantities with arbitrary
+    /// precision): `num` is then saturated and this is the value as a float.
+    huge: Option<f64>,
 }
 
 opaque!(Quantity, "kubernetes.Quantity");
@@ -79,12 +82,12 @@ impl Quantity {
             return Err(bad());
         }
         let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
-        let mut num: i128 = 0;
+        // None once the digits no longer fit: the value is then kept saturated (see `huge`).
+        let mut num: Option<i128> = Some(0);
         for c in int_part.chars().chain(frac_part.chars()) {
             num = num
-                .checked_mul(10)
-                .and_then(|n| n.checked_add(i128::from(c as u8 - b'0')))
-                .ok_or_else(bad)?;
+                .and_then(|n| n.checked_mul(10))
+                .and_then(|n| n.checked_add(i128::from(c as u8 - b'0')));
         }
         let mut exp10: i32 = -(frac_part.len() as i32);
         let mut mul: i128 = 1;
@@ -114,15 +117,30 @@ impl Quantity {
             }
             _ => return Err(bad()),
         }
-        num = num.checked_mul(mul).ok_or_else(bad)?;
         let mut den: i128 = 1;
+        let mut num = num.and_then(|n| n.checked_mul(mul));
         if exp10 >= 0 {
-            num = num
-                .checked_mul(10i128.checked_pow(exp10 as u32).ok_or_else(bad)?)
-                .ok_or_else(bad)?;
+            num = num.and_then(|n| n.checked_mul(10i128.checked_pow(exp10 as u32)?));
         } else {
-            den = 10i128.checked_pow((-exp10) as u32).ok_or_else(bad)?;
+            match 10i128.checked_pow((-exp10) as u32) {
+                Some(d) => den = d,
+                None => return Err(bad()),
+            }
         }
+        let Some(mut num) = num else {
+            // Beyond i128: as Kubernetes, still a quantity, just not an integer.
+            let approx = format!("{int_part}{frac_part}")
+                .parse::<f64>()
+                .unwrap_or(f64::INFINITY)
+                * mul as f64
+                * 10f64.powi(exp10);
+            return Ok(Quantity {
+                text: text.to_string(),
+                num: if neg { i128::MIN } else { i128::MAX },
+                den: 1,
+                huge: Some(if neg { -approx } else { approx }),
+            });
+        };
         if neg {
             num = -num;
         }
@@ -130,6 +148,7 @@ impl Quantity {
             text: text.to_string(),
             num,
             den,
+            huge: None,
         }
         .reduced())
     }
@@ -147,6 +166,7 @@ impl Quantity {
             text: i.to_string(),
             num: i128::from(i),
             den: 1,
+            huge: None,
         }
     }
 
@@ -155,25 +175,32 @@ impl Quantity {
     }
 
     pub fn as_i64(&self) -> Option<i64> {
-        if self.den != 1 {
+        if self.den != 1 || self.huge.is_some() {
             return None;
         }
         i64::try_from(self.num).ok()
     }
 
     pub fn as_f64(&self) -> f64 {
+        if let Some(f) = self.huge {
+            return f;
+        }
         self.num as f64 / self.den as f64
     }
 
     pub fn neg(&self) -> Quantity {
         Quantity {
             text: format!("-{}", self.text),
-            num: -self.num,
+            num: self.num.saturating_neg(),
             den: self.den,
+            huge: self.huge.map(|f| -f),
         }
     }
 
     pub fn add(&self, other: &Quantity) -> Result<Quantity, String> {
+        if self.huge.is_some() || other.huge.is_some() {
+            return Err("quantity overflow".to_string());
+        }
         let den = self.den.max(other.den);
         let a = self.num.checked_mul(den / self.den);
         let b = other.num.checked_mul(den / other.den);
@@ -185,6 +212,7 @@ impl Quantity {
             text: String::new(),
             num,
             den,
+            huge: None,
         }
         .reduced();
         let text = q.canonical();
@@ -504,8 +532,9 @@ opaque!(Url, "net.URL");
 impl Url {
     pub fn parse(text: &str) -> Result<Url, String> {
         let bad = |why: &str| format!("URL {text:?} is not a valid request URI: {why}");
-        if text.bytes().any(|b| b < 0x20 || b == 0x7f || b == b' ') {
-            return Err(bad("invalid character"));
+        // Go refuses control bytes anywhere; a space only in the host (the path escapes it).
+        if text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(bad("invalid control character"));
         }
         let (rest, query) = text.split_once('?').unwrap_or((text, ""));
         let (scheme, host, path) = if rest.starts_with('/') {
@@ -530,6 +559,23 @@ impl Url {
                 None => (scheme.to_string(), String::new(), after.to_string()),
             }
         };
+        // Go's parser refuses a `%` in the path that does not start an escape.
+        let pb = path.as_bytes();
+        if let Some(i) = (0..pb.len()).find(|&i| {
+            pb[i] == b'%'
+                && !(i + 2 < pb.len()
+                    && pb[i + 1].is_ascii_hexdigit()
+                    && pb[i + 2].is_ascii_hexdigit())
+        }) {
+            let end = (i + 3).min(pb.len());
+            return Err(bad(&format!(
+                "invalid URL escape {:?}",
+                String::from_utf8_lossy(&pb[i..end])
+            )));
+        }
+        if host.contains(' ') {
+            return Err(bad("invalid character \" \" in host name"));
+        }
         Ok(Url {
             text: text.to_string(),
             scheme,
@@ -558,6 +604,28 @@ impl Url {
             .map_or(String::new(), |(_, p)| p.to_string())
     }
 
+    /// The path as Go's `URL.EscapedPath` gives it: as written when that is a valid encoding,
+    /// else decoded and escaped again (a space becomes `%20`).
+    pub fn escaped_path(&self) -> String {
+        let keep = |b: u8| b.is_ascii_alphanumeric() || b"-_.~$&+,/:;=@".contains(&b);
+        let valid = self
+            .path
+            .bytes()
+            .all(|b| keep(b) || b"!'()*[]%".contains(&b));
+        if valid {
+            return self.path.clone();
+        }
+        let mut out = String::with_capacity(self.path.len() + 8);
+        for b in percent_decode(&self.path, false) {
+            if keep(b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+
     pub fn query_pairs(&self) -> Vec<(String, Vec<String>)> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for pair in self.query.split('&').filter(|p| !p.is_empty()) {
@@ -573,24 +641,31 @@ impl Url {
 }
 
 fn unescape(s: &str) -> String {
+    String::from_utf8_lossy(&percent_decode(s, true)).into_owned()
+}
+
+/// Percent-decoding on bytes (a `%` not followed by two hex digits stays), `+` as a space in
+/// queries.
+fn percent_decode(s: &str, plus_is_space: bool) -> Vec<u8> {
     let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
+            b'+' if plus_is_space => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
                     i += 2;
                 }
-                Err(_) => out.push(b'%'),
+                _ => out.push(b'%'),
             },
             b => out.push(b),
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
