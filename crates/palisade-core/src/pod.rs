@@ -187,6 +187,11 @@ pub struct Container {
     pub env: Vec<EnvVar>,
     #[serde(default)]
     pub resources: Option<ResourceRequirements>,
+    /// A KServe framework container's `storageUri` (the model it loads), set by
+    /// [`crate::workload::pod_templates`] for InferenceService components only: a plain
+    /// container has no such field.
+    #[serde(skip)]
+    pub storage_uri: Option<String>,
 }
 
 /// One `env` entry: a literal `value`, or a `valueFrom` whose value is not known before the pod

@@ -178,6 +178,8 @@ fn inference_service(object: &Object) -> Result<Workload, InputError> {
                 if container.name.is_empty() {
                     container.name = KSERVE_CONTAINER_NAME.to_owned();
                 }
+                container.storage_uri =
+                    object.typed::<String>(&framework_path.clone().field("storageUri"))?;
                 framework_containers.push((container, framework_path));
             }
         }

@@ -271,7 +271,7 @@ pub fn rules_message<'a>(violations: impl IntoIterator<Item = &'a RuleViolation>
 }
 
 /// The object path and container name of a check's location.
-fn resolve(template: &PodTemplate, location: &Location) -> (FieldPath, Option<String>) {
+pub(crate) fn resolve(template: &PodTemplate, location: &Location) -> (FieldPath, Option<String>) {
     match &location.subject {
         Subject::PodSpec => (template.spec_path.join(&location.field), None),
         Subject::PodMetadata => (template.metadata_path.join(&location.field), None),

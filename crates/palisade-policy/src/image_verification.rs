@@ -39,6 +39,9 @@ pub struct ImageCheck {
     pub scan_mode: RuleMode,
     /// Where the image is written: (container name, JSON pointer of its `image` field).
     pub uses: Vec<(String, String)>,
+    /// Where it is referenced other than as a container's image: image volumes and KServe
+    /// `storageUri: oci://...` ([`crate::rules::artifact_refs`]).
+    pub artifact_uses: Vec<ArtifactUse>,
     /// The pod's `imagePullSecrets` (names of secrets in the request's namespace): where the
     /// registry credentials come from.
     pub pull_secrets: Vec<String>,
@@ -55,6 +58,17 @@ impl ImageCheck {
             .unwrap_or_default();
         format!("{}|{}|{}", self.signature, scan, self.keys.join("|"))
     }
+}
+
+/// A model or other OCI artifact reference of a pod, checked as a container image is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactUse {
+    /// `volume "models"`, `storageUri of container "kserve-container"`.
+    pub what: String,
+    /// JSON pointer of the field that holds it.
+    pub pointer: String,
+    /// The field holds `oci://` + the reference (`storageUri`), so a pin is written so too.
+    pub uri: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +176,30 @@ impl Admission {
                     .collect(),
                 _ => Vec::new(),
             };
+            let new_check = |image: &str| {
+                let reference = ImageRef::parse(image).ok();
+                let mut keys = reference
+                    .as_ref()
+                    .map(|r| self.trusted_keys(r, request.namespace))
+                    .unwrap_or_default();
+                for pem in team.map(|t| t.keys.as_slice()).unwrap_or_default() {
+                    if !keys.contains(pem) {
+                        keys.push(pem.clone());
+                    }
+                }
+                ImageCheck {
+                    image: image.to_owned(),
+                    reference,
+                    keys,
+                    signature,
+                    scan: scan.clone(),
+                    signature_mode,
+                    scan_mode,
+                    uses: Vec::new(),
+                    artifact_uses: Vec::new(),
+                    pull_secrets: pull_secrets.clone(),
+                }
+            };
             for (kind, index, container) in template.spec.all_containers() {
                 let pointer = template
                     .container_path(kind, index)
@@ -172,27 +210,25 @@ impl Admission {
                     check.uses.push(use_);
                     continue;
                 }
-                let reference = ImageRef::parse(&container.image).ok();
-                let mut keys = reference
-                    .as_ref()
-                    .map(|r| self.trusted_keys(r, request.namespace))
-                    .unwrap_or_default();
-                for pem in team.map(|t| t.keys.as_slice()).unwrap_or_default() {
-                    if !keys.contains(pem) {
-                        keys.push(pem.clone());
+                let mut check = new_check(&container.image);
+                check.uses.push(use_);
+                checks.push(check);
+            }
+            for artifact in crate::rules::artifact_refs(&template.spec) {
+                let (path, _) = crate::audit::resolve(template, &artifact.location);
+                let use_ = ArtifactUse {
+                    what: artifact.what,
+                    pointer: path.to_json_pointer(),
+                    uri: artifact.uri,
+                };
+                match checks.iter_mut().find(|c| c.image == artifact.reference) {
+                    Some(check) => check.artifact_uses.push(use_),
+                    None => {
+                        let mut check = new_check(&artifact.reference);
+                        check.artifact_uses.push(use_);
+                        checks.push(check);
                     }
                 }
-                checks.push(ImageCheck {
-                    image: container.image.clone(),
-                    reference,
-                    keys,
-                    signature,
-                    scan: scan.clone(),
-                    signature_mode,
-                    scan_mode,
-                    uses: vec![use_],
-                    pull_secrets: pull_secrets.clone(),
-                });
             }
         }
         checks
@@ -233,20 +269,23 @@ impl Admission {
         };
         for (i, check) in checks.iter().enumerate() {
             let verdict = verdicts.get(i).unwrap_or(&missing);
-            let containers = check
-                .uses
-                .iter()
-                .map(|(name, _)| format!("{name:?}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let mut of = Vec::new();
+            if !check.uses.is_empty() {
+                let containers = check
+                    .uses
+                    .iter()
+                    .map(|(name, _)| format!("{name:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                of.push(format!("container {containers}"));
+            }
+            of.extend(check.artifact_uses.iter().map(|u| u.what.clone()));
+            let of = of.join(", ");
             let subject = match &verdict.digest {
                 Some(digest) if !check.image.contains(digest.as_str()) => {
-                    format!(
-                        "image {:?} ({digest}) of container {containers}",
-                        check.image
-                    )
+                    format!("image {:?} ({digest}) of {of}", check.image)
                 }
-                _ => format!("image {:?} of container {containers}", check.image),
+                _ => format!("image {:?} of {of}", check.image),
             };
             let signature_mode = check.signature.then_some(check.signature_mode);
             let scan_mode = check.scan.is_some().then_some(check.scan_mode);
@@ -387,6 +426,17 @@ impl Admission {
                     op: "replace",
                     path: pointer.clone(),
                     value: serde_json::Value::String(pinned.clone()),
+                });
+            }
+            for artifact in &check.artifact_uses {
+                patch.push(PatchOp {
+                    op: "replace",
+                    path: artifact.pointer.clone(),
+                    value: serde_json::Value::String(if artifact.uri {
+                        format!("oci://{pinned}")
+                    } else {
+                        pinned.clone()
+                    }),
                 });
             }
         }
@@ -640,6 +690,96 @@ mod tests {
                 .starts_with("deployments.apps \"p\" is forbidden: images not verified"),
             "{}",
             denial.message
+        );
+    }
+
+    #[test]
+    fn image_volumes_and_kserve_oci_storage_are_checked_and_pinned_like_images() {
+        let admission = admission("  requireSignature: {}\n");
+        let digest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        // A pod mounting a model as an image volume; the same reference also run as an image.
+        let mut pod = pod(&["registry.example.com/ml/iris:1"]);
+        pod["spec"]["volumes"] = json!([
+            {"name": "cache", "emptyDir": {}},
+            {"name": "model", "image": {"reference": "registry.example.com/ml/models/iris:1"}},
+            {"name": "same", "image": {"reference": "registry.example.com/ml/iris:1"}}
+        ]);
+        let object = parsed(&pod);
+        let req = request("ml-iris", &object);
+        let checks = admission.image_checks(&req);
+        assert_eq!(checks.len(), 2);
+        assert_eq!(
+            checks[0].artifact_uses,
+            [ArtifactUse {
+                what: "volume \"same\"".into(),
+                pointer: "/spec/volumes/2/image/reference".into(),
+                uri: false
+            }]
+        );
+        assert_eq!(checks[1].image, "registry.example.com/ml/models/iris:1");
+        assert!(checks[1].uses.is_empty());
+        assert_eq!(checks[1].keys, [KEY]);
+        let patch = admission.pin_images(&checks[1..], &[Some(digest.into())]);
+        assert_eq!(patch.len(), 1);
+        assert_eq!(patch[0].path, "/spec/volumes/1/image/reference");
+        assert_eq!(
+            patch[0].value,
+            json!(format!("registry.example.com/ml/models/iris:1@{digest}"))
+        );
+        // Unsigned: denied, named by its volume.
+        let unsigned = ImageVerdict {
+            digest: Some(digest.into()),
+            signature: Some(Err(vec!["no signature".into()])),
+            ..ImageVerdict::default()
+        };
+        let denial = admission
+            .judge_images(&req, &checks[1..], &[unsigned])
+            .denial
+            .unwrap();
+        assert!(
+            denial.message.starts_with(&format!("pods \"p\" is forbidden: images not verified: image \"registry.example.com/ml/models/iris:1\" ({digest}) of volume \"model\": no signature")),
+            "{}",
+            denial.message
+        );
+        // KServe: the predictor's oci:// storageUri, pinned as a URI; s3:// is not an image.
+        let isvc = json!({
+            "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": "iris"},
+            "spec": {
+                "predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "oci://registry.example.com/ml/models/iris:1",
+                    "image": "registry.example.com/ml/sklearn-server@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}},
+                "transformer": {"containers": [{"name": "t", "image": "registry.example.com/ml/t@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]},
+                "explainer": {"art": {"storageUri": "s3://bucket/iris"}}
+            }
+        });
+        let object = parsed(&isvc);
+        let req = Request {
+            group: "serving.kserve.io",
+            kind: "InferenceService",
+            resource: "inferenceservices",
+            resource_group: "serving.kserve.io",
+            ..request("ml-iris", &object)
+        };
+        let checks = admission.image_checks(&req);
+        let model = checks
+            .iter()
+            .find(|c| c.image == "registry.example.com/ml/models/iris:1")
+            .expect("the storageUri is checked");
+        assert_eq!(
+            model.artifact_uses,
+            [ArtifactUse {
+                what: "storageUri of container \"kserve-container\"".into(),
+                pointer: "/spec/predictor/model/storageUri".into(),
+                uri: true
+            }]
+        );
+        assert!(checks.iter().all(|c| !c.image.contains("s3:")));
+        let patch = admission.pin_images(std::slice::from_ref(model), &[Some(digest.into())]);
+        assert_eq!(patch[0].path, "/spec/predictor/model/storageUri");
+        assert_eq!(
+            patch[0].value,
+            json!(format!(
+                "oci://registry.example.com/ml/models/iris:1@{digest}"
+            ))
         );
     }
 

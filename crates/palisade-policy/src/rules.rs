@@ -137,6 +137,61 @@ fn containers_phrase(names: &[String]) -> String {
     )
 }
 
+/// A model (or other OCI artifact) reference a pod mounts besides its container images: an
+/// `image` volume's `image.reference`, or a KServe framework's `storageUri: oci://...`. The image
+/// rules (`allowedRegistries`, `imageDigest`, `noLatestTag`, `requireSignature`, `requireScan`)
+/// check them as they check container images.
+#[derive(Debug, Clone)]
+pub struct ArtifactRef {
+    /// For messages: `volume "models"`, `storageUri of container "kserve-container"`.
+    pub what: String,
+    /// The reference without its `oci://` scheme.
+    pub reference: String,
+    /// Where it is written in the pod.
+    pub location: Location,
+    /// Written as a URI (`oci://` + reference), as `storageUri` is.
+    pub uri: bool,
+}
+
+/// The artifact references of a pod spec, volumes first, in spec order. A `storageUri` in
+/// another scheme (`s3://`, `gs://`, `hf://`, `pvc://`) is not an image and is left out.
+pub fn artifact_refs(spec: &PodSpec) -> Vec<ArtifactRef> {
+    let mut refs = Vec::new();
+    for (index, volume) in spec.volumes.iter().enumerate() {
+        if let Some(reference) = &volume.image_reference {
+            refs.push(ArtifactRef {
+                what: format!("volume {:?}", volume.name),
+                reference: reference.clone(),
+                location: Location::volume(
+                    index,
+                    FieldPath::root().field("image").field("reference"),
+                ),
+                uri: false,
+            });
+        }
+    }
+    for (kind, index, c) in spec.all_containers() {
+        if let Some(reference) = c
+            .storage_uri
+            .as_deref()
+            .and_then(|u| u.strip_prefix("oci://"))
+        {
+            refs.push(ArtifactRef {
+                what: format!("storageUri of container {:?}", c.name),
+                reference: reference.to_owned(),
+                location: Location::container(
+                    kind,
+                    index,
+                    &c.name,
+                    FieldPath::root().field("storageUri"),
+                ),
+                uri: true,
+            });
+        }
+    }
+    refs
+}
+
 /// Evaluates the configured rules against one pod.
 pub fn check_rules(
     config: &RulesConfig,
@@ -173,6 +228,16 @@ pub fn check_rules(
         .all_containers()
         .map(|(kind, index, c)| (kind, index, c, ImageRef::parse(&c.image)))
         .collect();
+    let artifacts = artifact_refs(spec);
+    // The artifacts a predicate on their parsed reference picks, as detail phrases and places.
+    let artifacts_where =
+        |bad: &dyn Fn(&Result<ImageRef, _>) -> bool| -> (Vec<String>, Vec<Location>) {
+            artifacts
+                .iter()
+                .filter(|a| bad(&ImageRef::parse(&a.reference)))
+                .map(|a| (a.what.clone(), a.location.clone()))
+                .unzip()
+        };
     let image_location = |kind, index, name: &str| {
         Location::container(kind, index, name, FieldPath::root().field("image"))
     };
@@ -190,17 +255,34 @@ pub fn check_rules(
                 locations.push(image_location(*kind, *index, &c.name));
             }
         }
+        let mut details = Vec::new();
         if !names.is_empty() {
+            details.push(format!(
+                "{} must use images from {}, not {}",
+                containers_phrase(&names),
+                quote_list(&allowed.registries),
+                quote_list(&bad)
+            ));
+        }
+        for artifact in &artifacts {
+            let ok = ImageRef::parse(&artifact.reference)
+                .is_ok_and(|image| allowed.registries.iter().any(|r| image.is_under(r)));
+            if !ok {
+                details.push(format!(
+                    "{} must reference {}, not {:?}",
+                    artifact.what,
+                    quote_list(&allowed.registries),
+                    artifact.reference
+                ));
+                locations.push(artifact.location.clone());
+            }
+        }
+        if !details.is_empty() {
             violations.push(RuleViolation {
                 rule: &ALLOWED_REGISTRIES,
                 mode: allowed.mode,
                 reason: "disallowed image registry".into(),
-                detail: format!(
-                    "{} must use images from {}, not {}",
-                    containers_phrase(&names),
-                    quote_list(&allowed.registries),
-                    quote_list(&bad)
-                ),
+                detail: details.join("; "),
                 locations,
             });
         }
@@ -211,21 +293,33 @@ pub fn check_rules(
             .filter(|(_, _, _, image)| image.as_ref().map_or(true, |i| i.digest.is_none()))
             .map(|(kind, index, c, _)| (c.name.clone(), image_location(*kind, *index, &c.name)))
             .unzip();
+        let mut details = Vec::new();
         if !names.is_empty() {
+            details.push(format!(
+                "{} must reference {} by digest (image@sha256:...)",
+                containers_phrase(&names),
+                if names.len() == 1 {
+                    "its image"
+                } else {
+                    "their images"
+                }
+            ));
+        }
+        let (what, places) =
+            artifacts_where(&|image| image.as_ref().map_or(true, |i| i.digest.is_none()));
+        if !what.is_empty() {
+            details.push(format!(
+                "{} must be pinned by digest (image@sha256:...)",
+                what.join(", ")
+            ));
+        }
+        if !details.is_empty() {
             violations.push(RuleViolation {
                 rule: &IMAGE_DIGEST,
                 mode: rule.mode,
                 reason: "image not pinned by digest".into(),
-                detail: format!(
-                    "{} must reference {} by digest (image@sha256:...)",
-                    containers_phrase(&names),
-                    if names.len() == 1 {
-                        "its image"
-                    } else {
-                        "their images"
-                    }
-                ),
-                locations,
+                detail: details.join("; "),
+                locations: locations.into_iter().chain(places).collect(),
             });
         }
     }
@@ -235,16 +329,28 @@ pub fn check_rules(
             .filter(|(_, _, _, image)| image.as_ref().map_or(true, ImageRef::is_latest))
             .map(|(kind, index, c, _)| (c.name.clone(), image_location(*kind, *index, &c.name)))
             .unzip();
+        let mut details = Vec::new();
         if !names.is_empty() {
+            details.push(format!(
+                "{} must not use the latest tag (or no tag)",
+                containers_phrase(&names)
+            ));
+        }
+        let (what, places) =
+            artifacts_where(&|image| image.as_ref().map_or(true, ImageRef::is_latest));
+        if !what.is_empty() {
+            details.push(format!(
+                "{} must not use the latest tag (or no tag)",
+                what.join(", ")
+            ));
+        }
+        if !details.is_empty() {
             violations.push(RuleViolation {
                 rule: &NO_LATEST_TAG,
                 mode: rule.mode,
                 reason: "latest image tag".into(),
-                detail: format!(
-                    "{} must not use the latest tag (or no tag)",
-                    containers_phrase(&names)
-                ),
-                locations,
+                detail: details.join("; "),
+                locations: locations.into_iter().chain(places).collect(),
             });
         }
     }
@@ -545,6 +651,40 @@ mod tests {
         meta.labels.insert("model".into(), "iris".into());
         assert!(check_rules(&all_rules(), &meta, &spec(&[digest])).is_empty());
         assert!(check_rules(&RulesConfig::default(), &meta, &spec(&["flask"])).is_empty());
+    }
+
+    #[test]
+    fn image_volumes_and_oci_storage_uris_follow_the_image_rules() {
+        let digest = "@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let mut meta = ObjectMeta::default();
+        meta.labels.insert("team".into(), "ds".into());
+        meta.labels.insert("model".into(), "iris".into());
+        let mut spec = spec(&[&format!("registry.example.com/ml/server{digest}")]);
+        let volumes = serde_json::json!([
+            {"name": "ok", "image": {"reference": format!("registry.example.com/ml/models/a:1{digest}")}},
+            {"name": "evil", "image": {"reference": "evil.example.com/m"}},
+        ]);
+        spec.volumes = serde_json::from_value(volumes).unwrap();
+        spec.containers[0].storage_uri = Some("oci://registry.example.com/ml/models/b:2".into());
+        let v = check_rules(&all_rules(), &meta, &spec);
+        let details: Vec<(&str, &str)> =
+            v.iter().map(|v| (v.rule.name, v.detail.as_str())).collect();
+        assert_eq!(
+            details,
+            [
+                ("allowedRegistries", "volume \"evil\" must reference \"registry.example.com/ml\", not \"evil.example.com/m\""),
+                ("imageDigest", "volume \"evil\", storageUri of container \"c0\" must be pinned by digest (image@sha256:...)"),
+                ("noLatestTag", "volume \"evil\" must not use the latest tag (or no tag)"),
+            ]
+        );
+        assert_eq!(
+            format!("{:?}", v[0].locations[0].subject),
+            "Volume { index: 1 }"
+        );
+        // A storageUri in another scheme is not an image.
+        spec.volumes.clear();
+        spec.containers[0].storage_uri = Some("s3://bucket/model".into());
+        assert!(check_rules(&all_rules(), &meta, &spec).is_empty());
     }
 
     fn serving_rules(mode: RuleMode) -> RulesConfig {
