@@ -22,8 +22,12 @@ openssl ecparam -name prime256v1 -genkey -noout -out k.sec1
 openssl pkcs8 -topk8 -nocrypt -in k.sec1 -out key.pem
 openssl ec -in key.pem -pubout -out pub.pem 2>/dev/null
 cat model/*.safetensors model/shards/* >/dev/null   # warm the page cache for both
-t() { /usr/bin/time -f "$1: %e s, peak RSS %M KiB" "${@:2}" >/dev/null; }
+t() { /usr/bin/time -f "$1: %e s wall, %U s user + %S s sys, peak RSS %M KiB" "${@:2}" >/dev/null; }
 t "model_signing sign  " "$REF" sign key model --private_key key.pem --signature ref.sig
 t "palisade sign model " "$P" sign model model --key key.pem --signature pal.sig
 t "model_signing verify" "$REF" verify key model --public_key pub.pem --signature pal.sig
 t "palisade verify     " "$P" verify model model --key pub.pem --signature ref.sig
+t "palisade sign shards" "$P" sign model model --key key.pem --signature pals.sig --method shards
+# The floor: SHA-256 (SHA-NI) of the same files by openssl, one process, then two in parallel.
+t "openssl sha256 x1   " bash -c 'find model -type f -print0 | xargs -0 -n 2000 openssl dgst -sha256 >/dev/null'
+t "openssl sha256 x2   " bash -c 'find model -type f -print0 | xargs -0 -P2 -n 251 openssl dgst -sha256 >/dev/null'

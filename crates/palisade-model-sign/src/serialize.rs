@@ -333,10 +333,11 @@ pub fn hash(
             largest_first
                 .par_iter()
                 .with_max_len(1)
-                .map_init(
-                    || vec![0u8; READ_BUFFER],
-                    |buffer, file| hash_consumed(file, serialization, &algorithm, buffer, consumer),
-                )
+                .map(|file| {
+                    with_buffer(|buffer| {
+                        hash_consumed(file, serialization, &algorithm, buffer, consumer)
+                    })
+                })
                 .collect::<Result<Vec<Vec<Item>>, Error>>()?
                 .into_iter()
                 .flatten()
@@ -349,9 +350,8 @@ pub fn hash(
             units
                 .par_iter()
                 .with_max_len(1)
-                .map_init(
-                    || vec![0u8; READ_BUFFER],
-                    |buffer, unit| {
+                .map(|unit| {
+                    with_buffer(|buffer| {
                         let digest = hash_range(
                             unit.file,
                             unit.start,
@@ -369,8 +369,8 @@ pub fn hash(
                             algorithm: algorithm.clone(),
                             digest,
                         })
-                    },
-                )
+                    })
+                })
                 .collect::<Result<Vec<Item>, Error>>()?
         }
     };
@@ -379,6 +379,24 @@ pub fn hash(
         model_name: model_name.to_string(),
         serialization: serialization.clone(),
         items,
+    })
+}
+
+thread_local! {
+    /// One read buffer per worker thread, allocated once (not once per file or shard).
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn with_buffer<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < READ_BUFFER {
+                buffer.resize(READ_BUFFER, 0);
+            }
+            f(&mut buffer)
+        }
+        // Re-entered (a consumer that hashes a model itself): a buffer of its own.
+        Err(_) => f(&mut vec![0u8; READ_BUFFER]),
     })
 }
 
