@@ -396,6 +396,33 @@ pub struct ScanModelArgs {
           value_parser = PossibleValuesParser::new(["info", "suspicious", "dangerous"])
               .try_map(|s| s.parse::<palisade_model::Severity>()))]
     pub fail_on: palisade_model::Severity,
+    /// Also verify the model's OMS signature (a Sigstore bundle, as `verify model` does) in the
+    /// same pass: each file is read once, hashed while it is scanned. One PATH only.
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+    /// With --signature: the signer's public key (PEM; ECDSA P-256 or P-384).
+    #[arg(long, value_name = "PUB", requires = "signature",
+          conflicts_with_all = ["certificate_chain", "trusted_root"])]
+    pub key: Option<PathBuf>,
+    /// With --signature: certificates (PEM) the signing certificate must chain to.
+    #[arg(long, value_name = "PEM", num_args = 1.., requires = "signature", conflicts_with = "trusted_root")]
+    pub certificate_chain: Vec<PathBuf>,
+    /// With --signature: a Sigstore trusted_root.json for a keyless bundle.
+    #[arg(long, value_name = "FILE", requires_all = ["signature", "identity", "issuer"])]
+    pub trusted_root: Option<PathBuf>,
+    /// With --trusted-root: the signer's identity (the certificate's SAN).
+    #[arg(long, value_name = "ID", requires = "trusted_root")]
+    pub identity: Option<String>,
+    /// With --trusted-root: the OIDC issuer of the identity.
+    #[arg(long, value_name = "URL", requires = "trusted_root")]
+    pub issuer: Option<String>,
+    /// With --signature: paths the signature need not cover (they are still scanned), as for
+    /// `verify model`.
+    #[arg(long = "ignore-paths", value_name = "P", num_args = 1.., requires = "signature", value_delimiter = ',')]
+    pub ignore_paths: Vec<PathBuf>,
+    /// With --signature: .git, .gitattributes, .github and .gitignore must be signed too.
+    #[arg(long, requires = "signature")]
+    pub no_ignore_git_paths: bool,
 }
 
 /// Where images come from and how layers are read.

@@ -17,13 +17,13 @@ use crate::cli::{
 };
 use crate::EXIT_FINDINGS;
 
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// The paths to leave out, relative to the model, as model_signing's CLI resolves them (the
 /// signature file among them when it lies inside the model).
-fn options(model: &ModelPathArgs, signature: &Path) -> Options {
+pub(crate) fn options(model: &ModelPathArgs, signature: &Path) -> Options {
     let mut ignore: Vec<String> = model
         .ignore_paths
         .iter()
