@@ -5,7 +5,8 @@
 # What the tests use beyond cargo: docker-registry (the CNCF distribution registry, started by
 # ../shared/tools/local-registry.sh), skopeo (pushes test images), curl (local-registry.sh waits
 # for the registry with it), python3 (the reference for what a pickle executes, and the image
-# writer scripts/oci_image.py). On Debian and Ubuntu the missing ones are installed with apt-get
+# writer scripts/oci_image.py), and the reference model_signing from PyPI (in a venv under
+# target/). On Debian and Ubuntu the missing ones are installed with apt-get
 # (as root, or through sudo); elsewhere the script names the packages and stops.
 #
 #   usage: scripts/test.sh [ARGS...]       ARGS go to cargo test
@@ -39,6 +40,25 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "  macOS:         brew install distribution skopeo              (same: docker-registry on PATH)" >&2
     exit 1
   fi
+fi
+# The reference implementation of OpenSSF Model Signing, model_signing 1.x from PyPI, in a venv
+# under target/ (crates/palisade/tests/model_signing_interop.rs signs and verifies against it).
+# pyopenssl too: model_signing 1.1.1 imports it without declaring it.
+if [ ! -x target/venv-model-signing/bin/model_signing ]; then
+  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    if [ "${PALISADE_TEST_NO_INSTALL:-}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
+      sudo=()
+      [ "$(id -u)" = 0 ] || sudo=(sudo)
+      "${sudo[@]}" apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    else
+      echo "scripts/test.sh: python3's venv module is missing (Debian/Ubuntu: apt-get install python3-venv)" >&2
+      exit 1
+    fi
+  fi
+  echo "scripts/test.sh: installing model_signing (PyPI) into target/venv-model-signing" >&2
+  python3 -m venv target/venv-model-signing
+  target/venv-model-signing/bin/pip install -q model-signing pyopenssl
 fi
 for corpus in ../shared/conformance/pod-security/MANIFEST.tsv ../shared/vulndata/pypa-advisories/README.md; do
   test -f "$corpus" || { echo "scripts/test.sh: missing $corpus (the test corpora sit beside this repository)" >&2; exit 1; }
