@@ -64,6 +64,68 @@ impl ModelFinding {
     }
 }
 
+/// A model file found in an image: what the layer cache stores for it, and what `palisade sbom`
+/// lists as a `machine-learning-model` component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelFile {
+    /// The file in the image (absolute path), where a process reaches it.
+    pub path: String,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+    pub size: u64,
+    /// What the model scanner recognised it as (`pickle (protocol 4)`, `PyTorch zip`, ...).
+    pub format: String,
+    /// Its dangerous and suspicious findings.
+    pub findings: Vec<ModelFinding>,
+}
+
+impl ModelFile {
+    /// The scan's verdict on the file: `dangerous`, `suspicious` or `clean`.
+    pub fn verdict(&self) -> &'static str {
+        match self.findings.iter().map(ModelFinding::rating).max() {
+            Some(palisade_model::Severity::Dangerous) => "dangerous",
+            Some(palisade_model::Severity::Suspicious) => "suspicious",
+            _ => "clean",
+        }
+    }
+}
+
+/// Words of the formats that are models (or hold them): a file recognised only as an archive or
+/// compressed stream (a wheel, a tarball) is not listed as a model unless it has findings.
+const MODEL_FORMATS: &[&str] = &[
+    "pickle",
+    "pytorch",
+    "numpy",
+    "hdf5",
+    "keras",
+    "gguf",
+    "safetensors",
+    "onnx",
+    "tensorflow",
+    "protobuf",
+    "joblib",
+];
+
+fn is_model_format(format: &str) -> bool {
+    let format = format.to_ascii_lowercase();
+    MODEL_FORMATS.iter().any(|word| format.contains(word))
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<'a> {
+    inner: &'a mut dyn Read,
+    hasher: sha2::Sha256,
+}
+
+impl Read for Hashing<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
+    }
+}
+
 /// Keeps the package databases and inspects model files under `paths`.
 #[derive(Debug)]
 pub struct ModelInspector {
@@ -84,12 +146,42 @@ impl ModelInspector {
         }
     }
 
-    /// Decodes what [`Select::inspect`] stored.
+    /// Decodes what [`Select::inspect`] stored: the findings.
     pub fn decode(bytes: &[u8]) -> Vec<ModelFinding> {
-        serde_json::from_slice(bytes).unwrap_or_default()
+        Self::decode_file(bytes)
+            .map(|f| f.findings)
+            .unwrap_or_default()
     }
 
-    fn scan(&self, path: &str, size: u64, content: &mut dyn Read) -> Vec<ModelFinding> {
+    /// Decodes what [`Select::inspect`] stored: the model file.
+    pub fn decode_file(bytes: &[u8]) -> Option<ModelFile> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    /// The file's findings and what it is, hashing every byte of it (`None`: not a model file
+    /// and nothing found).
+    fn scan_file(&self, path: &str, size: u64, content: &mut dyn Read) -> Option<ModelFile> {
+        let mut limited = content.take(size);
+        let mut hashing = Hashing {
+            inner: &mut limited,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        };
+        let (format, findings) = self.scan(path, size, &mut hashing);
+        // The scanner stops where the format ends; the digest is of the whole file.
+        std::io::copy(&mut hashing, &mut std::io::sink()).ok()?;
+        if findings.is_empty() && !is_model_format(&format) {
+            return None;
+        }
+        Some(ModelFile {
+            path: format!("/{path}"),
+            sha256: hex::encode(sha2::Digest::finalize(hashing.hasher)),
+            size,
+            format,
+            findings,
+        })
+    }
+
+    fn scan(&self, path: &str, size: u64, content: &mut dyn Read) -> (String, Vec<ModelFinding>) {
         let image_path = format!("/{path}");
         let finding = |rule: &str, severity: &str, message: String| ModelFinding {
             rule: rule.into(),
@@ -101,15 +193,18 @@ impl ModelInspector {
             message,
         };
         if size > MAX_MODEL_BYTES {
-            return vec![finding("model/limit", "suspicious", format!("{size} bytes, over the {MAX_MODEL_BYTES}-byte limit for model files; not inspected"))];
+            return (
+                "not inspected".into(),
+                vec![finding("model/limit", "suspicious", format!("{size} bytes, over the {MAX_MODEL_BYTES}-byte limit for model files; not inspected"))],
+            );
         }
         // Streamed; the scanner copies to a temporary file only what needs seeking (zip, 7z).
-        let outcome = scan_read(
-            &image_path,
-            &mut content.take(size),
-            Some(size),
-            &self.options,
-        );
+        let outcome = scan_read(&image_path, content, Some(size), &self.options);
+        let format = outcome
+            .files
+            .first()
+            .map(|f| f.format.clone())
+            .unwrap_or_default();
         let mut found: Vec<ModelFinding> = outcome
             .findings
             .into_iter()
@@ -131,7 +226,7 @@ impl ModelInspector {
                 format!("could not be read: {message}"),
             ));
         }
-        found
+        (format, found)
     }
 }
 
@@ -148,11 +243,8 @@ impl Select for ModelInspector {
     }
 
     fn inspect(&self, path: &str, size: u64, content: &mut dyn Read) -> Option<Vec<u8>> {
-        let found = self.scan(path, size, content);
-        if found.is_empty() {
-            return None;
-        }
-        serde_json::to_vec(&found).ok()
+        let file = self.scan_file(path, size, content)?;
+        serde_json::to_vec(&file).ok()
     }
 
     /// A model server opens what `models.imagePaths` name through whatever links the image has
@@ -164,11 +256,12 @@ impl Select for ModelInspector {
     /// The findings of a file reached through a link, reported at the path it is reached at
     /// (where the server opens it), naming where its bytes came in.
     fn relabel(&self, result: &[u8], path: &str, origin: &str) -> Option<Vec<u8>> {
-        let mut found = Self::decode(result);
-        for finding in &mut found {
+        let mut file = Self::decode_file(result)?;
+        file.path = format!("/{path}");
+        for finding in &mut file.findings {
             finding.path = format!("/{path}");
             finding.message = format!("{} (through a link to /{origin})", finding.message);
         }
-        serde_json::to_vec(&found).ok()
+        serde_json::to_vec(&file).ok()
     }
 }

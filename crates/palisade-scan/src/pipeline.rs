@@ -12,12 +12,14 @@ use palisade_image::inventory::{self, Inventory};
 use palisade_image::{LayerCache, OpenOptions, Progress, Target};
 use palisade_vuln::db::Database;
 
-use crate::models::{ModelFinding, ModelInspector};
+use crate::models::{ModelFile, ModelFinding, ModelInspector};
 use crate::scan::{ModelScanCoverage, ScanOptions, ScanReport};
 
 /// Bumped when what is kept from a layer changes (`inventory::wanted`, the model inspection), so
 /// cached layers read with an older selection are never used.
 const LAYER_CACHE_KEY: &str = "inv2";
+/// Bumped when what the model inspection stores changes (v2: every model file, with its digest).
+const MODEL_CACHE_KEY: &str = "m2";
 
 /// Where model files are looked for in the image and which pickle globals are allowed in them
 /// beyond the built-in list (`models.imagePaths`, `models.allowedGlobals`).
@@ -51,6 +53,9 @@ pub struct Inspected {
     pub inventory: Inventory,
     /// Model-scanner findings for model files in the image.
     pub models: Vec<ModelFinding>,
+    /// The model files found (with or without findings), in path order; empty when models were
+    /// not looked for.
+    pub model_files: Vec<ModelFile>,
     /// The image's configuration blob (user, env, ports).
     pub config: palisade_image::config::ImageConfig,
     pub layers: usize,
@@ -89,7 +94,7 @@ impl Pipeline {
                 // The cached inspections depend on where models are looked for and what is
                 // allowed, and on the scanner's version.
                 let key = format!(
-                    "{LAYER_CACHE_KEY}-m{}-{}",
+                    "{LAYER_CACHE_KEY}-{MODEL_CACHE_KEY}-{}-{}",
                     env!("CARGO_PKG_VERSION"),
                     fingerprint(&[&models.image_paths, &models.allowed_globals])
                 );
@@ -106,6 +111,15 @@ impl Pipeline {
                 .inspections()
                 .flat_map(|(_, bytes)| ModelInspector::decode(bytes))
                 .collect(),
+            model_files: {
+                let mut files: Vec<ModelFile> = read
+                    .fs
+                    .inspections()
+                    .filter_map(|(_, bytes)| ModelInspector::decode_file(bytes))
+                    .collect();
+                files.sort_by(|a, b| a.path.cmp(&b.path));
+                files
+            },
             config: image.config.clone(),
             layers: image.layers.len(),
             cached_layers: read.cached_layers,

@@ -54,6 +54,20 @@ pub fn cyclonedx(
     inventory: &Inventory,
     vulnerabilities: &[VulnerabilityEntry],
 ) -> Value {
+    cyclonedx_with_models(subject, inventory, vulnerabilities, &[])
+}
+
+/// [`cyclonedx`], with the model files the model scan found in the image as
+/// `machine-learning-model` components after the packages (path order): the file's SHA-256 as
+/// its hash, and its path, format, size, the scan's verdict (`clean`, `suspicious`,
+/// `dangerous`) and the rules it broke as properties. Without model files the document is
+/// exactly [`cyclonedx`]'s.
+pub fn cyclonedx_with_models(
+    subject: &Subject,
+    inventory: &Inventory,
+    vulnerabilities: &[VulnerabilityEntry],
+    models: &[crate::models::ModelFile],
+) -> Value {
     let packages = ordered(inventory);
     let mut refs = RefAllocator::default();
     let container_ref = refs.take(if subject.name.is_empty() {
@@ -96,6 +110,41 @@ pub fn cyclonedx(
             ("name", Some(json!(package.name))),
             ("version", Some(json!(package.version))),
             ("purl", Some(json!(purl))),
+            ("properties", Some(Value::Array(properties))),
+        ]));
+    }
+
+    for model in models {
+        let bom_ref = refs.take(&format!("model:{}", model.path));
+        let mut properties = vec![
+            property("palisade:model:path", &model.path),
+            property("palisade:model:format", &model.format),
+            property("palisade:model:size", &model.size.to_string()),
+            property("palisade:model:scan-verdict", model.verdict()),
+        ];
+        let mut rules: Vec<&str> = model.findings.iter().map(|f| f.rule.as_str()).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        properties.extend(
+            rules
+                .into_iter()
+                .map(|rule| property("palisade:model:finding", rule)),
+        );
+        components.push(object([
+            ("type", Some(json!("machine-learning-model"))),
+            ("bom-ref", Some(json!(bom_ref))),
+            (
+                "name",
+                Some(json!(model
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(model.path.as_str()))),
+            ),
+            (
+                "hashes",
+                Some(json!([{"alg": "SHA-256", "content": model.sha256}])),
+            ),
             ("properties", Some(Value::Array(properties))),
         ]));
     }

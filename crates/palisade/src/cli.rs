@@ -524,6 +524,14 @@ pub struct SbomArgs {
     /// Write the SBOM to this file instead of standard output.
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT")]
     pub output: Option<PathBuf>,
+    /// The configuration file: `models.imagePaths` (where model files are looked for) and
+    /// `models.allowedGlobals` (docs/configuration.md).
+    #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Do not look for model files in the image (CycloneDX then lists no
+    /// `machine-learning-model` components).
+    #[arg(long, env = "PALISADE_NO_MODEL_SCAN")]
+    pub no_model_scan: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -761,3 +761,95 @@ fn ld_preload_in_the_image_configuration_is_reported() {
         assert!(report.get("imageConfig").is_none(), "{env}: {report:#}");
     }
 }
+
+#[test]
+fn sbom_lists_model_files_with_digests_and_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Protocol-0 pickles: one runs os.system when loaded (never loaded here), one is a dict; a
+    // safetensors file; and files that are not models (text, a zip of sources).
+    let evil = b"cos\nsystem\n(S'echo pwned'\ntR.".to_vec();
+    let benign = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01K\x01s.".to_vec();
+    let header = br#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    let mut safetensors = (header.len() as u64).to_le_bytes().to_vec();
+    safetensors.extend_from_slice(header);
+    safetensors.extend_from_slice(&[0, 0, 128, 63]);
+    let file = |p: &str, c: &[u8]| images::Item::File(p.to_owned(), c.to_vec());
+    let mut layers = images::layers();
+    layers.push(vec![
+        file("models/evil.pkl", &evil),
+        file("models/iris.pkl", &benign),
+        file("models/weights.safetensors", &safetensors),
+        file("models/README.md", b"# iris\n"),
+        file("tmp/elsewhere.pkl", &evil),
+    ]);
+    let built = images::build_layers(&layers, &[Compression::Gzip]);
+    images::write_oci_dir(&dir.path().join("oci"), &built);
+    let target = format!("oci-dir:{}", dir.path().join("oci").display());
+    let sbom = |extra: &[&str]| {
+        let mut args = vec!["sbom", target.as_str(), "--no-cache"];
+        args.extend_from_slice(extra);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        stdout_json(&output)
+    };
+    let bom = sbom(&[]);
+    let models: Vec<(String, String, String)> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "machine-learning-model")
+        .map(|c| {
+            let property = |name: &str| {
+                c["properties"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["name"] == name)
+                    .map(|p| p["value"].as_str().unwrap().to_owned())
+                    .unwrap_or_default()
+            };
+            assert_eq!(c["hashes"][0]["alg"], "SHA-256");
+            (
+                property("palisade:model:path"),
+                c["hashes"][0]["content"].as_str().unwrap().to_owned(),
+                property("palisade:model:scan-verdict"),
+            )
+        })
+        .collect();
+    let sha = |b: &[u8]| {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    assert_eq!(
+        models,
+        [
+            ("/models/evil.pkl".into(), sha(&evil), "dangerous".into()),
+            ("/models/iris.pkl".into(), sha(&benign), "clean".into()),
+            (
+                "/models/weights.safetensors".into(),
+                sha(&safetensors),
+                "clean".into()
+            ),
+        ]
+    );
+    // Each model is a dependency of the image, as the packages are.
+    let depends = bom["dependencies"][0]["dependsOn"].as_array().unwrap();
+    assert!(depends.contains(&serde_json::json!("model:/models/evil.pkl")));
+    // --no-model-scan: no model components, and otherwise the same document.
+    let plain = sbom(&["--no-model-scan"]);
+    assert!(plain["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["type"] != "machine-learning-model"));
+    let packages = |b: &serde_json::Value| {
+        b["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["type"] != "machine-learning-model")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(packages(&bom), packages(&plain));
+}

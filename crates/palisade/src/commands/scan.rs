@@ -198,10 +198,11 @@ pub fn scan_image(args: ScanImageArgs) -> anyhow::Result<ExitCode> {
         ScanFormat::Table => report::table(&result),
         ScanFormat::Json => pretty(&report::json(&result))?,
         ScanFormat::Sarif => pretty(&report::sarif(&result, env!("CARGO_PKG_VERSION")))?,
-        ScanFormat::Cyclonedx => pretty(&palisade_scan::sbom::cyclonedx(
+        ScanFormat::Cyclonedx => pretty(&palisade_scan::sbom::cyclonedx_with_models(
             &subject(&inspected, stamp),
             &inspected.inventory,
             &report::cyclonedx_entries(&result),
+            &inspected.model_files,
         ))?,
     };
     write_output(args.output.as_deref(), &text)?;
@@ -225,16 +226,30 @@ fn subject(inspected: &palisade_scan::Inspected, created: String) -> palisade_sc
 }
 
 pub fn sbom(args: SbomArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = pipeline(&args.image, None, ScanOptions::default())?;
+    // Model files are looked for as `scan image` looks for them (models.imagePaths), so the
+    // SBOM lists them with their digests and verdicts; --no-model-scan leaves them out.
+    let models = if args.no_model_scan || args.format != SbomFormat::Cyclonedx {
+        None
+    } else {
+        let config = load_config(args.config.as_deref())?;
+        Some(ModelScan {
+            image_paths: config.models.image_paths.clone(),
+            allowed_globals: config.models.allowed_globals.clone(),
+        })
+    };
+    let pipeline = pipeline(&args.image, models, ScanOptions::default())?;
     let bar = Bar::new(&args.image);
     let inspected = pipeline.inspect(&|event| bar.update(event))?;
     drop(bar);
     let (_, stamp) = now();
     let subject = subject(&inspected, stamp);
     let document = match args.format {
-        SbomFormat::Cyclonedx => {
-            palisade_scan::sbom::cyclonedx(&subject, &inspected.inventory, &[])
-        }
+        SbomFormat::Cyclonedx => palisade_scan::sbom::cyclonedx_with_models(
+            &subject,
+            &inspected.inventory,
+            &[],
+            &inspected.model_files,
+        ),
         SbomFormat::Spdx => palisade_scan::sbom::spdx(&subject, &inspected.inventory),
     };
     write_output(args.output.as_deref(), &pretty(&document)?)?;
