@@ -62,3 +62,21 @@ fn meta(r: &rules::RuleInfo) -> palisade_core::report::RuleMeta {
         severity: r.severity,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serving_rules_are_listed_only_when_configured() {
+        let mut rules = config::RulesConfig::default();
+        let ids = |m: Vec<palisade_core::report::RuleMeta>| -> Vec<String> {
+            m.into_iter().map(|r| r.id).collect()
+        };
+        assert_eq!(ids(rule_metadata_for(&rules)), ids(rule_metadata()));
+        rules.ld_preload = Some(config::ModeOnly::default());
+        let listed = rule_metadata_for(&rules);
+        assert_eq!(listed.len(), rule_metadata().len() + 1);
+        assert_eq!(listed.last().unwrap().id, "palisade/ld-preload");
+    }
+}
