@@ -203,6 +203,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             s(&palisade),
             "sbom".into(),
             target.clone(),
+            // The inventory only, as syft makes it (sbom also looks for model files by default).
+            "--no-model-scan".into(),
             "--no-cache".into(),
             "-o".into(),
             "/dev/null".into(),
@@ -211,6 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             s(&palisade),
             "sbom".into(),
             target.clone(),
+            "--no-model-scan".into(),
             "--cache-dir".into(),
             s(cache.path()),
             "-o".into(),
