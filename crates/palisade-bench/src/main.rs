@@ -6,6 +6,7 @@
 //!     target/release/palisade-bench admission --images 40
 //!     target/release/palisade-bench netpol
 //!     target/release/palisade-bench keys
+//!     target/release/palisade-bench policies --documents 10000 --requests 4000
 //!
 //! `audit`: documents per second and peak memory on a generated corpus (and on four times it:
 //! memory must not grow), and the throughput ratio to checkov when it is installed.
@@ -17,6 +18,8 @@
 //! namespaces and 2,000 NetworkPolicies beside loading the manifests (the floor), its peak memory
 //! at 1, 2 and 4 times that cluster (must grow linearly), and the binary end to end
 //! (src/netpol.rs).
+//! `policies`: `palisade audit --policy` with the Kyverno ValidatingPolicies beside `palisade
+//! audit`, and the webhook's added admission latency for them (src/policies.rs).
 #![forbid(unsafe_code)]
 
 mod admission;
@@ -25,6 +28,7 @@ mod image;
 mod keys;
 mod model;
 mod netpol;
+mod policies;
 mod teams;
 mod webhook;
 
@@ -57,6 +61,9 @@ enum Bench {
     Keys(keys::Args),
     /// `palisade team render` for a platform of 1,000 to 4,000 teams, beside reading the Teams.
     Teams(teams::Args),
+    /// Custom policies: `palisade audit --policy` with the 31 Kyverno ValidatingPolicies beside
+    /// `palisade audit`, and the webhook's admission latency with and without them.
+    Policies(policies::Args),
     /// (internal) Run a command and print its time and peak memory.
     #[command(hide = true)]
     Measure {
@@ -162,6 +169,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Netpol(args) => netpol::run(args),
         Bench::Keys(args) => keys::run(args),
         Bench::Teams(args) => teams::run(args),
+        Bench::Policies(args) => policies::run(args),
         Bench::NetpolMeasure { factor } => netpol::measure(factor),
         Bench::Measure { command } => image::measure(&command),
         Bench::Floor { files } => image::floor(&files),
