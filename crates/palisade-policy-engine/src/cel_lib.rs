@@ -433,7 +433,9 @@ fn url_get_port(a: &[Value]) -> R {
 }
 
 fn url_get_escaped_path(a: &[Value]) -> R {
-    Ok(Value::from(the_url(&a[0], "getEscapedPath")?.escaped_path()))
+    Ok(Value::from(
+        the_url(&a[0], "getEscapedPath")?.escaped_path(),
+    ))
 }
 
 fn url_get_query(a: &[Value]) -> R {
