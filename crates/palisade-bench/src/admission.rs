@@ -36,7 +36,8 @@ pub struct Args {
     tools: PathBuf,
 }
 
-struct Stop(Child);
+/// A child process killed when dropped.
+pub(crate) struct Stop(Child);
 
 impl Drop for Stop {
     fn drop(&mut self) {
@@ -108,7 +109,12 @@ fn palisade_ok(palisade: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_webhook(palisade: &Path, dir: &Path, config: &Path) -> anyhow::Result<(Stop, String)> {
+/// Starts `palisade webhook` with the certificate in `dir` and `config`; returns it and its address.
+pub(crate) fn start_webhook(
+    palisade: &Path,
+    dir: &Path,
+    config: &Path,
+) -> anyhow::Result<(Stop, String)> {
     let mut child = Command::new(palisade)
         .args([
             "webhook",
@@ -128,6 +134,9 @@ fn start_webhook(palisade: &Path, dir: &Path, config: &Path) -> anyhow::Result<(
         .spawn()?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    if line.is_empty() {
+        bail!("palisade webhook did not start with {}", config.display());
+    }
     let addr = line
         .trim()
         .rsplit(' ')

@@ -12,13 +12,14 @@
 //!     target/release/palisade-bench policies --documents 10000 --requests 4000
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
+
+use crate::admission::start_webhook;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -209,47 +210,6 @@ fn custom_findings(palisade: &Path, corpus: &Path, policies: &Path) -> anyhow::R
         }
     }
     Ok(n)
-}
-
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_webhook(palisade: &Path, dir: &Path, config: &Path) -> anyhow::Result<(Stop, String)> {
-    let mut child = Command::new(palisade)
-        .args([
-            "webhook",
-            "--namespaces",
-            "config",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--tls-cert")
-        .arg(dir.join("tls.crt"))
-        .arg("--tls-key")
-        .arg(dir.join("tls.key"))
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    if line.is_empty() {
-        bail!("palisade webhook did not start with {}", config.display());
-    }
-    let addr = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    Ok((Stop(child), addr))
 }
 
 fn review(i: usize, object: &Value) -> Value {
