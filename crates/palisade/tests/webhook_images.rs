@@ -20,7 +20,7 @@ use common::{palisade, root};
 use images::Compression;
 use kube_api_support::Reply;
 use registry_support::{skopeo_push, Registry};
-use webhook_support::{pod_review, Webhook};
+use webhook_support::{json_patch, pod_review, Webhook};
 
 fn with_password(args: &[&str]) -> Output {
     palisade()
@@ -248,12 +248,7 @@ fn admits_only_signed_and_scanned_images_and_says_why_not() {
         &pod_review("uid-2", "ml-iris", &pod(&image("iris"))),
     );
     assert_eq!(status, 200);
-    let patch: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(body["response"]["patch"].as_str().expect("a patch"))
-            .unwrap(),
-    )
-    .unwrap();
+    let patch = json_patch(&body);
     assert!(
         patch.as_array().unwrap().contains(&json!({
             "op": "replace",

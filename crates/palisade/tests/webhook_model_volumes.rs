@@ -12,13 +12,12 @@ mod webhook_support;
 use std::path::Path;
 use std::process::Output;
 
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use common::palisade;
 use images::Compression;
 use registry_support::{skopeo_push, Registry};
-use webhook_support::{pod_review, review, Webhook};
+use webhook_support::{json_patch, pod_review, review, Webhook};
 
 fn ok(output: Output) -> Output {
     assert_eq!(
@@ -161,12 +160,7 @@ fn image_volumes_and_oci_storage_uris_are_verified_like_images() {
         &pod_review("m1", "ml-iris", &pod(&server, &signed)),
     );
     assert_eq!(status, 200);
-    let patch: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(body["response"]["patch"].as_str().expect("a patch"))
-            .unwrap(),
-    )
-    .unwrap();
+    let patch = json_patch(&body);
     assert!(
         patch.as_array().unwrap().contains(&json!({
             "op": "replace",

@@ -254,6 +254,18 @@ pub fn review(
     })
 }
 
+/// The JSON Patch of an admission response (`response.patch`, base64).
+pub fn json_patch(body: &Value) -> Value {
+    use base64::Engine as _;
+    let encoded = body["response"]["patch"].as_str().expect("a patch");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 pub fn pod_review(uid: &str, namespace: &str, pod: &Value) -> Value {
     review(uid, "CREATE", "", "Pod", "pods", namespace, pod)
 }
