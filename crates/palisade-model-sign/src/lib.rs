@@ -12,7 +12,8 @@
 //!
 //! Keyless (Fulcio and Rekor) bundles are checked against a trusted root by the caller, which
 //! passes the result in ([`Trust::Verified`]); this crate reads files only to hash a model.
-//! It must not depend on `palisade-oci`, `palisade-sign` or anything that does network I/O.
+//! It must not depend on `palisade-oci`, `palisade-sign` or anything that does network I/O; it
+//! uses the model scanner (`palisade-model`) only to scan while it hashes (`scan`).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use palisade_sign_core::{EcPublicKey, EcSigningKey};
 
 pub mod bundle;
+pub mod scan;
 pub mod serialize;
 pub mod statement;
 pub mod verify;

@@ -2,14 +2,11 @@
 //! With `--signature`, the model's OMS signature is verified in the same pass: each file is
 //! read once, hashed (palisade-model-sign) as the scanner reads it.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 use anyhow::bail;
-use palisade_model::scan::{scan_read, ScanOutcome};
-use palisade_model_sign::serialize::ModelFile;
+use palisade_model::scan::ScanOutcome;
 
 use palisade_model::policy::Policy;
 use palisade_model::report::{self, ScannedFile};
@@ -109,59 +106,7 @@ fn verify_and_scan(
         },
         signature,
     );
-    // Each file is scanned on the hashing worker that reads it.
-    let per_file = ScanOptions {
-        parallel: false,
-        ..options.clone()
-    };
-    let scanned: Mutex<Vec<(PathBuf, ScanOutcome)>> = Mutex::new(Vec::new());
-    let consumer = |file: &ModelFile, reader: &mut dyn std::io::Read| {
-        let outcome = scan_read(
-            &file.path.display().to_string(),
-            reader,
-            Some(file.size),
-            &per_file,
-        );
-        scanned
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((file.path.clone(), outcome));
-    };
-    let verification =
-        palisade_model_sign::verify(path, &bundle, &trust, &sign_options, Some(&consumer))?;
-    let scanned = scanned.into_inner().unwrap_or_else(|e| e.into_inner());
-    let seen: HashSet<PathBuf> = scanned.iter().map(|(p, _)| p.clone()).collect();
-    let mut outcomes: Vec<ScanOutcome> = scanned.into_iter().map(|(_, o)| o).collect();
-    // What the hashing did not read: scanned as a plain scan would (symbolic links reported).
-    if seen.is_empty() {
-        outcomes.push(scan_path(path, options));
-    } else if path.is_dir() {
-        let mut rest = ScanOutcome::default();
-        let mut others = Vec::new();
-        for entry in walkdir::WalkDir::new(path)
-            .follow_links(false)
-            .sort_by_file_name()
-        {
-            match entry {
-                Ok(e) if e.file_type().is_dir() => {}
-                Ok(e) if e.file_type().is_file() && seen.contains(e.path()) => {}
-                Ok(e) if e.file_type().is_symlink() && !seen.contains(e.path()) => {
-                    rest.files.push(palisade_model::FileReport {
-                        path: e.path().display().to_string(),
-                        format: "symbolic link outside the signed files: not followed".into(),
-                        size: 0,
-                        members: 0,
-                    })
-                }
-                Ok(e) if e.file_type().is_symlink() => {}
-                Ok(e) => others.push(e.into_path()),
-                Err(e) => rest
-                    .read_errors
-                    .push((path.display().to_string(), e.to_string())),
-            }
-        }
-        outcomes.push(rest);
-        outcomes.extend(others.iter().map(|p| scan_path(p, options)));
-    }
+    let (outcomes, verification) =
+        palisade_model_sign::scan::verify_and_scan(path, &bundle, &trust, &sign_options, options)?;
     Ok((outcomes, (path.clone(), verification)))
 }
