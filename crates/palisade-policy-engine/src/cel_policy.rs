@@ -4,7 +4,8 @@
 //! constraint. Admission semantics are the API server's: matchConstraints, then matchConditions
 //! (all must hold), variables, validations, auditAnnotations; failurePolicy decides errors.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
@@ -26,6 +27,23 @@ pub struct Expr {
     pub source: String,
     pub program: Arc<Program>,
     pub needs_cluster: Option<&'static str>,
+    /// Set when the expression reads only what the request carries (no `params`, no other
+    /// policy variable): then its value is the same in every policy that declares it, and a
+    /// variable with it is computed once per request. Expressions with the same syntax tree
+    /// (whatever their spacing or parentheses) share the id.
+    pub request_scoped: Option<u64>,
+}
+
+/// The id of a syntax tree: equal trees, equal ids (for the life of the process).
+fn shape_id(program: &Program) -> u64 {
+    static SHAPES: std::sync::OnceLock<Mutex<HashMap<String, u64>>> = std::sync::OnceLock::new();
+    let shape = format!("{:?}", program.expression());
+    let mut shapes = SHAPES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let next = shapes.len() as u64;
+    *shapes.entry(shape).or_insert(next)
 }
 
 impl Expr {
@@ -52,10 +70,16 @@ impl Expr {
         } else {
             None
         };
+        let request_scoped = (!refs
+            .variables()
+            .iter()
+            .any(|v| *v == "params" || *v == "variables" || v.starts_with("variables.")))
+        .then(|| shape_id(&program));
         Ok(Expr {
             source: source.to_string(),
             program: Arc::new(program),
             needs_cluster,
+            request_scoped,
         })
     }
 }
@@ -230,7 +254,13 @@ pub struct Prepared {
     namespace_object: Box<dyn Val>,
     resource: Box<dyn Val>,
     extra: Vec<(String, Box<dyn Val>)>,
+    /// The values of request-scoped variables, by expression source: the policies of a library
+    /// declare the same `allContainers`, and it is evaluated once per request, not per policy.
+    shared_variables: Mutex<HashMap<u64, VariableValue>>,
 }
+
+/// A variable's value, or the error that evaluating it gave.
+type VariableValue = Result<Arc<Box<dyn Val>>, String>;
 
 /// What a request carries, before conversion.
 #[derive(Debug, Default, Clone)]
@@ -279,6 +309,7 @@ impl Prepared {
             namespace_object: input.namespace_object.map_or_else(null, json_to_val),
             resource,
             extra: Vec::new(),
+            shared_variables: Mutex::new(HashMap::new()),
         }
     }
 
@@ -295,7 +326,7 @@ fn json_value_box(v: Value) -> Box<dyn Val> {
 struct Scope<'a> {
     prepared: &'a Prepared,
     params: Option<&'a dyn Val>,
-    variables: &'a [(String, Box<dyn Val>)],
+    variables: &'a [(String, Arc<Box<dyn Val>>)],
 }
 
 impl VariableResolver for Scope<'_> {
@@ -314,7 +345,7 @@ impl VariableResolver for Scope<'_> {
                         .variables
                         .iter()
                         .find(|(n, _)| n == var)
-                        .map(|(_, v)| CowVal::Borrowed(v.as_ref()));
+                        .map(|(_, v)| CowVal::Borrowed(v.as_ref().as_ref()));
                 }
                 return p
                     .extra
@@ -357,6 +388,38 @@ fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Value, String> {
     let mut ctx = Context::with_env(cel_lib::env());
     ctx.set_variable_resolver(scope);
     expr.program.execute(&ctx).map_err(|e| e.to_string())
+}
+
+/// Evaluates a variable's expression into a value that outlives the evaluation (one deep copy,
+/// not a conversion to `Value` and back).
+fn eval_variable(expr: &Expr, scope: &Scope<'_>) -> VariableValue {
+    let mut ctx = Context::with_env(cel_lib::env());
+    ctx.set_variable_resolver(scope);
+    let value = Value::resolve_val(expr.program.expression(), &ctx).map_err(|e| e.to_string())?;
+    crate::convert::to_static(value.as_ref())
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+impl Prepared {
+    /// A request-scoped variable's value, computed at its first use in this request.
+    fn shared_variable(&self, id: u64, expr: &Expr, scope: &Scope<'_>) -> VariableValue {
+        let cached = self
+            .shared_variables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        if let Some(v) = cached {
+            return v;
+        }
+        let value = eval_variable(expr, scope);
+        self.shared_variables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, value.clone());
+        value
+    }
 }
 
 fn eval_bool(expr: &Expr, scope: &Scope<'_>) -> Result<bool, String> {
@@ -470,19 +533,20 @@ impl CelPolicy {
                 )));
             }
         }
-        let mut variables: Vec<(String, Box<dyn Val>)> = Vec::with_capacity(self.variables.len());
+        let mut variables: Vec<(String, Arc<Box<dyn Val>>)> =
+            Vec::with_capacity(self.variables.len());
         for (name, expr) in &self.variables {
-            let value = eval(
-                expr,
-                &Scope {
-                    prepared: req,
-                    params,
-                    variables: &variables,
-                },
-            );
+            let scope = Scope {
+                prepared: req,
+                params,
+                variables: &variables,
+            };
+            let value = match expr.request_scoped {
+                Some(id) => req.shared_variable(id, expr, &scope),
+                None => eval_variable(expr, &scope),
+            };
             if let Ok(v) = value {
-                let boxed = json_value_box(v);
-                variables.push((name.clone(), boxed));
+                variables.push((name.clone(), v));
             }
         }
         scope.variables = &variables;

@@ -73,3 +73,36 @@ pub fn value_to_json(v: &Value) -> serde_json::Value {
         other => serde_json::Value::String(format!("{other:?}")),
     }
 }
+
+/// A deep copy of a value that may borrow from an evaluation's scope, owning all it holds, so
+/// it can outlive the evaluation (a variable's value shared by later ones).
+pub fn to_static(v: &dyn Val) -> Result<Box<dyn Val>, cel::ExecutionError> {
+    use cel::common::types::{CelList, CelMap, CelOptional, CelString};
+    if let Some(s) = v.downcast_ref::<CelString>() {
+        return Ok(Box::new(CelString::from(s.inner().to_string())));
+    }
+    if let Some(l) = v.downcast_ref::<CelList>() {
+        let items = l
+            .inner()
+            .iter()
+            .map(|i| to_static(i.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Box::new(CelList::from(items)));
+    }
+    if let Some(m) = v.downcast_ref::<CelMap>() {
+        let entries = m
+            .inner()
+            .iter()
+            .map(|(k, v)| Ok((k.clone().into_static(), to_static(v.as_ref())?)))
+            .collect::<Result<HashMap<_, _>, cel::ExecutionError>>()?;
+        return Ok(Box::new(CelMap::from(entries)));
+    }
+    if let Some(o) = v.downcast_ref::<CelOptional>() {
+        return Ok(Box::new(match o.option() {
+            Some(inner) => CelOptional::of(to_static(inner)?),
+            None => CelOptional::none(),
+        }));
+    }
+    // Scalars, opaque and struct values: through `Value`, which owns what it holds.
+    Value::try_from(v)?.try_into()
+}

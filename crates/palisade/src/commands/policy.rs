@@ -136,43 +136,56 @@ pub fn load_policies(paths: &[PathBuf]) -> anyhow::Result<PolicySet> {
 }
 
 /// The custom-policy findings of every object of the audited inputs, by (file, object line).
+/// Files are read and objects evaluated in parallel; the result does not depend on the order.
 pub fn custom_findings(
     set: &PolicySet,
     inputs: &[Input],
 ) -> HashMap<(Arc<str>, u32), (ObjectRef, Vec<Finding>)> {
-    let mut all_docs = Vec::new();
-    for input in inputs {
-        if let Ok(text) = input.read() {
-            if let Ok(docs) = parse_docs(input.name(), &text) {
-                all_docs.extend(docs);
-            }
-        }
-    }
+    use rayon::prelude::*;
+    let per_input: Vec<Vec<Doc>> = inputs
+        .par_iter()
+        .map(|input| {
+            // Unreadable or malformed files are the audit's to report, with their place.
+            input
+                .read()
+                .ok()
+                .and_then(|text| parse_docs(input.name(), &text).ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    let all_docs: Vec<Doc> = per_input.into_iter().flatten().collect();
     let mut set_ns = PolicySet::default();
     set_ns.add_namespaces(&all_docs);
+    let evaluated: Vec<(ObjectRef, Vec<Finding>)> = all_docs
+        .par_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let mut info = palisade_policy_engine::request_info(&d.json, "CREATE");
+            if info.namespace.is_empty() && !info.cluster_scoped {
+                info.namespace = "default".to_string();
+            }
+            let ns_obj = set
+                .namespace(&info.namespace)
+                .or(set_ns.namespace(&info.namespace));
+            let outcomes = set.evaluate(&palisade_policy_engine::RequestInput {
+                info,
+                object: Some(&d.json),
+                namespace_object: ns_obj,
+                ..Default::default()
+            });
+            let object = object_ref(d, i);
+            let findings: Vec<Finding> = outcomes
+                .iter()
+                .flat_map(|o| finding_of(o, &object))
+                .collect();
+            (object, findings)
+        })
+        .collect();
     let mut out: HashMap<(Arc<str>, u32), (ObjectRef, Vec<Finding>)> = HashMap::new();
-    for (i, d) in all_docs.iter().enumerate() {
-        let mut info = palisade_policy_engine::request_info(&d.json, "CREATE");
-        if info.namespace.is_empty() && !info.cluster_scoped {
-            info.namespace = "default".to_string();
-        }
-        let ns_obj = set
-            .namespace(&info.namespace)
-            .or(set_ns.namespace(&info.namespace));
-        let outcomes = set.evaluate(&palisade_policy_engine::RequestInput {
-            info,
-            object: Some(&d.json),
-            namespace_object: ns_obj,
-            ..Default::default()
-        });
-        let object = object_ref(d, i);
-        let findings: Vec<Finding> = outcomes
-            .iter()
-            .flat_map(|o| finding_of(o, &object))
-            .collect();
+    for (object, findings) in evaluated {
         if !findings.is_empty() {
-            out.entry((d.origin.file.clone(), d.origin.line))
-                .or_insert_with(|| (object.clone(), Vec::new()))
+            out.entry((object.file.clone(), object.line))
+                .or_insert_with(|| (object, Vec::new()))
                 .1
                 .extend(findings);
         }
