@@ -11,6 +11,7 @@ pub mod audit;
 pub mod config;
 pub mod harden;
 pub mod harden_text;
+pub mod image_config;
 pub mod image_verification;
 pub mod namespace;
 pub mod rules;

@@ -25,6 +25,8 @@ use palisade_sign::attest::{verify_scan, ScanRequirement};
 use palisade_sign::cosign::{resolve_digest, verify_signature, Rejection};
 use palisade_sign::keys::public_key;
 
+mod configs;
+
 /// Failed verdicts are kept at most this long, so an image signed after a denial is admitted
 /// soon, without waiting out the whole TTL.
 const NEGATIVE_TTL: Duration = Duration::from_secs(30);
@@ -52,6 +54,8 @@ pub struct ImageVerifier {
     pull_secrets: bool,
     tags: Mutex<HashMap<String, Cached<String>>>,
     verdicts: Mutex<HashMap<String, Cached<ImageVerdict>>>,
+    /// Image configurations read for `rules.ldPreload`, by digest.
+    configs: Mutex<HashMap<String, configs::CachedConfigs>>,
     /// Verifications by outcome (`palisade_webhook_image_verifications_total`).
     pub outcomes: Family<OutcomeLabels, Counter>,
 }
@@ -79,6 +83,7 @@ impl ImageVerifier {
             pull_secrets: config.pull_secrets,
             tags: Mutex::new(HashMap::new()),
             verdicts: Mutex::new(HashMap::new()),
+            configs: Mutex::new(HashMap::new()),
             outcomes: Family::default(),
         }
     }
@@ -104,7 +109,7 @@ impl ImageVerifier {
             }
             let work = async {
                 let permit = self.permits.clone().acquire_owned().await.ok()?;
-                let options = self.options(namespace, c, reference).await;
+                let options = self.options(namespace, &c.pull_secrets, reference).await;
                 let reference = reference.clone();
                 let resolved = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
@@ -183,7 +188,7 @@ impl ImageVerifier {
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return unavailable("the verifier is shutting down".into());
         };
-        let options = self.options(namespace, check, reference).await;
+        let options = self.options(namespace, &check.pull_secrets, reference).await;
         let keys: Vec<VerifyingKey> = check
             .keys
             .iter()
@@ -231,13 +236,13 @@ impl ImageVerifier {
     async fn options(
         &self,
         namespace: &str,
-        check: &ImageCheck,
+        pull_secrets: &[String],
         reference: &ImageRef,
     ) -> RegistryOptions {
         RegistryOptions {
             plain_http: self.plain_http.contains(&reference.registry),
             credentials: self
-                .pull_secret_credentials(namespace, &check.pull_secrets, &reference.registry)
+                .pull_secret_credentials(namespace, pull_secrets, &reference.registry)
                 .await,
             docker_config: self.docker_config.clone(),
             timeout: Some(self.timeout),

@@ -454,6 +454,23 @@ async fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
                             ));
                         }
                     }
+                    // rules.ldPreload: what each container inherits from its image's configuration.
+                    if decision.allowed() {
+                        let checks = state.admission.image_config_checks(&policy_request);
+                        if !checks.is_empty() {
+                            let verdicts = match &state.images {
+                                Some(images) => {
+                                    images.read_configs(policy_request.namespace, &checks).await
+                                }
+                                None => Vec::new(),
+                            };
+                            decision.absorb(state.admission.judge_image_configs(
+                                &policy_request,
+                                &checks,
+                                &verdicts,
+                            ));
+                        }
+                    }
                     decision
                 }
                 Webhook::Mutate => {

@@ -53,7 +53,10 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         };
         let rules = &admission.config().rules;
         // Teams bring image rules of their own, so a webhook that enforces Teams verifies images.
-        let image_rules = rules.require_signature.is_some() || rules.require_scan.is_some();
+        // ldPreload reads each image's configuration from its registry.
+        let image_rules = rules.require_signature.is_some()
+            || rules.require_scan.is_some()
+            || rules.ld_preload.is_some();
         let images = (image_rules || !args.teams.is_empty()).then(|| {
             std::sync::Arc::new(ImageVerifier::new(
                 &admission.config().image_verification,
