@@ -4,10 +4,12 @@
 //!
 //! A crate of its own because it joins `palisade-image`, `palisade-model` and `palisade-vuln`,
 //! none of which should depend on another, and the CLI must stay a thin front end. Only
-//! `pipeline` does I/O (through `palisade-image`); matching, filtering and reports are pure. It
+//! `pipeline` (through `palisade-image`) and `artifact` (an OCI model artifact, through
+//! `palisade-oci`) do I/O; matching, filtering and reports are pure. It
 //! must not depend on the policy engine, the webhook or anything that prints.
 #![forbid(unsafe_code)]
 
+pub mod artifact;
 pub mod ignore;
 pub mod models;
 pub mod pipeline;
