@@ -1,9 +1,11 @@
-//! Vulnerability attestations as cosign stores them: an in-toto statement with cosign's vuln
-//! predicate (`https://cosign.sigstore.dev/attestation/vuln/v1`) whose `scanner.result` is
-//! palisade's scan report, signed in a DSSE envelope (ECDSA P-256 over the DSSE pre-authentication
-//! encoding), stored as a layer of media type `application/vnd.dsse.envelope.v1+json` with a
-//! `predicateType` annotation in an OCI manifest tagged `sha256-<hex>.att`. The statement and the
-//! envelope are `palisade_sign_core`'s; this module pushes, pulls and judges them.
+//! Scan attestations as cosign stores them: an in-toto statement with cosign's vuln predicate
+//! (`https://cosign.sigstore.dev/attestation/vuln/v1`) whose `scanner.result` is palisade's scan
+//! report, or with palisade's model-scan predicate (`https://palisade.dev/attestation/model-scan/v1`)
+//! whose `scanner.result` is the model scan of an OCI model artifact; signed in a DSSE envelope
+//! (ECDSA P-256 over the DSSE pre-authentication encoding), stored as a layer of media type
+//! `application/vnd.dsse.envelope.v1+json` with a `predicateType` annotation in an OCI manifest
+//! tagged `sha256-<hex>.att` (and as an OCI 1.1 referrer). The statement and the envelope are
+//! `palisade_sign_core`'s; this module pushes, pulls and judges them.
 
 use p256::ecdsa::VerifyingKey;
 use serde_json::json;
@@ -17,7 +19,8 @@ use palisade_vuln::severity::Severity;
 pub use palisade_sign_core::dsse::DSSE_MEDIA_TYPE;
 use palisade_sign_core::dsse::{envelope, open_envelope};
 pub use palisade_sign_core::intoto::{
-    attestation_tag, statement, IN_TOTO_PAYLOAD, STATEMENT_TYPE, VULN_PREDICATE,
+    attestation_tag, model_scan_statement, statement, ModelSeverity, IN_TOTO_PAYLOAD,
+    MODEL_SCAN_PREDICATE, STATEMENT_TYPE, VULN_PREDICATE,
 };
 use palisade_sign_core::keys::KeyPair;
 
@@ -32,23 +35,71 @@ pub fn attest(
     started: &str,
     finished: &str,
 ) -> Result<String, SignError> {
+    push_attestation(
+        repo,
+        reference,
+        key,
+        VULN_PREDICATE,
+        finished,
+        |name, digest| Ok(statement(name, digest, scan, started, finished)),
+    )
+}
+
+/// Signs and pushes a model-scan attestation of the artifact `reference` names; `result` is the
+/// report of `palisade scan model oci://...`, whose `digest` must be the artifact's (an attestation
+/// states what was scanned, never what a tag points at later).
+pub fn attest_model_scan(
+    repo: &Repository,
+    reference: &ImageRef,
+    key: &KeyPair,
+    result: &serde_json::Value,
+    started: &str,
+    finished: &str,
+) -> Result<String, SignError> {
+    push_attestation(
+        repo,
+        reference,
+        key,
+        MODEL_SCAN_PREDICATE,
+        finished,
+        |name, digest| {
+            if result["digest"] != digest {
+                return Err(SignError::Invalid(format!(
+                    "the model scan is of {}, not of {name}@{digest}",
+                    result["digest"]
+                )));
+            }
+            Ok(model_scan_statement(
+                name, digest, result, started, finished,
+            ))
+        },
+    )
+}
+
+/// Signs the statement `make` writes for the manifest `reference` names (given its name and
+/// digest) and pushes it under the `.att` tag and as an OCI 1.1 referrer.
+fn push_attestation(
+    repo: &Repository,
+    reference: &ImageRef,
+    key: &KeyPair,
+    predicate_type: &str,
+    finished: &str,
+    make: impl FnOnce(&str, &str) -> Result<serde_json::Value, SignError>,
+) -> Result<String, SignError> {
     let wanted = reference
         .digest
         .clone()
         .or_else(|| reference.tag.clone())
         .unwrap_or_else(|| "latest".into());
     let (manifest, media_type, digest) = repo.manifest(&wanted)?;
-    let document = envelope(
-        &statement(&reference.full_name(), &digest, scan, started, finished),
-        key,
-    );
+    let document = envelope(&make(&reference.full_name(), &digest)?, key);
     let body = serde_json::to_vec(&document).map_err(|e| SignError::Invalid(e.to_string()))?;
     let layer_digest = repo.push_blob(&body)?;
     let layer = json!({
         "mediaType": DSSE_MEDIA_TYPE,
         "size": body.len(),
         "digest": layer_digest,
-        "annotations": {"predicateType": VULN_PREDICATE},
+        "annotations": {"predicateType": predicate_type},
     });
     crate::cosign::append_layer(repo, &attestation_tag(&digest), layer.clone())?;
     // The same envelope as an OCI 1.1 referrer, for clients that look there.
@@ -112,6 +163,17 @@ struct Valid {
     statement: serde_json::Value,
 }
 
+/// What a model-scan attestation must show.
+#[derive(Debug, Clone)]
+pub struct ModelScanRequirement {
+    /// A finding at least this severe fails (`scan model --fail-on`'s scale).
+    pub fail_on: ModelSeverity,
+    /// How old the scan may be.
+    pub max_age: std::time::Duration,
+    /// Now, in Unix seconds.
+    pub now: i64,
+}
+
 /// Whether a vulnerability attestation of the image, signed by one of `keys`, meets
 /// `requirement`. Attestations are read from cosign's `.att` tag, then from OCI 1.1 referrers (the
 /// referrers API, or the tag schema where the registry lacks it); the same envelope found both
@@ -125,6 +187,44 @@ pub fn verify_scan(
     digest: &str,
     keys: &[VerifyingKey],
     requirement: &ScanRequirement,
+) -> Result<(), Rejection> {
+    verify_attested(
+        repo,
+        digest,
+        keys,
+        requirement.now,
+        VULN_PREDICATE,
+        |valid| judge_scan(valid, requirement),
+    )
+}
+
+/// As [`verify_scan`], for a model-scan attestation of an OCI model artifact
+/// ([`MODEL_SCAN_PREDICATE`]): the newest one signed by one of `keys` for exactly `digest` must be
+/// fresh and have found nothing at or above `requirement.fail_on`.
+pub fn verify_model_scan(
+    repo: &Repository,
+    digest: &str,
+    keys: &[VerifyingKey],
+    requirement: &ModelScanRequirement,
+) -> Result<(), Rejection> {
+    verify_attested(
+        repo,
+        digest,
+        keys,
+        requirement.now,
+        MODEL_SCAN_PREDICATE,
+        |valid| judge_model_scan(valid, requirement),
+    )
+}
+
+/// The attestations of `digest` with `predicate` that verify, the newest judged by `judge`.
+fn verify_attested(
+    repo: &Repository,
+    digest: &str,
+    keys: &[VerifyingKey],
+    now: i64,
+    predicate: &str,
+    judge: impl Fn(&Valid) -> Result<(), String>,
 ) -> Result<(), Rejection> {
     let denied = |m: String| Rejection::Denied(vec![m]);
     let mut layers: Vec<Descriptor> = Vec::new();
@@ -150,17 +250,25 @@ pub fn verify_scan(
         layers.extend(manifest.layers.unwrap_or_default());
     }
     let mut seen = std::collections::HashSet::new();
-    layers.retain(|l| l.media_type == DSSE_MEDIA_TYPE && seen.insert(l.digest.clone()));
+    // A layer annotated as another predicate is not fetched (the annotation is unsigned, so it
+    // can only hide an attestation, as deleting it could); one without the annotation is.
+    layers.retain(|l| {
+        l.media_type == DSSE_MEDIA_TYPE
+            && l.annotations
+                .get("predicateType")
+                .is_none_or(|p| p == predicate)
+            && seen.insert(l.digest.clone())
+    });
     if layers.is_empty() {
         return Err(denied(format!(
-            "no attestation: no {tag} tag and no OCI 1.1 referrer of type {DSSE_MEDIA_TYPE}"
+            "no attestation of type {predicate}: no such layer under the {tag} tag nor in an OCI 1.1 referrer of type {DSSE_MEDIA_TYPE}"
         )));
     }
 
     let mut reasons = Vec::new();
     let mut newest: Vec<Valid> = Vec::new();
     for layer in layers.iter().take(MAX_LAYERS_EXAMINED) {
-        match open_attestation(repo, layer, keys, digest, requirement.now)? {
+        match open_attestation(repo, layer, keys, digest, now, predicate)? {
             Ok(valid) => match newest.first().map(|n| valid.finished.cmp(&n.finished)) {
                 None | Some(std::cmp::Ordering::Equal) => newest.push(valid),
                 Some(std::cmp::Ordering::Greater) => newest = vec![valid],
@@ -176,7 +284,7 @@ pub fn verify_scan(
     let failures: Vec<String> = newest
         .iter()
         .filter_map(|valid| {
-            judge_scan(valid, requirement)
+            judge(valid)
                 .err()
                 .map(|reason| format!("{} (the newest attestation): {reason}", valid.layer))
         })
@@ -196,6 +304,7 @@ fn open_attestation(
     keys: &[VerifyingKey],
     digest: &str,
     now: i64,
+    predicate: &str,
 ) -> Result<Result<Valid, String>, Rejection> {
     let mut body = Vec::new();
     std::io::Read::read_to_end(
@@ -218,7 +327,7 @@ fn open_attestation(
         }
     }
     Ok(statement.and_then(|statement| {
-        let (finished, finished_text) = validate_statement(&statement, digest, now)?;
+        let (finished, finished_text) = validate_statement(&statement, digest, now, predicate)?;
         Ok(Valid {
             layer: layer.digest.clone(),
             finished,
@@ -231,16 +340,17 @@ fn open_attestation(
 /// The largest attestation envelope read: scan reports of big images run to a few MiB.
 const MAX_ENVELOPE: u64 = 16 << 20;
 
-/// Whether a verified statement is a vulnerability scan of `digest`, with a signed finish time
-/// that is not in the future: that time, in Unix seconds and as written.
+/// Whether a verified statement is a scan of `digest` with `predicate`, with a signed finish
+/// time that is not in the future: that time, in Unix nanoseconds and as written.
 fn validate_statement(
     statement: &serde_json::Value,
     digest: &str,
     now: i64,
+    predicate: &str,
 ) -> Result<(i128, String), String> {
-    if statement["predicateType"] != VULN_PREDICATE {
+    if statement["predicateType"] != predicate {
         return Err(format!(
-            "predicate {}, not a vulnerability scan",
+            "predicate {}, not {predicate}",
             statement["predicateType"]
         ));
     }
@@ -270,15 +380,7 @@ fn validate_statement(
 /// Whether the newest valid scan meets `requirement`: recent enough, nothing it found above the
 /// allowed severity, and it covered the image's model files.
 fn judge_scan(valid: &Valid, requirement: &ScanRequirement) -> Result<(), String> {
-    if i128::from(requirement.now) - valid.finished / 1_000_000_000
-        > i128::from(requirement.max_age.as_secs())
-    {
-        return Err(format!(
-            "stale: the scan finished {}, more than {}s ago; attest a new scan",
-            valid.finished_text,
-            requirement.max_age.as_secs()
-        ));
-    }
+    fresh(valid, requirement.now, requirement.max_age)?;
     let result = &valid.statement["predicate"]["scanner"]["result"];
     // The word as the report wrote it (for the message) and how it ranks.
     let mut worst: Option<(Severity, &str, &str)> = None;
@@ -321,6 +423,58 @@ fn judge_scan(valid: &Valid, requirement: &ScanRequirement) -> Result<(), String
     Ok(())
 }
 
+/// Whether the scan finished at most `max_age` before `now`.
+fn fresh(valid: &Valid, now: i64, max_age: std::time::Duration) -> Result<(), String> {
+    if i128::from(now) - valid.finished / 1_000_000_000 > i128::from(max_age.as_secs()) {
+        return Err(format!(
+            "stale: the scan finished {}, more than {}s ago; attest a new scan",
+            valid.finished_text,
+            max_age.as_secs()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the newest valid model scan meets `requirement`: recent enough, complete (no file it
+/// could not read), and no finding at or above `fail_on` (a severity word it cannot read counts
+/// as dangerous).
+fn judge_model_scan(valid: &Valid, requirement: &ModelScanRequirement) -> Result<(), String> {
+    fresh(valid, requirement.now, requirement.max_age)?;
+    let result = &valid.statement["predicate"]["scanner"]["result"];
+    if !result["files"].is_array() {
+        return Err("the attestation holds no model scan report (no files scanned)".into());
+    }
+    if let Some(errors) = result["errors"].as_array().filter(|e| !e.is_empty()) {
+        return Err(format!(
+            "the scan could not read everything ({} errors, the first: {})",
+            errors.len(),
+            errors[0]
+        ));
+    }
+    let worst = result["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                ModelSeverity::from_word(f["severity"].as_str().unwrap_or("")),
+                f,
+            )
+        })
+        .max_by_key(|(severity, _)| *severity);
+    if let Some((severity, finding)) = worst {
+        if severity >= requirement.fail_on {
+            return Err(format!(
+                "the scan found {severity} ({} in {}), at or above {}",
+                finding["rule"].as_str().unwrap_or("?"),
+                finding["location"]["file"].as_str().unwrap_or("?"),
+                requirement.fail_on
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,7 +494,8 @@ mod tests {
     }
 
     fn valid(statement: serde_json::Value, now: i64) -> Valid {
-        let (finished, finished_text) = validate_statement(&statement, "sha256:ab", now).unwrap();
+        let (finished, finished_text) =
+            validate_statement(&statement, "sha256:ab", now, VULN_PREDICATE).unwrap();
         Valid {
             layer: "sha256:layer".into(),
             finished,
@@ -396,26 +551,118 @@ mod tests {
         }
     }
 
+    fn model_requirement(fail_on: &str, now: &str) -> ModelScanRequirement {
+        let scan = requirement("high", now);
+        ModelScanRequirement {
+            fail_on: fail_on.parse().unwrap(),
+            max_age: scan.max_age,
+            now: scan.now,
+        }
+    }
+
+    fn valid_model_scan(result: serde_json::Value, finished: &str, now: i64) -> Valid {
+        let statement = model_scan_statement("r/m", "sha256:ab", &result, finished, finished);
+        let (finished, finished_text) =
+            validate_statement(&statement, "sha256:ab", now, MODEL_SCAN_PREDICATE).unwrap();
+        Valid {
+            layer: "sha256:layer".into(),
+            finished,
+            finished_text,
+            statement,
+        }
+    }
+
+    #[test]
+    fn model_scans_are_judged_by_findings_completeness_and_age() {
+        let at = "2026-01-01T00:00:00Z";
+        let now = model_requirement("dangerous", "2026-01-01T00:10:00Z");
+        let finding = |severity: serde_json::Value| {
+            json!({"files": [{"path": "model.pkl", "format": "pickle"}], "errors": [],
+                   "findings": [{"rule": "model/dangerous-global", "severity": severity,
+                                 "location": {"file": "model.pkl", "offset": 3}}]})
+        };
+        // Below the limit: passes; at it: fails, naming the rule and the file.
+        judge_model_scan(
+            &valid_model_scan(finding(json!("suspicious")), at, now.now),
+            &now,
+        )
+        .unwrap();
+        let reason = judge_model_scan(
+            &valid_model_scan(finding(json!("dangerous")), at, now.now),
+            &now,
+        )
+        .unwrap_err();
+        assert_eq!(
+            reason,
+            "the scan found dangerous (model/dangerous-global in model.pkl), at or above dangerous"
+        );
+        let strict = model_requirement("suspicious", "2026-01-01T00:10:00Z");
+        assert!(judge_model_scan(
+            &valid_model_scan(finding(json!("suspicious")), at, now.now),
+            &strict
+        )
+        .is_err());
+        // A word outside the scale counts as dangerous.
+        for word in [
+            json!("DANGEROUS"),
+            json!("critical"),
+            json!(3),
+            serde_json::Value::Null,
+        ] {
+            assert!(
+                judge_model_scan(&valid_model_scan(finding(word.clone()), at, now.now), &now)
+                    .is_err(),
+                "{word}"
+            );
+        }
+        // A scan that could not read everything, or holds no report, does not pass.
+        let incomplete =
+            json!({"files": [], "findings": [], "errors": ["layer sha256:cd: truncated"]});
+        let reason =
+            judge_model_scan(&valid_model_scan(incomplete, at, now.now), &now).unwrap_err();
+        assert!(reason.contains("could not read everything"), "{reason}");
+        assert!(judge_model_scan(&valid_model_scan(json!({}), at, now.now), &now).is_err());
+        // Stale.
+        let later = model_requirement("dangerous", "2026-01-09T00:00:00Z");
+        let reason = judge_model_scan(
+            &valid_model_scan(finding(json!("info")), at, later.now),
+            &later,
+        )
+        .unwrap_err();
+        assert!(reason.starts_with("stale"), "{reason}");
+        // A vulnerability statement is not a model scan, nor the reverse.
+        let vuln = statement("r/m", "sha256:ab", &json!({}), at, at);
+        assert!(validate_statement(&vuln, "sha256:ab", now.now, MODEL_SCAN_PREDICATE).is_err());
+        let model = model_scan_statement("r/m", "sha256:ab", &json!({}), at, at);
+        assert!(validate_statement(&model, "sha256:ab", now.now, VULN_PREDICATE).is_err());
+        // Nor is a model scan of another digest.
+        let reason =
+            validate_statement(&model, "sha256:cd", now.now, MODEL_SCAN_PREDICATE).unwrap_err();
+        assert_eq!(reason, "the attestation is for another digest");
+    }
+
     #[test]
     fn hardening_00_scans_dated_in_the_future_are_not_valid() {
         let now = requirement("high", "2026-01-01T00:00:00Z").now;
         let ahead = scan_statement(json!({}), "2026-01-01T01:00:00Z");
-        let reason = validate_statement(&ahead, "sha256:ab", now).unwrap_err();
+        let reason = validate_statement(&ahead, "sha256:ab", now, VULN_PREDICATE).unwrap_err();
         assert!(reason.contains("in the future"), "{reason}");
         // A few minutes of clock skew are tolerated.
         let skewed = scan_statement(json!({}), "2026-01-01T00:02:00Z");
-        validate_statement(&skewed, "sha256:ab", now).unwrap();
+        validate_statement(&skewed, "sha256:ab", now, VULN_PREDICATE).unwrap();
         // Scans made within the same second are still ordered.
         let (a, _) = validate_statement(
             &scan_statement(json!({}), "2026-01-01T00:00:00.100Z"),
             "sha256:ab",
             now,
+            VULN_PREDICATE,
         )
         .unwrap();
         let (b, _) = validate_statement(
             &scan_statement(json!({}), "2026-01-01T00:00:00.200Z"),
             "sha256:ab",
             now,
+            VULN_PREDICATE,
         )
         .unwrap();
         assert!(b > a);
