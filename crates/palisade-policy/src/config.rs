@@ -207,6 +207,10 @@ pub struct RulesConfig {
     /// Images carry a signed vulnerability attestation, recent enough and with nothing above a
     /// severity.
     pub require_scan: Option<RequireScan>,
+    /// Model artifacts (image volumes, KServe `storageUri: oci://`) carry a signed model-scan
+    /// attestation (`palisade attest --model-scan`) of their digest, recent enough and with no
+    /// finding at or above a severity.
+    pub require_model_scan: Option<RequireModelScan>,
     /// No serving container runs with `--trust-remote-code` (or `TRUST_REMOTE_CODE`) unless the
     /// model's revision is pinned to a commit.
     pub trust_remote_code: Option<ModeOnly>,
@@ -224,6 +228,17 @@ pub struct RequireScan {
     /// The most severe finding allowed (`maxSeverity`, default `high`), on palisade's one scale:
     /// the vulnerability word `unknown` is `info`.
     pub max_severity: Severity,
+    /// How old the scan may be (`maxAge`, default `7d`).
+    pub max_age: Duration,
+}
+
+/// `rules.requireModelScan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequireModelScan {
+    pub mode: RuleMode,
+    /// A finding at least this severe fails (`failOn`: `info`, `suspicious`, `dangerous`; default
+    /// `dangerous`, as `palisade scan model --fail-on`).
+    pub fail_on: palisade_sign_core::intoto::ModelSeverity,
     /// How old the scan may be (`maxAge`, default `7d`).
     pub max_age: Duration,
 }
@@ -482,6 +497,7 @@ mod file {
         pub no_latest_tag: Option<ModeOnly>,
         pub require_signature: Option<ModeOnly>,
         pub require_scan: Option<RequireScan>,
+        pub require_model_scan: Option<RequireModelScan>,
         pub trust_remote_code: Option<ModeOnly>,
         pub gpu_visibility: Option<ModeOnly>,
         pub ld_preload: Option<ModeOnly>,
@@ -496,6 +512,21 @@ mod file {
         pub max_severity: String,
         #[serde(default = "default_max_age")]
         pub max_age: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub(super) struct RequireModelScan {
+        #[serde(default)]
+        pub mode: RuleMode,
+        #[serde(default = "default_model_fail_on")]
+        pub fail_on: String,
+        #[serde(default = "default_max_age")]
+        pub max_age: String,
+    }
+
+    fn default_model_fail_on() -> String {
+        "dangerous".into()
     }
 
     fn default_max_severity() -> String {
@@ -993,6 +1024,29 @@ impl Config {
             rules.require_scan,
             rules.require_signature.is_some(),
         )?;
+        let require_model_scan = match rules.require_model_scan {
+            None => None,
+            Some(rule) => {
+                let at = FieldPath::parse_dotted("rules.requireModelScan");
+                let fail_on = rule
+                    .fail_on
+                    .parse()
+                    .map_err(|e: String| errors.at(at.clone().field("failOn"), e))?;
+                let max_age = errors.duration(at.field("maxAge"), &rule.max_age)?;
+                if image_verification.trust.is_empty() {
+                    return Err(errors.key(
+                        "rules.requireModelScan",
+                        "needs imageVerification.trust: the keys trusted to attest model scans"
+                            .into(),
+                    ));
+                }
+                Some(RequireModelScan {
+                    mode: rule.mode,
+                    fail_on,
+                    max_age,
+                })
+            }
+        };
         if let Some(registries) = &rules.allowed_registries {
             if registries.registries.is_empty() {
                 return Err(errors.key(
@@ -1018,6 +1072,7 @@ impl Config {
                 no_latest_tag: rules.no_latest_tag,
                 require_signature: rules.require_signature,
                 require_scan,
+                require_model_scan,
                 trust_remote_code: rules.trust_remote_code,
                 gpu_visibility: rules.gpu_visibility,
                 ld_preload: rules.ld_preload,

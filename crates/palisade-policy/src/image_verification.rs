@@ -1,4 +1,5 @@
-//! Image verification at admission (`rules.requireSignature`, `rules.requireScan`), in two pure
+//! Image verification at admission (`rules.requireSignature`, `rules.requireScan`, and for model
+//! artifacts `rules.requireModelScan`), in two pure
 //! halves around the registry work the webhook does: which images of a request must be verified,
 //! with which trusted keys and requirements; and, once the verifier has answered, the decision
 //! (deny, warn or audit per rule mode) and the patch that pins tags to the verified digests.
@@ -17,6 +18,7 @@ use crate::teams::TeamIndex;
 pub const IMAGE_AUDIT_ANNOTATION: &str = "palisade.dev/image-verification";
 pub const REQUIRE_SIGNATURE_ID: &str = crate::rules::REQUIRE_SIGNATURE.id;
 pub const REQUIRE_SCAN_ID: &str = crate::rules::REQUIRE_SCAN.id;
+pub const REQUIRE_MODEL_SCAN_ID: &str = crate::rules::REQUIRE_MODEL_SCAN.id;
 
 /// One image of a request and what it must show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,11 @@ pub struct ImageCheck {
     pub signature_mode: RuleMode,
     /// Likewise for the scan.
     pub scan_mode: RuleMode,
+    /// `rules.requireModelScan`, for a reference used as a model artifact (an image volume, a
+    /// KServe `storageUri: oci://`): a model-scan attestation with these limits.
+    pub model_scan: Option<ModelScanPolicy>,
+    /// Its mode.
+    pub model_scan_mode: RuleMode,
     /// Where the image is written: (container name, JSON pointer of its `image` field).
     pub uses: Vec<(String, String)>,
     /// Where it is referenced other than as a container's image: image volumes and KServe
@@ -56,8 +63,31 @@ impl ImageCheck {
             .as_ref()
             .map(|s| format!("{}:{}", s.max_severity, s.max_age.as_secs()))
             .unwrap_or_default();
-        format!("{}|{}|{}", self.signature, scan, self.keys.join("|"))
+        let model_scan = self
+            .model_scan
+            .as_ref()
+            .map(|s| format!("{}:{}", s.fail_on, s.max_age.as_secs()))
+            .unwrap_or_default();
+        format!(
+            "{}|{}|{}|{}",
+            self.signature,
+            scan,
+            model_scan,
+            self.keys.join("|")
+        )
     }
+
+    /// Whether the check requires anything of the registry.
+    fn requires_something(&self) -> bool {
+        self.signature || self.scan.is_some() || self.model_scan.is_some()
+    }
+}
+
+/// What a model artifact's model-scan attestation must show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelScanPolicy {
+    pub fail_on: palisade_sign_core::intoto::ModelSeverity,
+    pub max_age: Duration,
 }
 
 /// A model or other OCI artifact reference of a pod, checked as a container image is.
@@ -86,6 +116,8 @@ pub struct ImageVerdict {
     pub signature: Option<Result<(), Vec<String>>>,
     /// The scan-attestation check, likewise.
     pub scan: Option<Result<(), Vec<String>>>,
+    /// The model-scan-attestation check, likewise.
+    pub model_scan: Option<Result<(), Vec<String>>>,
     /// No verdict: the registry could not be reached, or verification ran out of time or capacity.
     pub unavailable: Option<String>,
 }
@@ -117,7 +149,11 @@ impl Admission {
             .team_of(request.namespace)
             .and_then(|t| t.images.as_ref())
             .filter(|i| !i.keys.is_empty() || i.scan.is_some());
-        if rules.require_signature.is_none() && rules.require_scan.is_none() && team.is_none() {
+        if rules.require_signature.is_none()
+            && rules.require_scan.is_none()
+            && rules.require_model_scan.is_none()
+            && team.is_none()
+        {
             return Vec::new();
         }
         let Ok(target) = self.screen(request) else {
@@ -195,6 +231,8 @@ impl Admission {
                     scan: scan.clone(),
                     signature_mode,
                     scan_mode,
+                    model_scan: None,
+                    model_scan_mode: RuleMode::Enforce,
                     uses: Vec::new(),
                     artifact_uses: Vec::new(),
                     pull_secrets: pull_secrets.clone(),
@@ -221,16 +259,26 @@ impl Admission {
                     pointer: path.to_json_pointer(),
                     uri: artifact.uri,
                 };
-                match checks.iter_mut().find(|c| c.image == artifact.reference) {
-                    Some(check) => check.artifact_uses.push(use_),
+                let index = match checks.iter().position(|c| c.image == artifact.reference) {
+                    Some(index) => index,
                     None => {
-                        let mut check = new_check(&artifact.reference);
-                        check.artifact_uses.push(use_);
-                        checks.push(check);
+                        checks.push(new_check(&artifact.reference));
+                        checks.len() - 1
                     }
+                };
+                let check = &mut checks[index];
+                check.artifact_uses.push(use_);
+                if let Some(rule) = &rules.require_model_scan {
+                    check.model_scan = Some(ModelScanPolicy {
+                        fail_on: rule.fail_on,
+                        max_age: rule.max_age,
+                    });
+                    check.model_scan_mode = rule.mode;
                 }
             }
         }
+        // With only rules.requireModelScan, a container image requires nothing of the registry.
+        checks.retain(ImageCheck::requires_something);
         checks
     }
 
@@ -289,6 +337,7 @@ impl Admission {
             };
             let signature_mode = check.signature.then_some(check.signature_mode);
             let scan_mode = check.scan.is_some().then_some(check.scan_mode);
+            let model_scan_mode = check.model_scan.is_some().then_some(check.model_scan_mode);
             let mut fail = |rule: &'static str, mode: Option<RuleMode>, why: String| {
                 if let Some(mode) = mode {
                     failures.push(Failure {
@@ -298,11 +347,17 @@ impl Admission {
                     });
                 }
             };
-            let (first_rule, first_mode) = if check.signature {
-                (REQUIRE_SIGNATURE_ID, signature_mode)
-            } else {
-                (REQUIRE_SCAN_ID, scan_mode)
-            };
+            // What fails when nothing can be checked: each rule the check requires.
+            let required: Vec<(&'static str, Option<RuleMode>)> = [
+                (REQUIRE_SIGNATURE_ID, signature_mode),
+                (REQUIRE_SCAN_ID, scan_mode),
+                (REQUIRE_MODEL_SCAN_ID, model_scan_mode),
+            ]
+            .into_iter()
+            .filter(|(_, mode)| mode.is_some())
+            .collect();
+            let (first_rule, first_mode) =
+                required.first().copied().unwrap_or((REQUIRE_SCAN_ID, None));
             if check.reference.is_none() {
                 fail(first_rule, first_mode, "not a valid image reference".into());
                 continue;
@@ -312,9 +367,8 @@ impl Admission {
                     "no key in imageVerification.trust is trusted for this image in namespace {:?}",
                     request.namespace
                 );
-                fail(first_rule, first_mode, why.clone());
-                if check.signature && check.scan.is_some() {
-                    fail(REQUIRE_SCAN_ID, scan_mode, why);
+                for &(rule, mode) in &required {
+                    fail(rule, mode, why.clone());
                 }
                 continue;
             }
@@ -337,6 +391,13 @@ impl Admission {
             }
             if let Some(Err(reasons)) = &verdict.scan {
                 fail(REQUIRE_SCAN_ID, scan_mode, reasons.join("; "));
+            }
+            if let Some(Err(reasons)) = &verdict.model_scan {
+                fail(
+                    REQUIRE_MODEL_SCAN_ID,
+                    model_scan_mode,
+                    format!("model scan: {}", reasons.join("; ")),
+                );
             }
         }
         let mut decision = Decision {
@@ -582,6 +643,7 @@ mod tests {
             digest: Some(digest.into()),
             signature: Some(Ok(())),
             scan: Some(Ok(())),
+            model_scan: None,
             unavailable: None,
         };
         // redis has no trusted key: denied by requireSignature (enforce).
@@ -781,6 +843,102 @@ mod tests {
                 "oci://registry.example.com/ml/models/iris:1@{digest}"
             ))
         );
+    }
+
+    #[test]
+    fn model_artifacts_alone_require_a_model_scan() {
+        let admission = admission("  requireModelScan: {failOn: suspicious, maxAge: 2d}\n");
+        let mut pod = pod(&["registry.example.com/ml/iris:1"]);
+        pod["spec"]["volumes"] = json!([
+            {"name": "model", "image": {"reference": "registry.example.com/ml/models/iris:1"}}
+        ]);
+        let object = parsed(&pod);
+        let req = request("ml-iris", &object);
+        // The container image requires nothing of the registry; the model volume a model scan.
+        let checks = admission.image_checks(&req);
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert_eq!(checks[0].image, "registry.example.com/ml/models/iris:1");
+        assert!(!checks[0].signature && checks[0].scan.is_none());
+        assert_eq!(
+            checks[0].model_scan,
+            Some(ModelScanPolicy {
+                fail_on: palisade_sign_core::intoto::ModelSeverity::Suspicious,
+                max_age: Duration::from_secs(2 * 86_400)
+            })
+        );
+        assert!(checks[0].requirement_key().contains("suspicious:172800"));
+        let digest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let passed = ImageVerdict {
+            digest: Some(digest.into()),
+            model_scan: Some(Ok(())),
+            ..ImageVerdict::default()
+        };
+        assert!(admission
+            .judge_images(&req, &checks, std::slice::from_ref(&passed))
+            .allowed());
+        let found = ImageVerdict {
+            model_scan: Some(Err(vec!["the scan found dangerous (x)".into()])),
+            ..passed
+        };
+        let denial = admission
+            .judge_images(&req, &checks, &[found])
+            .denial
+            .unwrap();
+        assert!(
+            denial.message.starts_with(&format!("pods \"p\" is forbidden: images not verified: image \"registry.example.com/ml/models/iris:1\" ({digest}) of volume \"model\": model scan: the scan found dangerous (x) (to fix palisade/require-model-scan: ")),
+            "{}",
+            denial.message
+        );
+        assert!(denial.message.contains("palisade attest --model-scan"));
+        // Unreachable, or no verdict at all: denied under the same rule.
+        for verdicts in [
+            vec![ImageVerdict {
+                unavailable: Some("registry down".into()),
+                ..ImageVerdict::default()
+            }],
+            vec![],
+        ] {
+            let denial = admission
+                .judge_images(&req, &checks, &verdicts)
+                .denial
+                .unwrap();
+            assert!(
+                denial.message.contains("cannot be verified"),
+                "{}",
+                denial.message
+            );
+            assert!(
+                denial
+                    .message
+                    .contains("to fix palisade/require-model-scan"),
+                "{}",
+                denial.message
+            );
+        }
+        // Without it, neither the container nor the volume is checked.
+        let off = self::admission("  requireSignature: {}\n");
+        let checks = off.image_checks(&req);
+        assert!(checks.iter().all(|c| c.model_scan.is_none()));
+    }
+
+    #[test]
+    fn require_model_scan_is_checked_when_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("palisade.yaml");
+        for (rules, error) in [
+            (
+                "rules:\n  requireModelScan: {}\n",
+                "needs imageVerification.trust",
+            ),
+            (
+                "rules:\n  requireModelScan: {failOn: high}\n",
+                "\"high\" is not one of info, suspicious, dangerous",
+            ),
+        ] {
+            std::fs::write(&file, rules).unwrap();
+            let message = Config::load(&file).unwrap_err().to_string();
+            assert!(message.contains(error), "{message}");
+        }
     }
 
     #[test]

@@ -105,7 +105,15 @@ pub static SERVING_RULES: [&RuleInfo; 3] = [&TRUST_REMOTE_CODE, &GPU_VISIBILITY,
 /// The rules that need a registry: the webhook checks them at admission, `palisade verify` from
 /// the command line; `palisade audit` reads no registry and so never reports them (which is why
 /// they are not in [`RULES`], whose metadata its reports list).
-pub static IMAGE_RULES: [&RuleInfo; 2] = [&REQUIRE_SIGNATURE, &REQUIRE_SCAN];
+pub static REQUIRE_MODEL_SCAN: RuleInfo = RuleInfo {
+    id: "palisade/require-model-scan",
+    name: "requireModelScan",
+    title: "Model artifacts carry a recent, passing model-scan attestation by a trusted key",
+    hint: "scan and attest the model artifact with `palisade attest --model-scan REF --key KEY` (by a key trusted in imageVerification.trust), after removing what `palisade scan model oci://REF` finds at or above rules.requireModelScan.failOn",
+    severity: Severity::High,
+};
+
+pub static IMAGE_RULES: [&RuleInfo; 3] = [&REQUIRE_SIGNATURE, &REQUIRE_SCAN, &REQUIRE_MODEL_SCAN];
 
 /// A broken rule, with the mode it is configured in.
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
-//! Image verification for the webhook: the registry work behind `rules.requireSignature` and
-//! `rules.requireScan`. Tags resolve to digests; verdicts are cached by digest (and tags by name)
+//! Image verification for the webhook: the registry work behind `rules.requireSignature`,
+//! `rules.requireScan` and (for model artifacts) `rules.requireModelScan`. Tags resolve to digests; verdicts are cached by digest (and tags by name)
 //! for `imageVerification.cacheTtl`; credentials come from the pod's imagePullSecrets or a
 //! mounted Docker config; and the work is bounded: at most `maxConcurrent` images are verified at
 //! once, each within `timeout`, so a slow registry costs a denial, never the server.
@@ -20,8 +20,10 @@ use tokio::sync::Semaphore;
 use palisade_core::image_ref::ImageRef;
 use palisade_oci::registry::{credentials_in, Credentials, RegistryOptions, Repository};
 use palisade_policy::config::ImageVerificationConfig;
-use palisade_policy::image_verification::{ImageCheck, ImageVerdict, ScanPolicy};
-use palisade_sign::attest::{verify_scan, ScanRequirement};
+use palisade_policy::image_verification::{ImageCheck, ImageVerdict, ModelScanPolicy, ScanPolicy};
+use palisade_sign::attest::{
+    verify_model_scan, verify_scan, ModelScanRequirement, ScanRequirement,
+};
 use palisade_sign::cosign::{resolve_digest, verify_signature, Rejection};
 use palisade_sign::keys::public_key;
 
@@ -160,8 +162,7 @@ impl ImageVerifier {
         };
         let outcome = if verdict.unavailable.is_some() {
             "unavailable"
-        } else if matches!(verdict.signature, Some(Err(_))) || matches!(verdict.scan, Some(Err(_)))
-        {
+        } else if failed(&verdict) {
             "denied"
         } else {
             "verified"
@@ -188,7 +189,9 @@ impl ImageVerifier {
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return unavailable("the verifier is shutting down".into());
         };
-        let options = self.options(namespace, &check.pull_secrets, reference).await;
+        let options = self
+            .options(namespace, &check.pull_secrets, reference)
+            .await;
         let keys: Vec<VerifyingKey> = check
             .keys
             .iter()
@@ -201,6 +204,7 @@ impl ImageVerifier {
             keys,
             signature: check.signature,
             scan: check.scan.clone(),
+            model_scan: check.model_scan.clone(),
         };
         // The permit moves into the blocking task: capacity is held for as long as a thread
         // actually talks to the registry, even after this request has given up on it.
@@ -218,9 +222,7 @@ impl ImageVerifier {
                 self.remember_tag(reference, digest);
             }
             if verdict.unavailable.is_none() {
-                let failed = matches!(verdict.signature, Some(Err(_)))
-                    || matches!(verdict.scan, Some(Err(_)));
-                let ttl = if failed {
+                let ttl = if failed(&verdict) {
                     self.ttl.min(NEGATIVE_TTL)
                 } else {
                     self.ttl
@@ -355,6 +357,13 @@ fn verdict_key(reference: &ImageRef, digest: &str, check: &ImageCheck) -> String
     )
 }
 
+/// Whether a requirement was checked and not met.
+fn failed(verdict: &ImageVerdict) -> bool {
+    [&verdict.signature, &verdict.scan, &verdict.model_scan]
+        .iter()
+        .any(|check| matches!(check, Some(Err(_))))
+}
+
 fn unavailable(message: String) -> ImageVerdict {
     ImageVerdict {
         unavailable: Some(message),
@@ -382,6 +391,7 @@ struct Job {
     keys: Vec<VerifyingKey>,
     signature: bool,
     scan: Option<ScanPolicy>,
+    model_scan: Option<ModelScanPolicy>,
 }
 
 impl Job {
@@ -390,8 +400,10 @@ impl Job {
         let fail = |verdict: &mut ImageVerdict, reasons: Vec<String>| {
             if self.signature {
                 verdict.signature = Some(Err(reasons));
-            } else {
+            } else if self.scan.is_some() {
                 verdict.scan = Some(Err(reasons));
+            } else {
+                verdict.model_scan = Some(Err(reasons));
             }
         };
         let repo = match Repository::with_options(&self.reference, &self.options) {
@@ -429,6 +441,21 @@ impl Job {
             match verify_scan(&repo, &digest, &self.keys, &requirement) {
                 Ok(()) => verdict.scan = Some(Ok(())),
                 Err(Rejection::Denied(reasons)) => verdict.scan = Some(Err(reasons)),
+                Err(Rejection::Unreachable(m)) => {
+                    verdict.unavailable = Some(m);
+                    return verdict;
+                }
+            }
+        }
+        if let Some(model_scan) = self.model_scan {
+            let requirement = ModelScanRequirement {
+                fail_on: model_scan.fail_on,
+                max_age: model_scan.max_age,
+                now: time::OffsetDateTime::now_utc().unix_timestamp(),
+            };
+            match verify_model_scan(&repo, &digest, &self.keys, &requirement) {
+                Ok(()) => verdict.model_scan = Some(Ok(())),
+                Err(Rejection::Denied(reasons)) => verdict.model_scan = Some(Err(reasons)),
                 Err(Rejection::Unreachable(m)) => verdict.unavailable = Some(m),
             }
         }
