@@ -111,10 +111,15 @@ pub struct AttestArgs {
     /// Scan the image now (with the local vulnerability database).
     #[arg(
         long,
-        conflicts_with = "scan_json",
-        required_unless_present = "scan_json"
+        conflicts_with_all = ["scan_json", "model_scan"],
+        required_unless_present_any = ["scan_json", "model_scan"]
     )]
     pub scan: bool,
+    /// Scan the OCI model artifact IMAGE names (ModelPack, or any artifact whose layers are model
+    /// files) as `palisade scan model oci://IMAGE` does, and attest that model scan
+    /// (predicate https://palisade.dev/attestation/model-scan/v1; docs/model-scanning.md).
+    #[arg(long, conflicts_with_all = ["scan_json", "ignore_file", "ignore_unfixed"])]
+    pub model_scan: bool,
     /// Attest this report of `palisade scan image -f json` instead of scanning (a report made
     /// with `--no-model-scan` is refused at verification).
     #[arg(long, value_name = "FILE")]
@@ -122,7 +127,7 @@ pub struct AttestArgs {
     #[command(flatten)]
     pub db: DbLocation,
     /// With --scan: the configuration file (`models.imagePaths`, `models.allowedGlobals`), as
-    /// `palisade scan image --config` reads it.
+    /// `palisade scan image --config` reads it; with --model-scan, `models.allowedGlobals`.
     #[arg(
         long,
         short = 'c',
@@ -328,9 +333,18 @@ pub struct VerifyArgs {
     /// With --require-scan: the most severe finding the scan may have.
     #[arg(long, default_value = "high", value_parser = vuln_severity())]
     pub max_severity: palisade_vuln::severity::Severity,
-    /// With --require-scan: how old the scan may be (`90m`, `24h`, `7d`).
+    /// With --require-scan or --require-model-scan: how old the scan may be (`90m`, `24h`, `7d`).
     #[arg(long, default_value = "7d", value_parser = DurationArg::parse)]
     pub max_age: DurationArg,
+    /// Also require a model-scan attestation (`palisade attest --model-scan`) of this very digest,
+    /// signed by the same key: for an OCI model artifact.
+    #[arg(long, env = "PALISADE_REQUIRE_MODEL_SCAN")]
+    pub require_model_scan: bool,
+    /// With --require-model-scan: a finding at least this severe fails.
+    #[arg(long, default_value = "dangerous", env = "PALISADE_MODEL_FAIL_ON",
+          value_parser = PossibleValuesParser::new(["info", "suspicious", "dangerous"])
+              .try_map(|s| s.parse::<palisade_sign::attest::ModelSeverity>()))]
+    pub model_fail_on: palisade_sign::attest::ModelSeverity,
     /// Write the verdict to this file instead of standard output.
     #[arg(long, short = 'o', env = "PALISADE_OUTPUT", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -372,9 +386,17 @@ pub enum ModelFormat {
 
 #[derive(Debug, Args)]
 pub struct ScanModelArgs {
-    /// Files or directories (searched recursively); formats are recognised by content.
+    /// Files or directories (searched recursively); formats are recognised by content. Or one
+    /// OCI model artifact in its registry, `oci://HOST/REPO@sha256:...` (or `:TAG`): a ModelPack
+    /// artifact, or any artifact whose layers are model files (docs/model-scanning.md).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// With oci://: speak plain HTTP to the registry (a loopback or lab registry only).
+    #[arg(long, env = "PALISADE_PLAIN_HTTP")]
+    pub plain_http: bool,
+    /// With oci://: the Docker config file with registry credentials.
+    #[arg(long, env = "PALISADE_DOCKER_CONFIG", value_name = "FILE")]
+    pub docker_config: Option<PathBuf>,
     /// The configuration file: `models.allowedGlobals` extends the allowlist (docs/configuration.md).
     #[arg(long, short = 'c', env = "PALISADE_CONFIG")]
     pub config: Option<PathBuf>,

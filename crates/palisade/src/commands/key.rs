@@ -96,8 +96,20 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             max_age: args.max_age.value,
             now: time::OffsetDateTime::now_utc().unix_timestamp(),
         });
-    let verdict =
-        palisade_sign::verify::verify_image(&repo, &reference, &key, requirement.as_ref());
+    let model_requirement =
+        args.require_model_scan
+            .then(|| palisade_sign::attest::ModelScanRequirement {
+                fail_on: args.model_fail_on,
+                max_age: args.max_age.value,
+                now: time::OffsetDateTime::now_utc().unix_timestamp(),
+            });
+    let verdict = palisade_sign::verify::verify_artifact(
+        &repo,
+        &reference,
+        &key,
+        requirement.as_ref(),
+        model_requirement.as_ref(),
+    );
     let mut text = String::new();
     if let Some(digest) = &verdict.signed_digest {
         let image = reference.full_name();
@@ -110,6 +122,12 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         text += &format!(
             "verified: a scan no older than {} found nothing above {}\n",
             args.max_age, args.max_severity
+        );
+    }
+    if verdict.model_scan_verified {
+        text += &format!(
+            "verified: a model scan no older than {} found nothing at or above {}\n",
+            args.max_age, args.model_fail_on
         );
     }
     for reason in &verdict.reasons {
@@ -126,6 +144,9 @@ pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let key = KeyPair::from_encrypted_pem(&pem, password.as_bytes())
         .with_context(|| args.key.display().to_string())?;
     let started = crate::commands::scan::now().1;
+    if args.model_scan {
+        return attest_model_scan(&args, &key, &started);
+    }
     let scan: serde_json::Value = match &args.scan_json {
         Some(path) => serde_json::from_slice(
             &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
@@ -167,5 +188,52 @@ pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let digest =
         palisade_sign::attest::attest(&repo, &reference, &key, &scan, &started, &finished)?;
     eprintln!("attested the scan of {}@{digest}", reference.full_name());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `attest --model-scan`: the artifact's model scan (as `scan model oci://` makes it), attested
+/// for the digest that was scanned.
+fn attest_model_scan(args: &AttestArgs, key: &KeyPair, started: &str) -> anyhow::Result<ExitCode> {
+    let config = super::shared::load_config(args.config.as_deref())?;
+    let name = args
+        .image
+        .name()
+        .strip_prefix("oci://")
+        .or_else(|| args.image.name().strip_prefix("registry:"))
+        .unwrap_or(args.image.name());
+    let (repo, reference) = super::model::artifact_repository(
+        name,
+        args.image.plain_http,
+        args.image.docker_config.as_ref(),
+    )?;
+    let options = palisade_scan::artifact::ArtifactOptions {
+        scan: palisade_model::scan::ScanOptions {
+            policy: palisade_model::policy::Policy {
+                extra_allowed: config.models.allowed_globals.clone(),
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let scanned = palisade_scan::artifact::scan_artifact(&repo, &reference, &options)?;
+    let finished = crate::commands::scan::now().1;
+    let scanned_ref = palisade_core::image_ref::ImageRef {
+        digest: Some(scanned.digest.clone()),
+        ..reference
+    };
+    let digest = palisade_sign::attest::attest_model_scan(
+        &repo,
+        &scanned_ref,
+        key,
+        &scanned.json(),
+        started,
+        &finished,
+    )?;
+    eprintln!(
+        "attested the model scan of {}@{digest} ({} files, {} findings)",
+        scanned_ref.full_name(),
+        scanned.files.len(),
+        scanned.findings.len()
+    );
     Ok(ExitCode::SUCCESS)
 }

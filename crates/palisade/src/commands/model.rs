@@ -1,4 +1,5 @@
-//! `palisade scan model`: scan model files with palisade-model, write the report. Only I/O here.
+//! `palisade scan model`: scan model files with palisade-model (or an OCI model artifact in its
+//! registry with palisade-scan's artifact module), write the report. Only I/O here.
 //! With `--signature`, the model's OMS signature is verified in the same pass: each file is
 //! read once, hashed (palisade-model-sign) as the scanner reads it.
 
@@ -24,6 +25,12 @@ pub fn run(args: ScanModelArgs) -> anyhow::Result<ExitCode> {
         policy: Policy { extra_allowed },
         ..ScanOptions::default()
     };
+    if let Some(artifact) = oci_reference(&args.paths)? {
+        if args.signature.is_some() {
+            bail!("--signature verifies a model on disk, not an oci:// artifact");
+        }
+        return run_artifact(&args, artifact, options);
+    }
     let mut files = Vec::new();
     let mut findings = Vec::new();
     let mut unreadable = Vec::new();
@@ -69,6 +76,61 @@ pub fn run(args: ScanModelArgs) -> anyhow::Result<ExitCode> {
     let failed_scan = palisade_diagnostics::fails(&diagnostics, args.fail_on.into());
     let not_verified = verdict.is_some_and(|(_, v)| v.outcome.is_err());
     Ok(exit_code(failed_scan || not_verified))
+}
+
+/// The artifact an `oci://` PATH names; it must be the only PATH.
+fn oci_reference(paths: &[PathBuf]) -> anyhow::Result<Option<&str>> {
+    let artifacts: Vec<&str> = paths
+        .iter()
+        .filter_map(|p| p.to_str()?.strip_prefix("oci://"))
+        .collect();
+    match (artifacts.as_slice(), paths.len()) {
+        ([], _) => Ok(None),
+        ([one], 1) => Ok(Some(one)),
+        _ => bail!("an oci:// artifact is scanned alone: give exactly one PATH"),
+    }
+}
+
+/// `scan model oci://...`: the artifact's layers streamed from the registry and scanned
+/// (palisade-scan's artifact module); the report as for files, with the artifact's digest.
+fn run_artifact(args: &ScanModelArgs, name: &str, scan: ScanOptions) -> anyhow::Result<ExitCode> {
+    let (repo, reference) =
+        artifact_repository(name, args.plain_http, args.docker_config.as_ref())?;
+    let options = palisade_scan::artifact::ArtifactOptions {
+        scan,
+        ..Default::default()
+    };
+    let scanned = palisade_scan::artifact::scan_artifact(&repo, &reference, &options)?;
+    let text = match args.format {
+        ModelFormat::Table => format!(
+            "{}@{} ({}, {} layers)\n{}",
+            scanned.name,
+            scanned.digest,
+            scanned.kind.as_str(),
+            scanned.layers.len(),
+            report::table(&scanned.files, &scanned.findings)
+        ),
+        ModelFormat::Json => pretty(&scanned.json())?,
+        ModelFormat::Sarif => pretty(&report::sarif(&scanned.findings, env!("CARGO_PKG_VERSION")))?,
+    };
+    write_output(args.output.as_deref(), &text)?;
+    let diagnostics: Vec<_> = scanned.findings.iter().map(|f| f.diagnostic()).collect();
+    Ok(exit_code(palisade_diagnostics::fails(
+        &diagnostics,
+        args.fail_on.into(),
+    )))
+}
+
+/// The registry repository of an artifact reference (`HOST/REPO@sha256:...`, `:TAG`).
+pub(crate) fn artifact_repository(
+    name: &str,
+    plain_http: bool,
+    docker_config: Option<&PathBuf>,
+) -> anyhow::Result<(palisade_oci::Repository, palisade_core::image_ref::ImageRef)> {
+    let reference = palisade_core::image_ref::ImageRef::parse(name)
+        .map_err(|e| anyhow::anyhow!("oci://{name}: {e}"))?;
+    let repo = palisade_oci::Repository::new(&reference, plain_http, docker_config)?;
+    Ok((repo, reference))
 }
 
 type Verdict = (PathBuf, palisade_model_sign::Verification);

@@ -56,6 +56,7 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         // ldPreload reads each image's configuration from its registry.
         let image_rules = rules.require_signature.is_some()
             || rules.require_scan.is_some()
+            || rules.require_model_scan.is_some()
             || rules.ld_preload.is_some();
         let images = (image_rules || !args.teams.is_empty()).then(|| {
             std::sync::Arc::new(ImageVerifier::new(

@@ -87,6 +87,56 @@ pub fn skopeo_push(oci: &Path, destination: &str) {
     );
 }
 
+/// Pushes `blobs`, then `manifest` (any OCI manifest: an artifact such as a ModelPack model, which
+/// skopeo does not copy) as `host/repository:tag`, over plain HTTP as the distribution API has it
+/// (a monolithic upload per blob, then a manifest PUT). Returns the manifest's digest.
+pub fn push_artifact(
+    host: &str,
+    repository: &str,
+    tag: &str,
+    blobs: &[&[u8]],
+    manifest: &serde_json::Value,
+) -> String {
+    use sha2::Digest as _;
+    let digest = |bytes: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    let http = reqwest::blocking::Client::new();
+    for blob in blobs {
+        let started = http
+            .post(format!("http://{host}/v2/{repository}/blobs/uploads/"))
+            .send()
+            .unwrap();
+        assert_eq!(started.status().as_u16(), 202, "{:?}", started.text());
+        let location = started.headers()["location"].to_str().unwrap().to_owned();
+        let location = if location.starts_with("http") {
+            location
+        } else {
+            format!("http://{host}{location}")
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let put = http
+            .put(format!("{location}{separator}digest={}", digest(blob)))
+            .header("content-type", "application/octet-stream")
+            .body(blob.to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(put.status().as_u16(), 201, "{:?}", put.text());
+    }
+    let body = serde_json::to_vec(manifest).unwrap();
+    let put = http
+        .put(format!("http://{host}/v2/{repository}/manifests/{tag}"))
+        .header(
+            "content-type",
+            manifest["mediaType"]
+                .as_str()
+                .unwrap_or("application/vnd.oci.image.manifest.v1+json"),
+        )
+        .body(body.clone())
+        .send()
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 201, "{:?}", put.text());
+    digest(&body)
+}
+
 /// `skopeo copy` from `source` to `destination` (transport-prefixed), over plain HTTP on both
 /// sides, with `extra` options such as `--dest-creds USER:PASSWORD`.
 pub fn skopeo_copy(source: &str, destination: &str, extra: &[&str]) {
