@@ -8,7 +8,6 @@
 //! a `..` path in a tar, an unreadable file) is an [`ArtifactError`] naming the layer and the byte
 //! offset, never a partial report.
 
-use std::cell::RefCell;
 use std::io::Read;
 
 use serde_json::json;
@@ -189,17 +188,19 @@ pub fn scan_artifact(
         let files = match modelpack::layer_packing(&layer.media_type) {
             LayerPacking::Raw => scan_raw(&mut scan, layer, &mut blob, options),
             packing => scan_tar(&mut scan, packing, &mut blob, options),
-        }
-        .map_err(|(offset, message)| fail(offset, message));
+        };
         // The blob's own failure (truncated, too long, wrong digest) explains a read error the
-        // scanner saw, so it goes first.
-        blob.finish()
-            .map_err(|(offset, message)| fail(offset, message))?;
+        // scanner saw, so it goes first; a layer refused for what it holds is not read further.
+        let checked = match files {
+            Ok(files) => blob.finish().map(|()| files),
+            Err(refused) => Err(blob.failure.take().unwrap_or(refused)),
+        };
+        let files = checked.map_err(|(offset, message)| fail(offset, message))?;
         scan.layers.push(LayerScan {
             digest: layer.digest.clone(),
             media_type: layer.media_type.clone(),
             size: layer.size,
-            files: files?,
+            files,
         });
     }
     scan.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -245,7 +246,6 @@ fn scan_tar(
     blob: &mut BlobReader<impl Read>,
     options: &ArtifactOptions,
 ) -> Result<Vec<String>, LayerFailure> {
-    let offset = RefCell::new(0u64);
     let stream: Box<dyn Read + '_> = match packing {
         LayerPacking::TarGzip => Box::new(flate2::read::MultiGzDecoder::new(&mut *blob)),
         LayerPacking::TarZstd => Box::new(
@@ -261,11 +261,12 @@ fn scan_tar(
     let mut files = Vec::new();
     let mut count = 0u64;
     let mut declared = 0u64;
+    // Where the last header began: an entry that cannot be read is reported after it.
+    let mut last_header = 0u64;
     for entry in entries {
-        let at = *offset.borrow();
-        let mut entry = entry.map_err(|e| (at, format!("unreadable tar entry: {e}")))?;
+        let mut entry = entry.map_err(|e| (last_header, format!("unreadable tar entry: {e}")))?;
         let header_at = entry.raw_header_position();
-        *offset.borrow_mut() = header_at;
+        last_header = header_at;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let kind = entry.header().entry_type();
         count += 1;
@@ -509,6 +510,10 @@ mod tests {
     }
 
     fn scan_tar_bytes(bytes: &[u8]) -> Result<ArtifactScan, LayerFailure> {
+        scan_packed(bytes, LayerPacking::Tar)
+    }
+
+    fn scan_packed(bytes: &[u8], packing: LayerPacking) -> Result<ArtifactScan, LayerFailure> {
         let mut scan = ArtifactScan {
             name: "r/m".into(),
             digest: "sha256:00".into(),
@@ -520,12 +525,7 @@ mod tests {
         };
         let layer = descriptor(bytes);
         let mut blob = BlobReader::new(bytes, &layer).unwrap();
-        scan_tar(
-            &mut scan,
-            LayerPacking::Tar,
-            &mut blob,
-            &ArtifactOptions::default(),
-        )?;
+        scan_tar(&mut scan, packing, &mut blob, &ArtifactOptions::default())?;
         blob.finish()?;
         Ok(scan)
     }
@@ -548,6 +548,18 @@ mod tests {
         let scan = scan_tar_bytes(&ok).unwrap();
         let paths: Vec<&str> = scan.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["model/README.md", "model/weights.pkl"]);
+        // The same tar gzipped and zstd-compressed reads the same; a gzip layer that is not
+        // gzip is an error, not an empty layer.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &ok).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(ok.as_slice(), 1).unwrap();
+        for (bytes, packing) in [(&gz, LayerPacking::TarGzip), (&zst, LayerPacking::TarZstd)] {
+            let packed = scan_packed(bytes, packing).unwrap();
+            assert_eq!(packed.files, scan.files, "{packing:?}");
+            assert_eq!(packed.findings, scan.findings, "{packing:?}");
+        }
+        assert!(scan_packed(&ok, LayerPacking::TarGzip).is_err());
         assert!(
             scan.findings
                 .iter()
