@@ -58,6 +58,9 @@ pub enum Clue {
 pub enum ImageRule {
     Signature,
     Scan,
+    /// A model artifact (image volume, KServe `storageUri: oci://`) without a passing model-scan
+    /// attestation (`rules.requireModelScan`).
+    ModelScan,
     /// No key is trusted for the image: neither rule can be met until one is.
     Trust,
 }
@@ -236,6 +239,7 @@ fn image_failures(rest: &str) -> Vec<Clue> {
     };
     let signature_fired = hints.contains("palisade/require-signature");
     let scan_fired = hints.contains("palisade/require-scan");
+    let model_scan_fired = hints.contains("palisade/require-model-scan");
     let mut clues = Vec::new();
     for part in body.split("; image \"") {
         let part = part.trim_start_matches("image \"");
@@ -247,11 +251,18 @@ fn image_failures(rest: &str) -> Vec<Clue> {
             .strip_prefix('(')
             .and_then(|a| a.split_once(')'))
             .map_or(after, |(_, a)| a.trim_start());
-        let after = after.strip_prefix("of container ").unwrap_or(after);
-        let (containers, reason) = after.split_once(": ").unwrap_or((after, ""));
-        let container = containers.trim_matches('"').to_owned();
+        let (of, reason) = after.split_once(": ").unwrap_or((after, ""));
+        // A container's name; a model artifact's use as written (`of volume "model"`).
+        let container = match of.strip_prefix("of container ") {
+            Some(containers) => containers.trim_matches('"').to_owned(),
+            None => of.to_owned(),
+        };
         let rule = if reason.contains("no key in imageVerification.trust") {
             ImageRule::Trust
+        } else if reason.starts_with("model scan: ")
+            || (model_scan_fired && !signature_fired && !scan_fired)
+        {
+            ImageRule::ModelScan
         } else if reason.contains("signature") || (signature_fired && !scan_fired) {
             ImageRule::Signature
         } else {

@@ -560,9 +560,14 @@ fn admission_or_kubelet(
             let (code, fix) = match rule {
                 ImageRule::Signature => ("explain/image-not-signed", format!("sign the image with a key the cluster trusts for it (imageVerification.trust): `palisade sign --key cosign.key {image}`")),
                 ImageRule::Scan => ("explain/image-scan-missing", format!("attest a fresh scan, signed with a trusted key: `palisade attest --key cosign.key --scan {image}` (after `palisade db import` of current advisories, and fixing what the scan finds above rules.requireScan.maxSeverity)")),
+                ImageRule::ModelScan => ("explain/model-scan-missing", format!("scan and attest the model artifact, signed with a trusted key: `palisade scan model oci://{image}`, then `palisade attest --key cosign.key --model-scan {image}` (after removing what the scan finds at or above rules.requireModelScan.failOn)")),
                 ImageRule::Trust => ("explain/image-key-not-trusted", format!("ask the platform team for an imageVerification.trust entry covering {image} in this namespace, or sign it with a key already trusted there: `palisade sign --key cosign.key {image}`")),
             };
-            (code, format!("palisade's admission webhook refused image {image:?} of container {container:?}: {reason}"), fix, false)
+            let of = match container.strip_prefix("of ") {
+                Some(use_) => use_.to_owned(),
+                None => format!("container {container:?}"),
+            };
+            (code, format!("palisade's admission webhook refused image {image:?} of {of}: {reason}"), fix, false)
         }
         Clue::RegistryNotAllowed { detail } => ("explain/registry-not-allowed", format!("palisade's admission webhook refused an image from a registry the platform does not allow ({detail})"), "push the image to an allowed registry (`crane copy SRC DST`, or your CI's push) and reference it from there".to_owned(), false),
         _ => return None,
@@ -860,6 +865,21 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("`palisade attest --key cosign.key --scan registry.example.com/ml/iris:1`"));
+        // A model artifact's model scan: the fix scans and attests the artifact, not the image.
+        let model = "pods \"iris\" is forbidden: images not verified: image \"registry.example.com/ml/models/iris@sha256:0f\" of volume \"model\": model scan: sha256:1a (the newest attestation): the scan found dangerous (model/dangerous-global in model.pkl), at or above dangerous (to fix palisade/require-model-scan: scan and attest the model artifact with `palisade attest --model-scan REF --key KEY`)";
+        let d = only(&run(Some(model), None, None), "explain/model-scan-missing").clone();
+        assert!(
+            d.fix.as_deref().unwrap().contains(
+                "`palisade attest --key cosign.key --model-scan registry.example.com/ml/models/iris@sha256:0f`"
+            ),
+            "{:?}",
+            d.fix
+        );
+        assert!(
+            d.message.starts_with("palisade's admission webhook refused image \"registry.example.com/ml/models/iris@sha256:0f\" of volume \"model\": model scan: sha256:1a (the newest attestation): the scan found dangerous"),
+            "{}",
+            d.message
+        );
         let registry = "pods \"iris-1\" is forbidden: violates palisade rules: disallowed image registry (container \"server\" must use images from \"registry.example.com/ml\", not \"docker.io/me/iris:1\")";
         let d = only(
             &run(Some(registry), None, None),

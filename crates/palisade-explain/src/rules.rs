@@ -70,6 +70,12 @@ const RULES: &[Rule] = &[
         help: "Attest a fresh scan: `palisade attest --key cosign.key --scan IMAGE`.",
     },
     Rule {
+        code: "explain/model-scan-missing",
+        severity: Severity::High,
+        title: "palisade's webhook refused a model artifact without a recent, passing model-scan attestation.",
+        help: "Scan and attest the model artifact: `palisade attest --key cosign.key --model-scan REF`.",
+    },
+    Rule {
         code: "explain/image-key-not-trusted",
         severity: Severity::High,
         title: "No key is trusted for the image in the namespace.",
