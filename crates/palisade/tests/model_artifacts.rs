@@ -54,6 +54,29 @@ fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// A minimal safetensors file: one F32 tensor of one element.
+fn safetensors() -> Vec<u8> {
+    let header = br#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&1.0f32.to_le_bytes());
+    bytes
+}
+
+/// A tar whose one entry has `path` exactly as given (`..` included: the tar crate's own
+/// builder refuses to write such a path).
+fn hostile_tar(path: &str, content: &[u8]) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&header, content).unwrap();
+    builder.into_inner().unwrap()
+}
+
 /// Pushes a ModelPack artifact: its weights as a raw layer at `weights_path`, and a tar+gzip
 /// weight-config layer with config.json. Returns (manifest digest, weights layer digest).
 fn push_modelpack(
@@ -216,6 +239,102 @@ fn model_artifacts_are_scanned_attested_verified_and_admitted_only_when_clean() 
         "{table}"
     );
     assert!(table.contains("model/dangerous-global"), "{table}");
+
+    // Not ModelPack: any artifact with a layer titled as a model file (an `oras push` of a
+    // safetensors file) is a model artifact too.
+    let weights = safetensors();
+    let empty = b"{}".as_slice();
+    let oras = push_artifact(
+        &host,
+        "ml/models/oras",
+        "1",
+        &[empty, &weights],
+        &json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.example.model",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": sha256(&weights),
+                "size": weights.len(), "annotations": {"org.opencontainers.image.title": "model.safetensors"}}]
+        }),
+    );
+    let output = expect(
+        run(&[
+            "scan",
+            "model",
+            &format!("oci://{host}/ml/models/oras@{oras}"),
+            "--plain-http",
+            "-f",
+            "json",
+        ]),
+        0,
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["artifact"]["kind"], "model-files", "{report:#}");
+    assert_eq!(
+        report["files"][0]["path"], "model.safetensors",
+        "{report:#}"
+    );
+    // An artifact with no model layer is not scanned as if it were clean.
+    let readme = b"# notes\n".as_slice();
+    push_artifact(
+        &host,
+        "ml/docs",
+        "1",
+        &[empty, readme],
+        &json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.example.docs",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+            "layers": [{"mediaType": "text/markdown", "digest": sha256(readme), "size": readme.len(),
+                "annotations": {"org.opencontainers.image.title": "README.md"}}]
+        }),
+    );
+    let output = expect(
+        run(&[
+            "scan",
+            "model",
+            &format!("oci://{host}/ml/docs:1"),
+            "--plain-http",
+        ]),
+        2,
+    );
+    assert!(
+        text(&output).contains("not a model artifact"),
+        "{}",
+        text(&output)
+    );
+    // A tar layer with an entry that climbs out of the model directory: refused, at its header.
+    let climbing = hostile_tar("../../etc/cron.d/model", b"* * * * * root sh\n");
+    let config = b"{}".as_slice();
+    push_artifact(
+        &host,
+        repo,
+        "climbing",
+        &[config, &climbing],
+        &json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": MODEL_MANIFEST,
+            "config": {"mediaType": MODEL_CONFIG, "digest": sha256(config), "size": 2},
+            "layers": [{"mediaType": "application/vnd.cncf.model.weight.v1.tar", "digest": sha256(&climbing), "size": climbing.len()}]
+        }),
+    );
+    let output = expect(
+        run(&[
+            "scan",
+            "model",
+            &format!("oci://{host}/{repo}:climbing"),
+            "--plain-http",
+        ]),
+        2,
+    );
+    assert!(
+        text(&output).contains(&format!(
+            "layer {}, at byte 0: tar entry \"../../etc/cron.d/model\" leaves the model directory",
+            sha256(&climbing)
+        )),
+        "{}",
+        text(&output)
+    );
 
     // Keys; every artifact signed, so that `verify` fails only for the model scan.
     let work = tempfile::tempdir().unwrap();
