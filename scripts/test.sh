@@ -5,8 +5,9 @@
 # What the tests use beyond cargo: docker-registry (the CNCF distribution registry, started by
 # ../shared/tools/local-registry.sh), skopeo (pushes test images), curl (local-registry.sh waits
 # for the registry with it), python3 (the reference for what a pickle executes, and the image
-# writer scripts/oci_image.py), and the reference model_signing from PyPI (in a venv under
-# target/). On Debian and Ubuntu the missing ones are installed with apt-get
+# writer scripts/oci_image.py), and the reference model_signing and check-jsonschema (which
+# validates palisade's CycloneDX against the vendored CycloneDX 1.6 schema) from PyPI (in a venv
+# under target/). On Debian and Ubuntu the missing ones are installed with apt-get
 # (as root, or through sudo); elsewhere the script names the packages and stops.
 #
 #   usage: scripts/test.sh [ARGS...]       ARGS go to cargo test
@@ -59,6 +60,10 @@ if [ ! -x target/venv-model-signing/bin/model_signing ]; then
   echo "scripts/test.sh: installing model_signing (PyPI) into target/venv-model-signing" >&2
   python3 -m venv target/venv-model-signing
   target/venv-model-signing/bin/pip install -q model-signing pyopenssl
+fi
+if ! command -v check-jsonschema >/dev/null 2>&1 && [ ! -x target/venv-model-signing/bin/check-jsonschema ]; then
+  echo "scripts/test.sh: installing check-jsonschema (PyPI) into target/venv-model-signing" >&2
+  target/venv-model-signing/bin/pip install -q check-jsonschema==0.39.0
 fi
 for corpus in ../shared/conformance/pod-security/MANIFEST.tsv ../shared/vulndata/pypa-advisories/README.md; do
   test -f "$corpus" || { echo "scripts/test.sh: missing $corpus (the test corpora sit beside this repository)" >&2; exit 1; }

@@ -1,4 +1,4 @@
-//! Software bills of materials for an image's inventory: CycloneDX 1.5 JSON (optionally carrying
+//! Software bills of materials for an image's inventory: CycloneDX 1.6 JSON (optionally carrying
 //! the scan's vulnerabilities, so one file can be imported into tools such as Dependency-Track)
 //! and SPDX 2.3 JSON.
 //!
@@ -47,7 +47,7 @@ pub struct VulnerabilityEntry {
     pub analysis: Option<(String, String)>,
 }
 
-/// CycloneDX 1.5: the image as the BOM's subject, one component per package (plus the operating
+/// CycloneDX 1.6: the image as the BOM's subject, one component per package (plus the operating
 /// system), and the given vulnerabilities attached to the components they affect.
 pub fn cyclonedx(
     subject: &Subject,
@@ -59,9 +59,11 @@ pub fn cyclonedx(
 
 /// [`cyclonedx`], with the model files the model scan found in the image as
 /// `machine-learning-model` components after the packages (path order): the file's SHA-256 as
-/// its hash, and its path, format, size, the scan's verdict (`clean`, `suspicious`,
-/// `dangerous`) and the rules it broke as properties. Without model files the document is
-/// exactly [`cyclonedx`]'s.
+/// its hash, its path in the image as the evidence of where it occurs, and its path, format,
+/// size, the scan's verdict (`clean`, `suspicious`, `dangerous`) and the rules it broke as
+/// properties. No `modelCard`: a file scan learns nothing of what one describes (approach, task,
+/// datasets, architecture), and the scan's verdict is about the file, so it stays with the
+/// component's properties. Without model files the document is exactly [`cyclonedx`]'s.
 pub fn cyclonedx_with_models(
     subject: &Subject,
     inventory: &Inventory,
@@ -146,6 +148,10 @@ pub fn cyclonedx_with_models(
                 Some(json!([{"alg": "SHA-256", "content": model.sha256}])),
             ),
             ("properties", Some(Value::Array(properties))),
+            (
+                "evidence",
+                Some(json!({"occurrences": [{"location": model.path}]})),
+            ),
         ]));
     }
 
@@ -180,10 +186,10 @@ pub fn cyclonedx_with_models(
     object([
         (
             "$schema",
-            Some(json!("http://cyclonedx.org/schema/bom-1.5.schema.json")),
+            Some(json!("http://cyclonedx.org/schema/bom-1.6.schema.json")),
         ),
         ("bomFormat", Some(json!("CycloneDX"))),
-        ("specVersion", Some(json!("1.5"))),
+        ("specVersion", Some(json!("1.6"))),
         ("serialNumber", Some(json!(serial))),
         ("version", Some(json!(1))),
         ("metadata", Some(metadata)),

@@ -38,7 +38,7 @@ pub enum Command {
     /// Scan container images for vulnerable OS and Python packages.
     #[command(subcommand)]
     Scan(ScanCommand),
-    /// Write an image's software bill of materials (CycloneDX 1.5 or SPDX 2.3 JSON).
+    /// Write an image's software bill of materials (CycloneDX 1.6 or SPDX 2.3 JSON).
     Sbom(SbomArgs),
     /// Manage the local vulnerability database (OSV records).
     #[command(subcommand)]
@@ -495,7 +495,7 @@ pub enum ScanFormat {
     Table,
     Json,
     Sarif,
-    /// CycloneDX 1.5 with the packages and their vulnerabilities.
+    /// CycloneDX 1.6 with the packages and their vulnerabilities.
     Cyclonedx,
 }
 
@@ -531,7 +531,7 @@ pub struct ScanImageArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SbomFormat {
-    /// CycloneDX 1.5 JSON.
+    /// CycloneDX 1.6 JSON.
     Cyclonedx,
     /// SPDX 2.3 JSON.
     Spdx,
