@@ -336,6 +336,47 @@ fn model_artifacts_are_scanned_attested_verified_and_admitted_only_when_clean() 
         text(&output)
     );
 
+    // Descriptors that lie about a blob's size: shorter than the blob (the scan stops at the
+    // declared end) and absurdly large (refused before anything is read).
+    let pickle = conformance("benign0_v4.pkl");
+    for (tag, size, error) in [
+        (
+            "short",
+            4u64,
+            format!(
+                "layer {}, at byte 4: the blob is longer than the 4 bytes its descriptor declares",
+                sha256(&pickle)
+            ),
+        ),
+        (
+            "huge",
+            1 << 50,
+            format!(
+                "layer {}, at byte 0: its descriptor declares 1125899906842624 bytes, over the limit",
+                sha256(&pickle)
+            ),
+        ),
+    ] {
+        push_artifact(
+            &host,
+            repo,
+            tag,
+            &[config, &pickle],
+            &json!({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": MODEL_MANIFEST,
+                "config": {"mediaType": MODEL_CONFIG, "digest": sha256(config), "size": 2},
+                "layers": [{"mediaType": WEIGHT_RAW, "digest": sha256(&pickle), "size": size,
+                    "annotations": {"org.cncf.model.filepath": "model.pkl"}}]
+            }),
+        );
+        let output = expect(
+            run(&["scan", "model", &format!("oci://{host}/{repo}:{tag}"), "--plain-http"]),
+            2,
+        );
+        assert!(text(&output).contains(&error), "{tag}: {}", text(&output));
+    }
+
     // Keys; every artifact signed, so that `verify` fails only for the model scan.
     let work = tempfile::tempdir().unwrap();
     let prefix = work.path().join("ci");
