@@ -433,41 +433,51 @@ async fn review(state: &AppState, webhook: Webhook, body: &[u8]) -> Response {
                             labels.as_ref(),
                         ));
                     }
-                    // A request already denied costs no registry work.
+                    // A request already denied costs no registry work. The images' signatures
+                    // and scans, and their configurations (rules.ldPreload: what each container
+                    // inherits from its image), are read at once: each within
+                    // imageVerification.timeout, together well within the request's deadline.
                     if decision.allowed() {
                         let checks = state
                             .admission
                             .image_checks_with_teams(&policy_request, &teams);
+                        let config_checks = state.admission.image_config_checks(&policy_request);
+                        // Without a verifier there are no verdicts, which the policy treats as
+                        // unverifiable (never as verified).
+                        let (verdicts, config_verdicts) = match &state.images {
+                            Some(images) => {
+                                let namespace = policy_request.namespace;
+                                tokio::join!(
+                                    async {
+                                        if checks.is_empty() {
+                                            Vec::new()
+                                        } else {
+                                            images.verify_all(namespace, &checks).await
+                                        }
+                                    },
+                                    async {
+                                        if config_checks.is_empty() {
+                                            Vec::new()
+                                        } else {
+                                            images.read_configs(namespace, &config_checks).await
+                                        }
+                                    }
+                                )
+                            }
+                            None => (Vec::new(), Vec::new()),
+                        };
                         if !checks.is_empty() {
-                            // Without a verifier there are no verdicts, which the policy
-                            // treats as unverifiable (never as verified).
-                            let verdicts = match &state.images {
-                                Some(images) => {
-                                    images.verify_all(policy_request.namespace, &checks).await
-                                }
-                                None => Vec::new(),
-                            };
                             decision.absorb(state.admission.judge_images(
                                 &policy_request,
                                 &checks,
                                 &verdicts,
                             ));
                         }
-                    }
-                    // rules.ldPreload: what each container inherits from its image's configuration.
-                    if decision.allowed() {
-                        let checks = state.admission.image_config_checks(&policy_request);
-                        if !checks.is_empty() {
-                            let verdicts = match &state.images {
-                                Some(images) => {
-                                    images.read_configs(policy_request.namespace, &checks).await
-                                }
-                                None => Vec::new(),
-                            };
+                        if !config_checks.is_empty() {
                             decision.absorb(state.admission.judge_image_configs(
                                 &policy_request,
-                                &checks,
-                                &verdicts,
+                                &config_checks,
+                                &config_verdicts,
                             ));
                         }
                     }

@@ -270,3 +270,64 @@ fn every_platform_of_an_index_is_read() {
     let response = validate(&webhook, "i2", &server(&format!("{host}/ml/multi:2")));
     assert_eq!(response["allowed"], true, "{response:#}");
 }
+
+#[test]
+fn signatures_and_configurations_are_checked_together() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let work = tempfile::tempdir().unwrap();
+    let preload = image(&[&format!("LD_PRELOAD={HOOK}")]);
+    let clean = image(&["PATH=/usr/bin:/bin"]);
+    push(work.path(), &preload, &format!("{host}/ml/preload:1"));
+    push(work.path(), &clean, &format!("{host}/ml/clean:1"));
+    push(work.path(), &clean, &format!("{host}/ml/unsigned:1"));
+    let keys = work.path().join("signer");
+    let sign = |args: &[&str]| {
+        let output = common::palisade()
+            .args(args)
+            .env("PALISADE_PASSWORD", "pw")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    sign(&["key", "generate", "--out", keys.to_str().unwrap()]);
+    let key = work.path().join("signer.key");
+    for repo in ["preload", "clean"] {
+        sign(&[
+            "sign",
+            &format!("{host}/ml/{repo}:1"),
+            "--key",
+            key.to_str().unwrap(),
+            "--plain-http",
+        ]);
+    }
+    let config = format!(
+        "{}  requireSignature: {{}}\nimageVerification:\n  plainHttpRegistries: [\"{host}\"]\n  trust:\n    - images: [\"{host}/ml/**\"]\n      namespaces: [\"*\"]\n      keys: [\"{}\"]\n",
+        "podSecurity:\n  level: privileged\nrules:\n  ldPreload: {}\n",
+        work.path().join("signer.pub").display()
+    );
+    let webhook = Webhook::start(&config, &[]);
+    // Signed and clean: admitted.
+    let response = validate(&webhook, "s1", &server(&format!("{host}/ml/clean:1")));
+    assert_eq!(response["allowed"], true, "{response:#}");
+    // Signed, but its configuration preloads a library: denied by ldPreload.
+    let response = validate(&webhook, "s2", &server(&format!("{host}/ml/preload:1")));
+    assert_eq!(response["allowed"], false, "{response:#}");
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("pods \"llm\" is forbidden: violates palisade rules: LD_PRELOAD set in the image configuration"),
+        "{message}"
+    );
+    // Clean but unsigned: denied by requireSignature.
+    let response = validate(&webhook, "s3", &server(&format!("{host}/ml/unsigned:1")));
+    assert_eq!(response["allowed"], false, "{response:#}");
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("pods \"llm\" is forbidden: images not verified"),
+        "{message}"
+    );
+}
