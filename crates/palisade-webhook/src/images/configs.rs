@@ -9,7 +9,7 @@ use std::io::Read as _;
 use palisade_core::image_ref::ImageRef;
 use palisade_oci::manifest::{ManifestOrIndex, DOCKER_MANIFEST, OCI_MANIFEST};
 use palisade_oci::registry::{RegistryOptions, Repository};
-use palisade_oci::{parse_json, verify_digest, OciError, MAX_JSON_BLOB};
+use palisade_oci::{parse_json, sha256_hex, verify_digest, OciError, MAX_JSON_BLOB};
 use palisade_policy::image_config::{ConfigCheck, ConfigFailure, ConfigVerdict, PlatformEnv};
 
 use super::{prune, Cached, ImageVerifier, NEGATIVE_TTL};
@@ -173,6 +173,16 @@ fn read_image_configs(
         .or_else(|| reference.digest.clone())
         .or_else(|| reference.tag.clone())
         .unwrap_or_else(|| "latest".into());
+    // Only what can be checked against its digest is read (palisade-oci checks sha256 alone).
+    if wanted.contains(':') && sha256_hex(&wanted).is_none() {
+        return Err((
+            None,
+            OciError::new(
+                repo.location(),
+                format!("{wanted} is not a sha256 digest, the only kind whose content is checked"),
+            ),
+        ));
+    }
     let (bytes, _, digest) = repo.manifest(&wanted).map_err(|e| (None, e))?;
     let read = || -> Result<Vec<PlatformEnv>, OciError> {
         let manifest: ManifestOrIndex = parse_json(repo.location(), "manifest", &bytes)?;
@@ -200,6 +210,15 @@ fn read_image_configs(
         }
         let mut configs = Vec::new();
         for entry in images {
+            if sha256_hex(&entry.digest).is_none() {
+                return Err(OciError::new(
+                    repo.location(),
+                    format!(
+                        "index {digest} lists {:?}, not a sha256 digest",
+                        entry.digest
+                    ),
+                ));
+            }
             let (bytes, _, _) = repo.manifest(&entry.digest)?;
             let manifest: ManifestOrIndex = parse_json(repo.location(), "manifest", &bytes)?;
             if manifest.manifests.is_some() {
