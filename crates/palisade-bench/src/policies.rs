@@ -41,6 +41,10 @@ pub struct Args {
         default_value = "../shared/conformance/policies/kyverno-policies"
     )]
     library: PathBuf,
+    /// Write the policies and the corpus here and keep them (to profile `palisade audit` on
+    /// them) [default: a temporary directory].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
     /// The palisade binary [default: target/release/palisade beside this one].
     #[arg(long, env = "PALISADE_BIN")]
     palisade: Option<PathBuf>,
@@ -252,7 +256,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     );
     let dir = tempfile::tempdir()?;
-    let d = dir.path();
+    let d = args.work_dir.as_deref().unwrap_or(dir.path());
     let policy_dir = d.join("policies");
     std::fs::create_dir_all(&policy_dir)?;
     for p in &policies {

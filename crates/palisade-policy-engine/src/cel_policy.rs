@@ -436,11 +436,7 @@ fn eval_bool(expr: &Expr, scope: &Scope<'_>) -> Result<bool, String> {
 impl CelPolicy {
     /// Whether the request is in this policy's scope (matchConstraints / match).
     pub fn applies(&self, req: &Prepared) -> bool {
-        self.matcher.matches(req)
-            && self.binding_matcher.as_ref().is_none_or(|m| {
-                m.rules.is_empty() && m.namespace_selector.is_none() && m.object_selector.is_none()
-                    || m.matches(req)
-            })
+        self.matcher.matches(req) && self.binding_matcher.as_ref().is_none_or(|m| m.matches(req))
     }
 
     /// Evaluates the policy on a request it applies to, once per params object its binding

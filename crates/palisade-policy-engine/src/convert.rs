@@ -33,9 +33,36 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
     }
 }
 
-/// A JSON document as the boxed value the interpreter works on (converted once per request).
+/// A JSON document as the boxed value the interpreter works on (converted once per request,
+/// directly: no `Value` in between).
 pub fn json_to_val(v: &serde_json::Value) -> Box<dyn Val> {
-    value_to_val(json_to_value(v))
+    use cel::common::types::{
+        CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+    };
+    match v {
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Box::new(CelInt::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Box::new(CelUInt::from(u))
+            } else {
+                Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+            }
+        }
+        serde_json::Value::String(s) => Box::new(CelString::from(s.clone())),
+        serde_json::Value::Array(a) => {
+            Box::new(CelList::from(a.iter().map(json_to_val).collect::<Vec<_>>()))
+        }
+        serde_json::Value::Object(o) => {
+            let map: HashMap<CelMapKey, Box<dyn Val>> = o
+                .iter()
+                .map(|(k, v)| (CelMapKey::from(k.clone()), json_to_val(v)))
+                .collect();
+            Box::new(CelMap::from(map))
+        }
+    }
 }
 
 /// A CEL value as the boxed value the interpreter works on.
@@ -105,4 +132,25 @@ pub fn to_static(v: &dyn Val) -> Result<Box<dyn Val>, cel::ExecutionError> {
     }
     // Scalars, opaque and struct values: through `Value`, which owns what it holds.
     Value::try_from(v)?.try_into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct conversion gives what the conversion through `Value` gives.
+    #[test]
+    fn json_to_val_agrees_with_json_to_value() {
+        let doc = serde_json::json!({
+            "a": [1, -2, 18446744073709551615u64, 1.5, "s", null, true, {"b": {"c": []}}],
+            "": {},
+        });
+        let direct = json_to_val(&doc);
+        let via_value = value_to_val(json_to_value(&doc));
+        assert!(direct.equals(via_value.as_ref()));
+        assert_eq!(
+            Value::try_from(direct.as_ref()).unwrap(),
+            json_to_value(&doc)
+        );
+    }
 }

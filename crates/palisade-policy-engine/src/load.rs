@@ -405,7 +405,18 @@ pub(crate) fn vap(
                 return Err(bctx.error(None, "validationActions must name Deny, Warn or Audit"));
             }
             if let Some(mr) = bspec.get("matchResources") {
-                p.binding_matcher = Some(match_resources(&bctx, Some(mr))?);
+                let mut m = match_resources(&bctx, Some(mr))?;
+                // The binding narrows the policy's matchConstraints: resourceRules it leaves
+                // unset do not constrain the resources (its selectors and exclusions still do).
+                if m.rules.is_empty() {
+                    m.rules.push(crate::matching::ResourceRule {
+                        groups: vec!["*".to_string()],
+                        versions: vec!["*".to_string()],
+                        resources: vec!["*/*".to_string()],
+                        ..Default::default()
+                    });
+                }
+                p.binding_matcher = Some(m);
             }
             if let Some((api_version, kind)) = &param_kind {
                 let pr = bspec.get("paramRef");

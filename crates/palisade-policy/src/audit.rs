@@ -21,6 +21,15 @@ pub enum AuditOutcome {
     Report(ObjectReport),
 }
 
+/// Checks beyond Pod Security and palisade's rules (the platform's own policies, `audit
+/// --policy`), run on every object in the audit's one pass: each file is read and parsed once,
+/// and their findings join the object's report.
+pub trait ObjectChecks: Sync {
+    /// The findings for `object`; `namespace` is the Namespace object it would be created in
+    /// (`default` when it names none), when the inputs have it.
+    fn check(&self, object: &Object, namespace: Option<&Object>) -> Vec<Finding>;
+}
+
 /// Evaluates objects against the Pod Security Standards at their namespace's level.
 #[derive(Debug, Clone)]
 pub struct Auditor {
@@ -28,6 +37,8 @@ pub struct Auditor {
     exemptions: Exemptions,
     rules: RulesConfig,
     namespaces: HashMap<String, NamespacePolicy>,
+    /// The Namespace objects of the inputs, for [`ObjectChecks`].
+    namespace_objects: HashMap<String, Object>,
 }
 
 impl Auditor {
@@ -46,6 +57,7 @@ impl Auditor {
                     (name.clone(), NamespacePolicy::from_config(labels, defaults))
                 })
                 .collect(),
+            namespace_objects: HashMap::new(),
         }
     }
 
@@ -60,6 +72,8 @@ impl Auditor {
         }
         let policy = NamespacePolicy::from_labels(&object.metadata.labels, self.defaults);
         self.namespaces.insert(object.metadata.name.clone(), policy);
+        self.namespace_objects
+            .insert(object.metadata.name.clone(), object.clone());
         true
     }
 
@@ -158,6 +172,17 @@ impl Auditor {
 
     /// Audits every object of one stream.
     pub fn audit_stream(&self, file: &std::sync::Arc<str>, text: &str) -> StreamAudit {
+        self.audit_stream_with(file, text, None)
+    }
+
+    /// Audits every object of one stream, with `checks` besides. An object only they find
+    /// something in (a Service, say) is reported as checked by the custom policies.
+    pub fn audit_stream_with(
+        &self,
+        file: &std::sync::Arc<str>,
+        text: &str,
+        checks: Option<&dyn ObjectChecks>,
+    ) -> StreamAudit {
         let stream = palisade_core::source::parse_stream(file, text);
         let mut audit = StreamAudit {
             documents: stream.documents,
@@ -166,9 +191,29 @@ impl Auditor {
             ..Default::default()
         };
         for object in &stream.objects {
+            let extra = checks.map_or_else(Vec::new, |c| {
+                // An object that names no namespace is created in `default`.
+                let namespace = match object.metadata.namespace.as_str() {
+                    "" => "default",
+                    ns => ns,
+                };
+                c.check(object, self.namespace_objects.get(namespace))
+            });
             match self.audit(object) {
-                Ok(AuditOutcome::Skipped { kind }) => audit.skipped.push(kind),
-                Ok(AuditOutcome::Report(report)) => audit.reports.push(report),
+                Ok(AuditOutcome::Skipped { kind }) if extra.is_empty() => audit.skipped.push(kind),
+                Ok(AuditOutcome::Skipped { .. }) => audit.reports.push(ObjectReport {
+                    object: ObjectRef::from_object(object),
+                    policy: "custom".to_string(),
+                    outcome: Outcome::Violations,
+                    findings: extra,
+                }),
+                Ok(AuditOutcome::Report(mut report)) => {
+                    if !extra.is_empty() {
+                        report.findings.extend(extra);
+                        report.outcome = Outcome::Violations;
+                    }
+                    audit.reports.push(report);
+                }
                 Err(e) => audit.errors.push(e),
             }
         }
@@ -314,6 +359,19 @@ pub fn audit_inputs<I: AuditInput>(
     reporter: &mut dyn palisade_core::report::Reporter,
     on_error: &dyn Fn(&InputError),
 ) -> std::io::Result<palisade_core::report::Summary> {
+    audit_inputs_with(config, defaults, inputs, errors, reporter, on_error, None)
+}
+
+/// [`audit_inputs`], with `checks` run on every object too (see [`ObjectChecks`]).
+pub fn audit_inputs_with<I: AuditInput>(
+    config: &Config,
+    defaults: LevelVersion,
+    inputs: &[I],
+    errors: &[InputError],
+    reporter: &mut dyn palisade_core::report::Reporter,
+    on_error: &dyn Fn(&InputError),
+    checks: Option<&dyn ObjectChecks>,
+) -> std::io::Result<palisade_core::report::Summary> {
     use rayon::prelude::*;
 
     let mut auditor = Auditor::new(config, defaults);
@@ -344,7 +402,7 @@ pub fn audit_inputs<I: AuditInput>(
         let audits: Vec<StreamAudit> = batch
             .par_iter()
             .map(|input| match input.read() {
-                Ok(text) => auditor.audit_stream(input.name(), &text),
+                Ok(text) => auditor.audit_stream_with(input.name(), &text, checks),
                 Err(e) => StreamAudit {
                     errors: vec![e],
                     ..Default::default()

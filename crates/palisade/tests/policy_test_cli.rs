@@ -106,3 +106,26 @@ fn a_policy_that_does_not_compile_names_file_line_and_expression() {
             "bad.yaml:1: policy broken: expression",
         ));
 }
+
+/// `audit --policy` checks every object in the audit's one pass, in every format: a Service
+/// (which runs no pods) only a custom policy flags is reported; an item of a `List` is reported
+/// at its own line; a binding's namespaceSelector sees the Namespace objects of the inputs
+/// (`dev` is not selected, `prod` is) and `namespaceObject` is the object's Namespace.
+#[test]
+fn audit_with_custom_policies_in_every_format() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit-policy");
+    for format in ["table", "json", "sarif"] {
+        let out = palisade()
+            .current_dir(&fixtures)
+            .args([
+                "audit", "--level", "baseline", "--color", "never", "-f", format,
+            ])
+            .args(["--policy", "policies", "inputs"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let text =
+            String::from_utf8_lossy(&out.stdout).replace(env!("CARGO_PKG_VERSION"), "[VERSION]");
+        insta::assert_snapshot!(format!("audit_custom_policies_{format}"), text);
+    }
+}

@@ -118,7 +118,19 @@ impl<W: Write> Reporter for TableReporter<W> {
                 writeln!(
                     self.out,
                     "           at {subject}{}",
-                    self.paint(DIM, &format!("{} (line {})", finding.field, finding.line))
+                    self.paint(
+                        DIM,
+                        &format!(
+                            "{} (line {})",
+                            // A finding about the whole object (a custom policy's) has no field.
+                            if finding.field.is_empty() {
+                                "the object"
+                            } else {
+                                &finding.field
+                            },
+                            finding.line
+                        )
+                    )
                 )?;
             }
             writeln!(

@@ -22,32 +22,32 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let (inputs, input_errors) = input::collect(&args.paths);
     let mut reporter = reporter(&args, &config)?;
     // Custom policies (--policy): their findings join the Pod Security ones in every format.
-    let mut custom = None;
-    if !args.policies.is_empty() {
-        let set = super::policy::load_policies(&args.policies)?;
-        let pending = super::policy::custom_findings(&set, &inputs);
-        custom = Some(super::policy::WithCustom::new(reporter, pending));
-        reporter = Box::new(NoReport);
-    }
+    let custom = if args.policies.is_empty() {
+        None
+    } else {
+        Some(super::policy::CustomPolicies {
+            set: super::policy::load_policies(&args.policies)?,
+        })
+    };
     // An error inside a report bound for a file, a pipe or a parser is easily missed: standard
     // error says it too, unless the report is the table on this very terminal.
     let echo = !(args.format == OutputFormat::Table
         && args.output.is_none()
         && std::io::stdout().is_terminal());
-    let summary = palisade_policy::audit_inputs(
+    let summary = palisade_policy::audit_inputs_with(
         &config,
         defaults,
         &inputs,
         &input_errors,
-        match custom.as_mut() {
-            Some(c) => c,
-            None => reporter.as_mut(),
-        },
+        reporter.as_mut(),
         &|error| {
             if echo {
                 eprintln!("error: {error}");
             }
         },
+        custom
+            .as_ref()
+            .map(|c| c as &dyn palisade_policy::ObjectChecks),
     )?;
     tracing::info!(
         files = summary.files,
@@ -59,28 +59,9 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     if summary.errors > 0 {
         return Ok(ExitCode::from(EXIT_ERROR));
     }
-    let custom_max = custom.iter().flat_map(|c| c.extra.iter().copied()).max();
     Ok(exit_code(
-        summary
-            .max_severity()
-            .max(custom_max)
-            .is_some_and(|s| s >= args.fail_on),
+        summary.max_severity().is_some_and(|s| s >= args.fail_on),
     ))
-}
-
-/// Stands in for the reporter the custom-policy wrapper took.
-struct NoReport;
-
-impl palisade_core::report::Reporter for NoReport {
-    fn object(&mut self, _: &palisade_core::report::ObjectReport) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn error(&mut self, _: &palisade_core::InputError) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn finish(&mut self, _: &palisade_core::report::Summary) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The report writer the arguments ask for, on the output they name.

@@ -2,20 +2,15 @@
 //! custom-policy half of `palisade audit --policy`: findings of the platform's own policies,
 //! handed to the audit's reporters beside the Pod Security ones.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use palisade_core::finding::{Finding, ObjectRef};
-use palisade_core::report::{ObjectReport, Outcome, Reporter, Summary};
-use palisade_core::{InputError, Severity};
 use palisade_policy_engine::testing::{self, Status, SuiteResult};
 use palisade_policy_engine::{parse_docs, Doc, PolicySet};
 
 use super::shared::{pretty, write_output};
 use crate::cli::{PolicyTestArgs, PolicyTestFormat};
-use crate::input::Input;
 use crate::{EXIT_ERROR, EXIT_FINDINGS};
 
 /// Every test file under the paths (a path may be a test file itself), in a stable order.
@@ -135,73 +130,39 @@ pub fn load_policies(paths: &[PathBuf]) -> anyhow::Result<PolicySet> {
     Ok(set)
 }
 
-/// The custom-policy findings of every object of the audited inputs, by (file, object line).
-/// Files are read and objects evaluated in parallel; the result does not depend on the order.
-pub fn custom_findings(
-    set: &PolicySet,
-    inputs: &[Input],
-) -> HashMap<(Arc<str>, u32), (ObjectRef, Vec<Finding>)> {
-    use rayon::prelude::*;
-    let per_input: Vec<Vec<Doc>> = inputs
-        .par_iter()
-        .map(|input| {
-            // Unreadable or malformed files are the audit's to report, with their place.
-            input
-                .read()
-                .ok()
-                .and_then(|text| parse_docs(input.name(), &text).ok())
-                .unwrap_or_default()
-        })
-        .collect();
-    let all_docs: Vec<Doc> = per_input.into_iter().flatten().collect();
-    let mut set_ns = PolicySet::default();
-    set_ns.add_namespaces(&all_docs);
-    let evaluated: Vec<(ObjectRef, Vec<Finding>)> = all_docs
-        .par_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let mut info = palisade_policy_engine::request_info(&d.json, "CREATE");
-            if info.namespace.is_empty() && !info.cluster_scoped {
-                info.namespace = "default".to_string();
-            }
-            let ns_obj = set
-                .namespace(&info.namespace)
-                .or(set_ns.namespace(&info.namespace));
-            let outcomes = set.evaluate(&palisade_policy_engine::RequestInput {
-                info,
-                object: Some(&d.json),
-                namespace_object: ns_obj,
-                ..Default::default()
-            });
-            let object = object_ref(d, i);
-            let findings: Vec<Finding> = outcomes
-                .iter()
-                .flat_map(|o| finding_of(o, &object))
-                .collect();
-            (object, findings)
-        })
-        .collect();
-    let mut out: HashMap<(Arc<str>, u32), (ObjectRef, Vec<Finding>)> = HashMap::new();
-    for (object, findings) in evaluated {
-        if !findings.is_empty() {
-            out.entry((object.file.clone(), object.line))
-                .or_insert_with(|| (object, Vec::new()))
-                .1
-                .extend(findings);
-        }
-    }
-    out
+/// The platform's own policies as checks of the audit's one pass over the inputs: each object
+/// is evaluated as if it were being created, in its namespace (`default` when it names none).
+pub struct CustomPolicies {
+    pub set: PolicySet,
 }
 
-fn object_ref(d: &Doc, index: usize) -> ObjectRef {
-    ObjectRef {
-        file: d.origin.file.clone(),
-        line: d.origin.line,
-        document: index + 1,
-        api_version: d.api_version().to_string(),
-        kind: d.kind().to_string(),
-        namespace: d.namespace().to_string(),
-        name: d.name().to_string(),
+impl palisade_policy::ObjectChecks for CustomPolicies {
+    fn check(
+        &self,
+        object: &palisade_core::Object,
+        namespace: Option<&palisade_core::Object>,
+    ) -> Vec<Finding> {
+        let json = object.node.to_json();
+        let mut info = palisade_policy_engine::request_info(&json, "CREATE");
+        if info.namespace.is_empty() && !info.cluster_scoped {
+            info.namespace = "default".to_string();
+        }
+        let namespace_name = info.namespace.clone();
+        let namespace_json = namespace.map(|n| n.node.to_json());
+        let outcomes = self.set.evaluate(&palisade_policy_engine::RequestInput {
+            info,
+            object: Some(&json),
+            namespace_object: self
+                .set
+                .namespace(&namespace_name)
+                .or(namespace_json.as_ref()),
+            ..Default::default()
+        });
+        let object_ref = ObjectRef::from_object(object);
+        outcomes
+            .iter()
+            .flat_map(|o| finding_of(o, &object_ref))
+            .collect()
     }
 }
 
@@ -227,84 +188,12 @@ fn finding_of(o: &palisade_policy_engine::Outcome, object: &ObjectRef) -> Vec<Fi
         level: "custom".to_string(),
         version: String::new(),
         reason: d.message.clone(),
-        detail: String::new(),
+        detail: format!("policy {} at {}:{}", o.policy, o.origin.file, o.origin.line),
         message: format!("violates policy {}: {}", d.code, d.message),
-        hint: d.fix.unwrap_or_default(),
+        hint: format!(
+            "change the object so that policy {} holds (its message says what it requires), or ask the policy's owners for an exception",
+            o.policy
+        ),
     })
     .collect()
-}
-
-/// A reporter that adds custom-policy findings to the audit's object reports, and reports the
-/// objects only custom policies found something in at the end.
-pub struct WithCustom {
-    pub inner: Box<dyn Reporter>,
-    pub pending: HashMap<(Arc<str>, u32), (ObjectRef, Vec<Finding>)>,
-    /// The custom findings' severities, for the summary and the exit code.
-    pub extra: Vec<Severity>,
-    /// Findings added to reports the audit counted already, and how many of them had passed.
-    merged: Vec<Severity>,
-    turned: usize,
-}
-
-impl WithCustom {
-    pub fn new(
-        inner: Box<dyn Reporter>,
-        pending: HashMap<(Arc<str>, u32), (ObjectRef, Vec<Finding>)>,
-    ) -> Self {
-        WithCustom {
-            inner,
-            pending,
-            extra: Vec::new(),
-            merged: Vec::new(),
-            turned: 0,
-        }
-    }
-}
-
-impl Reporter for WithCustom {
-    fn object(&mut self, report: &ObjectReport) -> std::io::Result<()> {
-        let key = (report.object.file.clone(), report.object.line);
-        match self.pending.remove(&key) {
-            Some((_, findings)) => {
-                let mut report = report.clone();
-                self.extra.extend(findings.iter().map(|f| f.severity));
-                self.merged.extend(findings.iter().map(|f| f.severity));
-                report.findings.extend(findings);
-                if report.outcome == Outcome::Pass {
-                    self.turned += 1;
-                }
-                report.outcome = Outcome::Violations;
-                self.inner.object(&report)
-            }
-            None => self.inner.object(report),
-        }
-    }
-
-    fn error(&mut self, error: &InputError) -> std::io::Result<()> {
-        self.inner.error(error)
-    }
-
-    fn finish(&mut self, summary: &Summary) -> std::io::Result<()> {
-        let mut rest: Vec<_> = self.pending.drain().collect();
-        rest.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut summary = summary.clone();
-        summary.passed -= self.turned.min(summary.passed);
-        summary.violating += self.turned;
-        for s in &self.merged {
-            summary.findings += 1;
-            *summary.findings_by_severity.entry(*s).or_default() += 1;
-        }
-        for (_, (object, findings)) in rest {
-            self.extra.extend(findings.iter().map(|f| f.severity));
-            let report = ObjectReport {
-                object,
-                policy: "custom".to_string(),
-                outcome: Outcome::Violations,
-                findings,
-            };
-            summary.record(&report);
-            self.inner.object(&report)?;
-        }
-        self.inner.finish(&summary)
-    }
 }
