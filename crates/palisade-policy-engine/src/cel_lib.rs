@@ -107,7 +107,32 @@ native! {
     w_allowed => crate::kyverno_lib::allowed, w_denied => crate::kyverno_lib::denied,
     w_with_body => crate::kyverno_lib::with_body, w_response => crate::kyverno_lib::response,
     w_jwt_decode => crate::kyverno_lib::jwt_decode,
-    w_or_value => or_value_plain,
+}
+
+/// `x.orValue(d)` (compiled to [`OR_VALUE`]): an optional's value, or `d` when it holds none;
+/// any other value back unchanged. Works on the values themselves: an owned optional's value is
+/// moved out, a borrowed one's borrowed, neither copied (containers are large).
+fn w_or_value<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    use cel::common::types::CelOptional;
+    use cel::common::value::Builtin;
+    let (Some(default), Some(receiver), None) = (args.pop(), args.pop(), args.pop()) else {
+        return Err(err("orValue", "expects one argument"));
+    };
+    if receiver.downcast_ref::<CelOptional>().is_none() {
+        return Ok(receiver);
+    }
+    match receiver {
+        CowVal::Borrowed(r) => Ok(r
+            .downcast_ref::<CelOptional>()
+            .and_then(|o| o.option())
+            .map_or(default, CowVal::Borrowed)),
+        CowVal::Owned(b) => match b.into_builtin() {
+            Some(Builtin::Optional(o)) => {
+                Ok(Option::<Box<dyn Val + 'v>>::from(o).map_or(default, CowVal::Owned))
+            }
+            _ => Err(err("orValue", "an optional that is not one")),
+        },
+    }
 }
 
 macro_rules! format_ctor {
@@ -803,16 +828,6 @@ pub fn lenient_source(src: &str) -> std::borrow::Cow<'_, str> {
 
 /// `x.orValue(d)` on a value that is not optional is the value itself: cel-go reaches such calls
 /// only on branches that Kyverno's libraries give results for, and the policies rely on it.
-fn or_value_plain(a: &[Value]) -> R {
-    match &a[0] {
-        Value::Opaque(o) => match o.downcast_ref::<OptionalValue>() {
-            Some(opt) => Ok(opt.value().cloned().unwrap_or_else(|| a[1].clone())),
-            None => Ok(a[0].clone()),
-        },
-        other => Ok(other.clone()),
-    }
-}
-
 fn string_of(a: &[Value]) -> R {
     if let Some(q) = opaque::<Quantity>(&a[0]) {
         return Ok(Value::from(q.text.clone()));

@@ -13,7 +13,7 @@ use cel::{Context, Program, Value};
 use serde_json::Value as Json;
 
 use crate::cel_lib;
-use crate::convert::{json_to_val, json_to_value};
+use crate::convert::{json_to_val, json_to_val_borrowed, json_to_value};
 use crate::matching::{wildcard, LabelSelector, RequestInfo, ResourceRule};
 use crate::{Action, Origin};
 
@@ -127,7 +127,24 @@ pub struct ResourceFilter {
 impl ResourceFilter {
     fn matches(&self, req: &Prepared) -> bool {
         let info = &req.info;
-        let kind_ok = self.kinds.is_empty()
+        self.kind_matches(info)
+            && (self.names.is_empty() || self.names.iter().any(|n| wildcard(n, &info.name)))
+            && (self.namespaces.is_empty()
+                || self.namespaces.iter().any(|n| wildcard(n, &info.namespace)))
+            && (self.operations.is_empty() || self.operations.contains(&info.operation))
+            && self
+                .selector
+                .as_ref()
+                .is_none_or(|s| s.matches(req.labels.as_ref()))
+            && self
+                .namespace_selector
+                .as_ref()
+                .is_none_or(|s| info.cluster_scoped || s.matches(req.namespace_labels.as_ref()))
+    }
+
+    /// Whether the filter's kinds take the request's kind.
+    fn kind_matches(&self, info: &RequestInfo) -> bool {
+        self.kinds.is_empty()
             || self.kinds.iter().any(|k| {
                 let parts: Vec<&str> = k.split('/').collect();
                 let (gv_ok, kind, sub) = match parts.as_slice() {
@@ -144,24 +161,27 @@ impl ResourceFilter {
                     _ => (false, "", ""),
                 };
                 gv_ok && wildcard(kind, &info.kind) && (sub.is_empty() || sub == info.sub_resource)
-            });
-        kind_ok
-            && (self.names.is_empty() || self.names.iter().any(|n| wildcard(n, &info.name)))
-            && (self.namespaces.is_empty()
-                || self.namespaces.iter().any(|n| wildcard(n, &info.namespace)))
-            && (self.operations.is_empty() || self.operations.contains(&info.operation))
-            && self
-                .selector
-                .as_ref()
-                .is_none_or(|s| s.matches(req.labels.as_ref()))
-            && self
-                .namespace_selector
-                .as_ref()
-                .is_none_or(|s| info.cluster_scoped || s.matches(req.namespace_labels.as_ref()))
+            })
     }
 }
 
 impl Matcher {
+    /// Whether a request of this type (group, version, resource, kind, operation, scope) may
+    /// match, whatever its name, namespace and labels: a necessary condition of
+    /// [`Matcher::matches`], the same for every request of the type.
+    pub fn may_match_type(&self, info: &RequestInfo) -> bool {
+        if self.any_payload {
+            return true;
+        }
+        if let Some(k) = &self.kyverno {
+            let kind_ok = |f: &ResourceFilter| f.kind_matches(info);
+            return (k.any.is_empty() || k.any.iter().any(kind_ok))
+                && k.all.iter().all(kind_ok)
+                && !(k.any.is_empty() && k.all.is_empty());
+        }
+        self.rules.iter().any(|r| r.matches_type(info))
+    }
+
     pub fn matches(&self, req: &Prepared) -> bool {
         if self.any_payload {
             return true;
@@ -243,15 +263,17 @@ pub struct ParamChoice {
 
 /// A request's values, converted once and shared by every policy it is evaluated against.
 #[derive(Debug)]
-pub struct Prepared {
+pub struct Prepared<'a> {
     pub info: RequestInfo,
     pub labels: Option<Json>,
     pub old_labels: Option<Json>,
     pub namespace_labels: Option<Json>,
-    object: Box<dyn Val>,
-    old_object: Box<dyn Val>,
+    /// The objects borrow their strings from the request's JSON (see
+    /// [`crate::convert::json_to_val_borrowed`]).
+    object: Box<dyn Val + 'a>,
+    old_object: Box<dyn Val + 'a>,
     request: Box<dyn Val>,
-    namespace_object: Box<dyn Val>,
+    namespace_object: Box<dyn Val + 'a>,
     resource: Box<dyn Val>,
     extra: Vec<(String, Box<dyn Val>)>,
     /// The values of request-scoped variables, by expression source: the policies of a library
@@ -275,10 +297,10 @@ pub struct RequestInput<'a> {
     pub lookup: Option<crate::k8s_types::ResourceLookup>,
 }
 
-impl Prepared {
-    pub fn new(input: &RequestInput<'_>) -> Prepared {
+impl<'a> Prepared<'a> {
+    pub fn new(input: &RequestInput<'a>) -> Prepared<'a> {
         let labels = |o: Option<&Json>| o.and_then(|o| o.pointer("/metadata/labels")).cloned();
-        let null = || -> Box<dyn Val> { Box::new(cel::common::types::CelNull) };
+        let null = || -> Box<dyn Val + 'a> { Box::new(cel::common::types::CelNull) };
         let info = &input.info;
         let request = serde_json::json!({
             "kind": {"group": info.group, "version": info.version, "kind": info.kind},
@@ -303,10 +325,12 @@ impl Prepared {
             labels: labels(input.object),
             old_labels: labels(input.old_object),
             namespace_labels: labels(input.namespace_object),
-            object: input.object.map_or_else(null, json_to_val),
-            old_object: input.old_object.map_or_else(null, json_to_val),
+            object: input.object.map_or_else(null, json_to_val_borrowed),
+            old_object: input.old_object.map_or_else(null, json_to_val_borrowed),
             request: json_to_val(&request),
-            namespace_object: input.namespace_object.map_or_else(null, json_to_val),
+            namespace_object: input
+                .namespace_object
+                .map_or_else(null, json_to_val_borrowed),
             resource,
             extra: Vec::new(),
             shared_variables: Mutex::new(HashMap::new()),
@@ -324,7 +348,7 @@ fn json_value_box(v: Value) -> Box<dyn Val> {
 }
 
 struct Scope<'a> {
-    prepared: &'a Prepared,
+    prepared: &'a Prepared<'a>,
     params: Option<&'a dyn Val>,
     variables: &'a [(String, Arc<Box<dyn Val>>)],
 }
@@ -401,7 +425,7 @@ fn eval_variable(expr: &Expr, scope: &Scope<'_>) -> VariableValue {
         .map_err(|e| e.to_string())
 }
 
-impl Prepared {
+impl Prepared<'_> {
     /// A request-scoped variable's value, computed at its first use in this request.
     fn shared_variable(&self, id: u64, expr: &Expr, scope: &Scope<'_>) -> VariableValue {
         let cached = self
@@ -434,6 +458,16 @@ fn eval_bool(expr: &Expr, scope: &Scope<'_>) -> Result<bool, String> {
 }
 
 impl CelPolicy {
+    /// Whether requests of this type may be in this policy's scope (see
+    /// [`Matcher::may_match_type`]).
+    pub fn may_apply_to_type(&self, info: &RequestInfo) -> bool {
+        self.matcher.may_match_type(info)
+            && self
+                .binding_matcher
+                .as_ref()
+                .is_none_or(|m| m.may_match_type(info))
+    }
+
     /// Whether the request is in this policy's scope (matchConstraints / match).
     pub fn applies(&self, req: &Prepared) -> bool {
         self.matcher.matches(req) && self.binding_matcher.as_ref().is_none_or(|m| m.matches(req))

@@ -65,6 +65,39 @@ pub fn json_to_val(v: &serde_json::Value) -> Box<dyn Val> {
     }
 }
 
+/// A JSON document as a value that borrows its keys and strings from the document: the
+/// interpreter copies maps whenever a comprehension binds one (every container of a pod, once
+/// per policy), and a copy that borrows its strings allocates far less.
+pub fn json_to_val_borrowed(v: &serde_json::Value) -> Box<dyn Val + '_> {
+    use cel::common::types::{
+        CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+    };
+    match v {
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Box::new(CelInt::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Box::new(CelUInt::from(u))
+            } else {
+                Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+            }
+        }
+        serde_json::Value::String(s) => Box::new(CelString::from(s.as_str())),
+        serde_json::Value::Array(a) => Box::new(CelList::from(
+            a.iter().map(json_to_val_borrowed).collect::<Vec<_>>(),
+        )),
+        serde_json::Value::Object(o) => {
+            let map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = o
+                .iter()
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), json_to_val_borrowed(v)))
+                .collect();
+            Box::new(CelMap::from(map))
+        }
+    }
+}
+
 /// A CEL value as the boxed value the interpreter works on.
 pub fn value_to_val(v: Value) -> Box<dyn Val> {
     let boxed: Result<Box<dyn Val>, _> = v.try_into();
@@ -148,6 +181,12 @@ mod tests {
         let direct = json_to_val(&doc);
         let via_value = value_to_val(json_to_value(&doc));
         assert!(direct.equals(via_value.as_ref()));
+        let borrowed = json_to_val_borrowed(&doc);
+        assert!(borrowed.equals(via_value.as_ref()));
+        assert!(via_value.equals(borrowed.as_ref()));
+        assert!(to_static(borrowed.as_ref())
+            .unwrap()
+            .equals(via_value.as_ref()));
         assert_eq!(
             Value::try_from(direct.as_ref()).unwrap(),
             json_to_value(&doc)

@@ -160,12 +160,23 @@ impl Outcome {
 /// Compiled policies, ready to evaluate requests.
 #[derive(Debug, Default)]
 pub struct PolicySet {
-    pub cel: Vec<CelPolicy>,
+    /// Set once by [`PolicySet::compile`]: `by_type` indexes it.
+    pub(crate) cel: Vec<CelPolicy>,
     pub templates: Vec<Arc<gatekeeper::Template>>,
     pub constraints: Vec<gatekeeper::Constraint>,
     namespaces: HashMap<String, Json>,
     lookup: Option<k8s_types::ResourceLookup>,
+    /// For each type of request seen, the CEL policies that may apply to it: most policies are
+    /// about pods, and a Service need not be matched against each of them.
+    by_type: std::sync::Mutex<HashMap<TypeKey, Arc<[usize]>>>,
 }
+
+/// What [`CelPolicy::may_apply_to_type`] depends on.
+type TypeKey = (String, String, String, String, String, String, bool);
+
+/// Request types remembered at most (the API server sends only the types it serves; this bounds
+/// the memory whatever it sends).
+const MAX_REMEMBERED_TYPES: usize = 4096;
 
 fn severity_of(s: &Option<String>) -> Option<Severity> {
     s.as_deref().and_then(|s| s.parse().ok())
@@ -286,10 +297,40 @@ impl PolicySet {
         self.evaluate_prepared(&prepared, &input)
     }
 
+    /// The indexes of the CEL policies that may apply to requests of this type.
+    fn candidates(&self, info: &RequestInfo) -> Arc<[usize]> {
+        let key: TypeKey = (
+            info.group.clone(),
+            info.version.clone(),
+            info.resource.clone(),
+            info.sub_resource.clone(),
+            info.kind.clone(),
+            info.operation.clone(),
+            info.cluster_scoped,
+        );
+        let lock = || {
+            self.by_type
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(c) = lock().get(&key) {
+            return c.clone();
+        }
+        let found: Arc<[usize]> = (0..self.cel.len())
+            .filter(|&i| self.cel[i].may_apply_to_type(info))
+            .collect();
+        let mut remembered = lock();
+        if remembered.len() < MAX_REMEMBERED_TYPES {
+            remembered.insert(key, found.clone());
+        }
+        found
+    }
+
     /// Evaluates every policy on an already prepared request.
     pub fn evaluate_prepared(&self, prepared: &Prepared, input: &RequestInput<'_>) -> Vec<Outcome> {
         let mut out = Vec::new();
-        for p in &self.cel {
+        for &i in self.candidates(&prepared.info).iter() {
+            let p = &self.cel[i];
             if !p.applies(prepared) {
                 continue;
             }

@@ -168,6 +168,12 @@ impl ResourceRule {
     }
 
     pub fn matches(&self, req: &RequestInfo) -> bool {
+        self.matches_type(req)
+            && (self.names.is_empty() || self.names.iter().any(|n| n == &req.name))
+    }
+
+    /// [`ResourceRule::matches`] but for resourceNames: whether a request of this type may match.
+    pub fn matches_type(&self, req: &RequestInfo) -> bool {
         let resource_ok = self.resources.iter().any(|r| {
             if r == "*/*" {
                 return true;
@@ -190,7 +196,6 @@ impl ResourceRule {
             && resource_ok
             && (self.operations.is_empty() || any_or(&self.operations, &req.operation))
             && scope_ok
-            && (self.names.is_empty() || self.names.iter().any(|n| n == &req.name))
     }
 }
 

@@ -393,3 +393,23 @@ fn format() {
         ],
     );
 }
+
+/// Optional values (cel-go's optional library as Kubernetes enables it), with Kyverno's lenient
+/// `orValue` on a plain value; the values come back whole, owned or borrowed.
+#[test]
+fn optionals() {
+    check(
+        "optionals",
+        &[
+            ("{'a': [1, 2]}.?a.orValue([]) == [1, 2]", True),
+            ("{'a': [1, 2]}.?b.orValue([3]) == [3]", True),
+            ("optional.none().orValue({'k': 'v'}) == {'k': 'v'}", True),
+            ("optional.of({'k': ['v']}).orValue({}).k[0] == 'v'", True),
+            ("[1, 2].orValue([]) == [1, 2]", True),
+            ("{'a': {'b': 'c'}}.?a.?b.orValue('') == 'c'", True),
+            ("{'a': {'b': 'c'}}.?a.?x.orValue('d') == 'd'", True),
+            ("[{'a': 1}, {}].map(m, m.?a.orValue(0)) == [1, 0]", True),
+            ("{'a': 1}.?a.orValue()", Error),
+        ],
+    );
+}

@@ -375,11 +375,23 @@ pub fn audit_inputs_with<I: AuditInput>(
     use rayon::prelude::*;
 
     let mut auditor = Auditor::new(config, defaults);
-    for input in inputs {
-        // Unreadable inputs are reported by the audit pass below.
-        if let Ok(text) = input.read() {
-            auditor.learn_namespaces_from(input.name(), &text);
-        }
+    // The Namespaces of every input, read in parallel and learned in input order. Unreadable
+    // inputs are reported by the audit pass below.
+    let namespaces: Vec<Vec<Object>> = inputs
+        .par_iter()
+        .map(|input| match input.read() {
+            Ok(text) if text.contains("Namespace") => {
+                palisade_core::source::parse_stream(input.name(), &text)
+                    .objects
+                    .into_iter()
+                    .filter(is_namespace)
+                    .collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    for object in namespaces.iter().flatten() {
+        auditor.learn_namespace(object);
     }
     for (namespace, problem) in auditor.namespace_label_errors() {
         tracing::warn!(

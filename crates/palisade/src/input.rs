@@ -40,7 +40,12 @@ impl Input {
 fn read_file(name: &Arc<str>, path: &Path) -> Result<String, InputError> {
     let file = std::fs::File::open(path)
         .map_err(|e| InputError::file(name.clone(), format!("cannot read: {e}")))?;
-    let mut bytes = Vec::new();
+    // Sized from the metadata when it has one (bounded: it is only a hint), so that a large file
+    // is not copied at every doubling of the buffer.
+    let hint = file
+        .metadata()
+        .map_or(0, |m| m.len().min(MAX_INPUT_BYTES) as usize);
+    let mut bytes = Vec::with_capacity(hint + 1);
     // Read one byte past the limit to tell "at the limit" from "over it" without trusting metadata
     // (a FIFO or /proc file reports no size).
     file.take(MAX_INPUT_BYTES + 1)
