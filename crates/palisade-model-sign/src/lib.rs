@@ -8,10 +8,11 @@
 //! - [`bundle`]: the Sigstore bundle v0.3 holding the DSSE envelope, for managed keys and
 //!   certificate chains;
 //! - [`x509`]: certificate-chain verification against given trusted certificates;
+//! - [`keyless`]: keyless (Fulcio, Rekor, timestamps) bundles against a Sigstore trusted root;
 //! - [`verify`]: the verdict, every difference between the signed manifest and the model named.
 //!
-//! Keyless (Fulcio and Rekor) bundles are checked against a trusted root by the caller, which
-//! passes the result in ([`Trust::Verified`]); this crate reads files only to hash a model.
+//! Keyless bundles are verified offline (`sigstore-verify`, without its TUF client); this crate
+//! reads files only to hash a model.
 //! It must not depend on `palisade-oci`, `palisade-sign` or anything that does network I/O; it
 //! uses the model scanner (`palisade-model`) only to scan while it hashes (`scan`).
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use palisade_sign_core::{EcPublicKey, EcSigningKey};
 
 pub mod bundle;
+pub mod keyless;
 pub mod scan;
 pub mod serialize;
 pub mod statement;
@@ -44,6 +46,8 @@ pub enum Error {
     Statement(String),
     #[error("the model cannot be serialized: {0}")]
     Model(String),
+    #[error("the trusted root cannot be used: {0}")]
+    TrustedRoot(String),
     #[error("unsupported: {0}")]
     Unsupported(String),
 }
@@ -139,12 +143,9 @@ pub enum Trust {
     Key(EcPublicKey),
     /// Trusted certificates (DER) the bundle's chain must lead to.
     Certificates(Vec<Vec<u8>>),
-    /// The caller verified the bundle (a keyless bundle against a trusted root, identity and
-    /// issuer included): only its payload is read, and its root digest must be `root_digest`.
-    Verified {
-        signer: String,
-        root_digest: [u8; 32],
-    },
+    /// A keyless bundle: its Fulcio certificate, log entries and timestamps against a trusted
+    /// root, naming this identity and issuer.
+    Keyless(Box<keyless::Keyless>),
 }
 
 /// Why a model is not verified.
@@ -178,7 +179,7 @@ pub fn verify(
     consumer: Option<&serialize::Consumer<'_>>,
 ) -> Result<Verification, Error> {
     let bundle = bundle::parse(bundle_bytes)?;
-    let (signer, verdict) = check_signature(&bundle, trust)?;
+    let (signer, verdict) = check_signature(&bundle, bundle_bytes, trust)?;
     if let Err(reason) = verdict {
         return Ok(Verification {
             signer,
@@ -194,13 +195,6 @@ pub fn verify(
         )));
     }
     let signed = statement::parse(&bundle.payload)?;
-    if let Trust::Verified { root_digest, .. } = trust {
-        if signed.root_digest != Some(*root_digest) {
-            return Err(Error::Statement(
-                "the verified subject digest is not the manifest's root digest".into(),
-            ));
-        }
-    }
     let s = &signed.manifest.serialization;
     let extra_ignored = all_ignored(options, &s.ignore_paths);
     let files = serialize::plan(model, s.allow_symlinks, &extra_ignored)?;
@@ -220,6 +214,7 @@ pub fn verify(
 
 fn check_signature(
     bundle: &bundle::Bundle,
+    bundle_bytes: &[u8],
     trust: &Trust,
 ) -> Result<(String, Result<(), String>), Error> {
     use bundle::Material;
@@ -250,8 +245,28 @@ fn check_signature(
                 "the signature does not verify with the signing certificate's key (a tampered payload)".to_string()
             })))
         }
-        (Trust::Verified { signer, .. }, Material::Certificate(_) | Material::CertificateChain(_)) => {
-            Ok((signer.clone(), Ok(())))
+        (Trust::Keyless(keyless), Material::Certificate(_) | Material::CertificateChain(_)) => {
+            // The statement's subject must be the root digest of the manifest it carries (v1),
+            // or a subject it names (v0.2, one per file): the manifest is then compared with
+            // the model as for any bundle.
+            if bundle.payload_type != statement::IN_TOTO_PAYLOAD_TYPE {
+                return Err(Error::Statement(format!(
+                    "payloadType {:?}, expected {}",
+                    bundle.payload_type,
+                    statement::IN_TOTO_PAYLOAD_TYPE
+                )));
+            }
+            let signed = statement::parse(&bundle.payload)?;
+            let subject = match signed.root_digest {
+                Some(root) => root,
+                None => signed
+                    .manifest
+                    .items
+                    .first()
+                    .and_then(|item| <[u8; 32]>::try_from(item.digest.as_slice()).ok())
+                    .ok_or_else(|| Error::Statement("no subject with a SHA-256 digest".into()))?,
+            };
+            keyless.verify(bundle_bytes, subject)
         }
         (Trust::Key(_), _) => Err(Error::Bundle(
             "the bundle carries a certificate, not a public key: verify with --certificate-chain or --trusted-root".into(),
@@ -262,7 +277,7 @@ fn check_signature(
         (Trust::Certificates(_), Material::Certificate(_)) => Err(Error::Bundle(
             "a keyless (Fulcio) bundle: verify with --trusted-root, --identity and --issuer".into(),
         )),
-        (Trust::Verified { .. }, Material::PublicKey { .. }) => Err(Error::Bundle(
+        (Trust::Keyless(_), Material::PublicKey { .. }) => Err(Error::Bundle(
             "the bundle was signed with a key, not a certificate: verify with --key".into(),
         )),
     }

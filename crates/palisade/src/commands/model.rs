@@ -154,12 +154,7 @@ fn verify_and_scan(
         .zip(args.identity.as_deref())
         .zip(args.issuer.as_deref())
         .map(|((r, id), is)| (r, id, is));
-    let trust = super::model_sign::trust(
-        args.key.as_deref(),
-        &args.certificate_chain,
-        keyless,
-        &bundle,
-    )?;
+    let trust = super::model_sign::trust(args.key.as_deref(), &args.certificate_chain, keyless)?;
     let sign_options = super::model_sign::options(
         &crate::cli::ModelPathArgs {
             path: path.clone(),

@@ -118,7 +118,6 @@ pub fn trust(
     key: Option<&Path>,
     chain: &[std::path::PathBuf],
     keyless: Option<(&Path, &str, &str)>,
-    bundle: &[u8],
 ) -> anyhow::Result<Trust> {
     if let Some(path) = key {
         let pem = String::from_utf8(read(path)?).context("the public key is not PEM text")?;
@@ -132,7 +131,7 @@ pub fn trust(
     let Some((root, identity, issuer)) = keyless else {
         bail!("give --key, --certificate-chain, or --trusted-root with --identity and --issuer");
     };
-    super::model_keyless::verify(&read(root)?, bundle, identity, issuer)
+    super::model_keyless::verify(&read(root)?, identity, issuer)
 }
 
 pub fn verify(args: VerifyModelArgs) -> anyhow::Result<ExitCode> {
@@ -143,12 +142,7 @@ pub fn verify(args: VerifyModelArgs) -> anyhow::Result<ExitCode> {
         .zip(args.identity.as_deref())
         .zip(args.issuer.as_deref())
         .map(|((r, id), is)| (r, id, is));
-    let trust = trust(
-        args.key.as_deref(),
-        &args.certificate_chain,
-        keyless,
-        &bundle,
-    )?;
+    let trust = trust(args.key.as_deref(), &args.certificate_chain, keyless)?;
     let options = options(&args.model, &args.signature);
     let verification =
         palisade_model_sign::verify(&args.model.path, &bundle, &trust, &options, None)?;
