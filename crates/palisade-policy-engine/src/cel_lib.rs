@@ -24,6 +24,16 @@ pub fn env() -> Arc<Env> {
     ENV.get_or_init(|| Arc::new(build_env())).clone()
 }
 
+/// The same environment, one per thread, for evaluations: every evaluation takes a reference to
+/// its environment, and threads counting references on one shared `Arc` fight over its cache
+/// line (an environment only names functions, so any copy evaluates alike).
+pub fn thread_env() -> Arc<Env> {
+    thread_local! {
+        static ENV: Arc<Env> = Arc::new(build_env());
+    }
+    ENV.with(Arc::clone)
+}
+
 fn build_env() -> Env {
     let mut env = Env::stdlib();
     // cel-go keeps the last of duplicate map keys; Kubernetes does the same.

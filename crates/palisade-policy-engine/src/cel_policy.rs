@@ -409,7 +409,7 @@ pub struct Evaluation {
 }
 
 fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Value, String> {
-    let mut ctx = Context::with_env(cel_lib::env());
+    let mut ctx = Context::with_env(cel_lib::thread_env());
     ctx.set_variable_resolver(scope);
     expr.program.execute(&ctx).map_err(|e| e.to_string())
 }
@@ -417,7 +417,7 @@ fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Value, String> {
 /// Evaluates a variable's expression into a value that outlives the evaluation (one deep copy,
 /// not a conversion to `Value` and back).
 fn eval_variable(expr: &Expr, scope: &Scope<'_>) -> VariableValue {
-    let mut ctx = Context::with_env(cel_lib::env());
+    let mut ctx = Context::with_env(cel_lib::thread_env());
     ctx.set_variable_resolver(scope);
     let value = Value::resolve_val(expr.program.expression(), &ctx).map_err(|e| e.to_string())?;
     crate::convert::to_static(value.as_ref())

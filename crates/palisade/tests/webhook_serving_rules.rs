@@ -19,6 +19,9 @@ rules:
   ldPreload: {mode: audit}
 "#;
 
+// Images are on a closed local port: `ldPreload` also reads each image's configuration (that
+// reading has its own test, webhook_image_config.rs); here it must fail at once, never reach a
+// public registry.
 const SHA: &str = "5fd4e9c4d4e06b2f1b8f0b71f1e6c7b8a9d0e1f2";
 
 fn pod(container: Value) -> Value {
@@ -30,7 +33,7 @@ fn pod(container: Value) -> Value {
 fn trust_remote_code_without_a_pinned_revision_is_denied() {
     let webhook = Webhook::start(CONFIG, &[]);
     let vllm = |args: Value| {
-        pod(json!({"name": "vllm", "image": "vllm/vllm-openai:v0.8.5", "args": args}))
+        pod(json!({"name": "vllm", "image": "127.0.0.1:9/vllm/vllm-openai:v0.8.5", "args": args}))
     };
     let (status, body) = webhook.post(
         "/validate",
@@ -55,7 +58,7 @@ fn trust_remote_code_without_a_pinned_revision_is_denied() {
     );
     // TGI reads TRUST_REMOTE_CODE from its env: the same.
     let tgi = pod(
-        json!({"name": "tgi", "image": "ghcr.io/huggingface/text-generation-inference:3.0",
+        json!({"name": "tgi", "image": "127.0.0.1:9/huggingface/text-generation-inference:3.0",
         "env": [{"name": "MODEL_ID", "value": "org/m"}, {"name": "TRUST_REMOTE_CODE", "value": "true"}]}),
     );
     let (_, body) = webhook.post("/validate", &pod_review("t2", "serving", &tgi));
@@ -87,10 +90,8 @@ fn gpu_visibility_without_a_gpu_request_is_warned() {
         &pod_review(
             "g1",
             "serving",
-            &pod(
-                json!({"name": "app", "image": "registry.example.com/ml/app:1",
-                "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]}),
-            ),
+            &pod(json!({"name": "app", "image": "127.0.0.1:9/ml/app:1",
+                "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]})),
         ),
     );
     assert_eq!(body["response"]["allowed"], true, "{body:#}");
@@ -104,11 +105,9 @@ fn gpu_visibility_without_a_gpu_request_is_warned() {
         &pod_review(
             "g2",
             "serving",
-            &pod(
-                json!({"name": "app", "image": "registry.example.com/ml/app:1",
+            &pod(json!({"name": "app", "image": "127.0.0.1:9/ml/app:1",
                 "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}],
-                "resources": {"limits": {"nvidia.com/gpu": 1}}}),
-            ),
+                "resources": {"limits": {"nvidia.com/gpu": 1}}})),
         ),
     );
     assert_eq!(body["response"]["allowed"], true, "{body:#}");
@@ -123,10 +122,8 @@ fn ld_preload_in_env_is_annotated() {
         &pod_review(
             "l1",
             "serving",
-            &pod(
-                json!({"name": "app", "image": "registry.example.com/ml/app:1",
-                "env": [{"name": "LD_PRELOAD", "value": "/tmp/libhook.so"}]}),
-            ),
+            &pod(json!({"name": "app", "image": "127.0.0.1:9/ml/app:1",
+                "env": [{"name": "LD_PRELOAD", "value": "/tmp/libhook.so"}]})),
         ),
     );
     assert_eq!(
