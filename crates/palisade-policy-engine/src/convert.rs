@@ -33,36 +33,12 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
     }
 }
 
-/// A JSON document as the boxed value the interpreter works on (converted once per request,
-/// directly: no `Value` in between).
+/// A JSON document as a value of its own (params, the request's attributes): the borrowing
+/// conversion, then one copy of its strings.
 pub fn json_to_val(v: &serde_json::Value) -> Box<dyn Val> {
-    use cel::common::types::{
-        CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
-    };
-    match v {
-        serde_json::Value::Null => Box::new(CelNull),
-        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
-        serde_json::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Box::new(CelInt::from(i))
-            } else if let Some(u) = n.as_u64() {
-                Box::new(CelUInt::from(u))
-            } else {
-                Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
-            }
-        }
-        serde_json::Value::String(s) => Box::new(CelString::from(s.clone())),
-        serde_json::Value::Array(a) => {
-            Box::new(CelList::from(a.iter().map(json_to_val).collect::<Vec<_>>()))
-        }
-        serde_json::Value::Object(o) => {
-            let map: HashMap<CelMapKey, Box<dyn Val>> = o
-                .iter()
-                .map(|(k, v)| (CelMapKey::from(k.clone()), json_to_val(v)))
-                .collect();
-            Box::new(CelMap::from(map))
-        }
-    }
+    // Values made from JSON are built-in types only, which `to_static` always copies.
+    to_static(json_to_val_borrowed(v).as_ref())
+        .unwrap_or_else(|_| Box::new(cel::common::types::CelNull))
 }
 
 /// A JSON document as a value that borrows its keys and strings from the document: the

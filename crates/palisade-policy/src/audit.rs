@@ -350,20 +350,9 @@ const BATCH: usize = 16;
 /// or in another file than, the workloads it governs) and hands each object's report and each
 /// error to `reporter` in input order, as they are made: memory stays flat however large the
 /// input. `errors` are the inputs that could not even be found; `on_error` sees every error as it
-/// is reported. The summary decides the exit code.
+/// is reported. `checks`, when given, run on every object in the same pass (see
+/// [`ObjectChecks`]). The summary decides the exit code.
 pub fn audit_inputs<I: AuditInput>(
-    config: &Config,
-    defaults: LevelVersion,
-    inputs: &[I],
-    errors: &[InputError],
-    reporter: &mut dyn palisade_core::report::Reporter,
-    on_error: &dyn Fn(&InputError),
-) -> std::io::Result<palisade_core::report::Summary> {
-    audit_inputs_with(config, defaults, inputs, errors, reporter, on_error, None)
-}
-
-/// [`audit_inputs`], with `checks` run on every object too (see [`ObjectChecks`]).
-pub fn audit_inputs_with<I: AuditInput>(
     config: &Config,
     defaults: LevelVersion,
     inputs: &[I],

@@ -8,9 +8,8 @@
 //! them (by digest), the decision in the rule's mode.
 
 use palisade_core::image_ref::ImageRef;
-use palisade_core::{pod_templates, Workload};
 
-use crate::admission::{is_significant_pod_update, Admission, Decision, Fired, Request, Target};
+use crate::admission::{Admission, Decision, Fired, Request, Target};
 use crate::config::{RegistryErrorMode, RuleMode, WorkloadMode};
 use crate::rules::LD_PRELOAD;
 
@@ -83,23 +82,7 @@ impl Admission {
         if self.config().rules.ld_preload.is_none() {
             return Vec::new();
         }
-        let Ok(target) = self.screen(request) else {
-            return Vec::new();
-        };
-        if !matches!(target, Target::Pod | Target::Workload) {
-            return Vec::new();
-        }
-        let Some(Ok(object)) = request.object else {
-            return Vec::new();
-        };
-        if target == Target::Pod && request.operation == "UPDATE" {
-            if let Some(old) = request.old_object {
-                if !is_significant_pod_update(&object.node, old) {
-                    return Vec::new();
-                }
-            }
-        }
-        let Ok(Workload::Pods(templates)) = pod_templates(object) else {
+        let Some((object, templates)) = self.image_templates(request) else {
             return Vec::new();
         };
         let exempt_classes = &self.config().pod_security.exemptions.runtime_classes;

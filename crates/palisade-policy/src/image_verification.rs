@@ -156,23 +156,7 @@ impl Admission {
         {
             return Vec::new();
         }
-        let Ok(target) = self.screen(request) else {
-            return Vec::new();
-        };
-        if !matches!(target, Target::Pod | Target::Workload) {
-            return Vec::new();
-        }
-        let Some(Ok(object)) = request.object else {
-            return Vec::new();
-        };
-        if target == Target::Pod && request.operation == "UPDATE" {
-            if let Some(old) = request.old_object {
-                if !is_significant_pod_update(&object.node, old) {
-                    return Vec::new();
-                }
-            }
-        }
-        let Ok(Workload::Pods(templates)) = pod_templates(object) else {
+        let Some((object, templates)) = self.image_templates(request) else {
             return Vec::new();
         };
         let exempt_classes = &self.config().pod_security.exemptions.runtime_classes;
@@ -537,6 +521,35 @@ pub fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     go(pattern.as_bytes(), text.as_bytes())
+}
+
+impl Admission {
+    /// The object and pod templates of a request whose images admission reads from registries
+    /// (signatures, scans, configurations): a pod or workload the rules evaluate, and for a pod
+    /// update only one that changes what runs. None otherwise.
+    pub(crate) fn image_templates<'r>(
+        &self,
+        request: &Request<'r>,
+    ) -> Option<(&'r palisade_core::Object, Vec<palisade_core::PodTemplate>)> {
+        let target = self.screen(request).ok()?;
+        if !matches!(target, Target::Pod | Target::Workload) {
+            return None;
+        }
+        let Some(Ok(object)) = request.object else {
+            return None;
+        };
+        if target == Target::Pod && request.operation == "UPDATE" {
+            if let Some(old) = request.old_object {
+                if !is_significant_pod_update(&object.node, old) {
+                    return None;
+                }
+            }
+        }
+        match pod_templates(object) {
+            Ok(Workload::Pods(templates)) => Some((object, templates)),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

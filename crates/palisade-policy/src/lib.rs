@@ -18,8 +18,7 @@ pub mod rules;
 pub mod teams;
 
 pub use audit::{
-    audit_inputs, audit_inputs_with, is_namespace, AuditInput, AuditOutcome, Auditor, ObjectChecks,
-    StreamAudit,
+    audit_inputs, is_namespace, AuditInput, AuditOutcome, Auditor, ObjectChecks, StreamAudit,
 };
 pub use config::{Config, Exemptions, PodSecurityConfig};
 pub use namespace::NamespacePolicy;

@@ -494,8 +494,12 @@ mod tests {
     }
 
     fn valid(statement: serde_json::Value, now: i64) -> Valid {
+        valid_for(statement, now, VULN_PREDICATE)
+    }
+
+    fn valid_for(statement: serde_json::Value, now: i64, predicate: &str) -> Valid {
         let (finished, finished_text) =
-            validate_statement(&statement, "sha256:ab", now, VULN_PREDICATE).unwrap();
+            validate_statement(&statement, "sha256:ab", now, predicate).unwrap();
         Valid {
             layer: "sha256:layer".into(),
             finished,
@@ -562,14 +566,7 @@ mod tests {
 
     fn valid_model_scan(result: serde_json::Value, finished: &str, now: i64) -> Valid {
         let statement = model_scan_statement("r/m", "sha256:ab", &result, finished, finished);
-        let (finished, finished_text) =
-            validate_statement(&statement, "sha256:ab", now, MODEL_SCAN_PREDICATE).unwrap();
-        Valid {
-            layer: "sha256:layer".into(),
-            finished,
-            finished_text,
-            statement,
-        }
+        valid_for(statement, now, MODEL_SCAN_PREDICATE)
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let echo = !(args.format == OutputFormat::Table
         && args.output.is_none()
         && std::io::stdout().is_terminal());
-    let summary = palisade_policy::audit_inputs_with(
+    let summary = palisade_policy::audit_inputs(
         &config,
         defaults,
         &inputs,
