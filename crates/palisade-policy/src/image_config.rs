@@ -11,6 +11,7 @@ use palisade_core::image_ref::ImageRef;
 
 use crate::admission::{Admission, Decision, Fired, Request, Target};
 use crate::config::{RegistryErrorMode, RuleMode, WorkloadMode};
+use crate::image_verification::pull_secret_names;
 use crate::rules::LD_PRELOAD;
 
 /// The audit annotation for violations found in image configurations (`rules.ldPreload` in
@@ -85,26 +86,9 @@ impl Admission {
         let Some((object, templates)) = self.image_templates(request) else {
             return Vec::new();
         };
-        let exempt_classes = &self.config().pod_security.exemptions.runtime_classes;
         let mut checks: Vec<ConfigCheck> = Vec::new();
         for template in &templates {
-            if let Some(class) = template.spec.runtime_class_name.as_deref() {
-                if !class.is_empty() && exempt_classes.iter().any(|c| c == class) {
-                    return Vec::new();
-                }
-            }
-            let pull_secrets: Vec<String> = match object
-                .node
-                .at(&template.spec_path.clone().field("imagePullSecrets"))
-                .map(|n| &n.value)
-            {
-                Some(palisade_core::node::Value::Sequence(items)) => items
-                    .iter()
-                    .filter_map(|i| i.get("name").and_then(|n| n.as_str()))
-                    .map(str::to_owned)
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let pull_secrets = pull_secret_names(object, template);
             for (_, _, container) in template.spec.all_containers() {
                 if container.env_var("LD_PRELOAD").is_some() {
                     continue;

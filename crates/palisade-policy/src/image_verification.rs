@@ -159,7 +159,6 @@ impl Admission {
         let Some((object, templates)) = self.image_templates(request) else {
             return Vec::new();
         };
-        let exempt_classes = &self.config().pod_security.exemptions.runtime_classes;
         let team_signs = team.is_some_and(|t| !t.keys.is_empty());
         let (signature, signature_mode) = match (&rules.require_signature, team_signs) {
             (_, true) => (true, RuleMode::Enforce),
@@ -179,23 +178,7 @@ impl Admission {
         };
         let mut checks: Vec<ImageCheck> = Vec::new();
         for template in &templates {
-            if let Some(class) = template.spec.runtime_class_name.as_deref() {
-                if !class.is_empty() && exempt_classes.iter().any(|c| c == class) {
-                    return Vec::new();
-                }
-            }
-            let pull_secrets: Vec<String> = match object
-                .node
-                .at(&template.spec_path.clone().field("imagePullSecrets"))
-                .map(|n| &n.value)
-            {
-                Some(palisade_core::node::Value::Sequence(items)) => items
-                    .iter()
-                    .filter_map(|i| i.get("name").and_then(|n| n.as_str()))
-                    .map(str::to_owned)
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let pull_secrets = pull_secret_names(object, template);
             let new_check = |image: &str| {
                 let reference = ImageRef::parse(image).ok();
                 let mut keys = reference
@@ -526,7 +509,8 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 impl Admission {
     /// The object and pod templates of a request whose images admission reads from registries
     /// (signatures, scans, configurations): a pod or workload the rules evaluate, and for a pod
-    /// update only one that changes what runs. None otherwise.
+    /// update only one that changes what runs, and no pod in an exempt runtime class. None
+    /// otherwise.
     pub(crate) fn image_templates<'r>(
         &self,
         request: &Request<'r>,
@@ -545,10 +529,37 @@ impl Admission {
                 }
             }
         }
-        match pod_templates(object) {
-            Ok(Workload::Pods(templates)) => Some((object, templates)),
-            _ => None,
-        }
+        let Ok(Workload::Pods(templates)) = pod_templates(object) else {
+            return None;
+        };
+        // A pod in an exempt runtime class is not checked at all.
+        let exempt = &self.config().pod_security.exemptions.runtime_classes;
+        let exempted = templates.iter().any(|t| {
+            t.spec
+                .runtime_class_name
+                .as_deref()
+                .is_some_and(|class| !class.is_empty() && exempt.iter().any(|c| c == class))
+        });
+        (!exempted).then_some((object, templates))
+    }
+}
+
+/// The names of a pod template's `imagePullSecrets`, for reading its images.
+pub(crate) fn pull_secret_names(
+    object: &palisade_core::Object,
+    template: &palisade_core::PodTemplate,
+) -> Vec<String> {
+    match object
+        .node
+        .at(&template.spec_path.clone().field("imagePullSecrets"))
+        .map(|n| &n.value)
+    {
+        Some(palisade_core::node::Value::Sequence(items)) => items
+            .iter()
+            .filter_map(|i| i.get("name").and_then(|n| n.as_str()))
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
